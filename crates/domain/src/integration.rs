@@ -1,0 +1,564 @@
+//! Integrations: validated newtypes, the API's request and response shapes, and the rules
+//! an integration must satisfy against its tool's registry entry.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{FieldErrorCode, ValidationErrors};
+use crate::tools::ToolSpec;
+
+pub const NAME_MAX_CHARS: usize = 100;
+pub const URL_MAX_CHARS: usize = 2048;
+pub const EXTRA_URLS_MAX: usize = 20;
+pub const URL_KEY_MAX_CHARS: usize = 64;
+pub const CREDENTIAL_MAX_CHARS: usize = 4096;
+
+type ParseResult<T> = Result<T, (FieldErrorCode, String)>;
+
+/// A display name: trimmed, 1–100 characters, no control characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationName(String);
+
+impl IntegrationName {
+    pub fn parse(raw: &str) -> ParseResult<Self> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err((FieldErrorCode::Blank, "a name is required".into()));
+        }
+        if trimmed.chars().count() > NAME_MAX_CHARS {
+            return Err((FieldErrorCode::TooLong, format!("at most {NAME_MAX_CHARS} characters")));
+        }
+        if trimmed.chars().any(char::is_control) {
+            return Err((FieldErrorCode::InvalidFormat, "control characters are not allowed".into()));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form names are compared in: two names that differ only in case collide.
+    pub fn key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+/// A key in `urls`: a letter, then letters, digits, `_`, `.` or `-`, at most 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct UrlKey(String);
+
+impl UrlKey {
+    pub fn parse(raw: &str) -> ParseResult<Self> {
+        let mut chars = raw.chars();
+        let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
+        let rest_allowed = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
+        if raw.len() > URL_KEY_MAX_CHARS {
+            return Err((FieldErrorCode::TooLong, format!("a URL key has at most {URL_KEY_MAX_CHARS} characters")));
+        }
+        if !starts_with_letter || !rest_allowed {
+            return Err((
+                FieldErrorCode::InvalidFormat,
+                "a URL key starts with a letter and holds only letters, digits, '_', '.' and '-'".into(),
+            ));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// An absolute http(s) URL with a host and no user:password inside.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointUrl(String);
+
+impl EndpointUrl {
+    pub fn parse(raw: &str) -> ParseResult<Self> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err((FieldErrorCode::Blank, "a URL is required".into()));
+        }
+        if trimmed.chars().count() > URL_MAX_CHARS {
+            return Err((FieldErrorCode::TooLong, format!("at most {URL_MAX_CHARS} characters")));
+        }
+        let url = url::Url::parse(trimmed)
+            .map_err(|err| (FieldErrorCode::InvalidUrl, format!("not an absolute URL ({err})")))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err((
+                FieldErrorCode::UnsupportedScheme,
+                format!("the scheme must be http or https, not {}", url.scheme()),
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err((FieldErrorCode::InvalidUrl, "the URL needs a host".into()));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err((
+                FieldErrorCode::CredentialsInUrl,
+                "remove the user name and password from the URL and put them in the credential fields".into(),
+            ));
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A credential value: 1–4096 characters. Its `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct CredentialValue(String);
+
+impl CredentialValue {
+    pub fn parse(raw: &str) -> ParseResult<Self> {
+        if raw.is_empty() {
+            return Err((FieldErrorCode::Blank, "empty; send null to clear the field".into()));
+        }
+        if raw.chars().count() > CREDENTIAL_MAX_CHARS {
+            return Err((FieldErrorCode::TooLong, format!("at most {CREDENTIAL_MAX_CHARS} characters")));
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_inner(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Debug for CredentialValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CredentialValue([REDACTED])")
+    }
+}
+
+/// What a request does to one credential field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CredentialChange {
+    Set(CredentialValue),
+    Clear,
+}
+
+/// A validated integration body: what the store writes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationDraft {
+    pub name: IntegrationName,
+    pub tool: &'static ToolSpec,
+    pub urls: BTreeMap<UrlKey, EndpointUrl>,
+    /// Changes by field key; a field not listed keeps its stored value.
+    pub credentials: BTreeMap<&'static str, CredentialChange>,
+}
+
+/// A validated `PATCH`: every part optional.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntegrationPatch {
+    pub name: Option<IntegrationName>,
+    pub urls: Option<BTreeMap<UrlKey, EndpointUrl>>,
+    pub credentials: BTreeMap<&'static str, CredentialChange>,
+}
+
+fn parse_urls(tool: &ToolSpec, raw: &BTreeMap<String, String>, errors: &mut ValidationErrors) -> BTreeMap<UrlKey, EndpointUrl> {
+    let mut urls = BTreeMap::new();
+    let mut extras = 0usize;
+    for field in tool.url_fields.iter().filter(|field| field.required) {
+        if !raw.contains_key(field.key) {
+            errors.push(format!("urls.{}", field.key), FieldErrorCode::Required, format!("{} is required", field.label));
+        }
+    }
+    for (key, value) in raw {
+        let path = format!("urls.{key}");
+        let Some(key) = errors.take(&path, UrlKey::parse(key)) else { continue };
+        if tool.url_field(key.as_str()).is_none() {
+            extras += 1;
+        }
+        if let Some(url) = errors.take(&path, EndpointUrl::parse(value)) {
+            urls.insert(key, url);
+        }
+    }
+    if extras > EXTRA_URLS_MAX {
+        errors.push("urls", FieldErrorCode::TooMany, format!("at most {EXTRA_URLS_MAX} URLs besides the tool's own"));
+    }
+    urls
+}
+
+fn parse_credentials(
+    tool: &ToolSpec,
+    raw: &BTreeMap<String, Option<String>>,
+    errors: &mut ValidationErrors,
+) -> BTreeMap<&'static str, CredentialChange> {
+    let mut changes = BTreeMap::new();
+    for (key, value) in raw {
+        let path = format!("credentials.{key}");
+        let Some(field) = tool.credential_field(key) else {
+            let known: Vec<_> = tool.credential_fields.iter().map(|f| f.key).collect();
+            errors.push(
+                path,
+                FieldErrorCode::UnknownField,
+                format!("{} has no credential field {key:?}; its fields are {}", tool.name, known.join(", ")),
+            );
+            continue;
+        };
+        let change = match value {
+            None => Some(CredentialChange::Clear),
+            Some(value) => errors.take(&path, CredentialValue::parse(value)).map(CredentialChange::Set),
+        };
+        if let Some(change) = change {
+            changes.insert(field.key, change);
+        }
+    }
+    changes
+}
+
+/// Reports every required credential that would be missing after `changes`, given which
+/// fields are already stored.
+fn check_required_credentials(
+    tool: &ToolSpec,
+    stored: &dyn Fn(&str) -> bool,
+    raw: &BTreeMap<String, Option<String>>,
+    changes: &BTreeMap<&'static str, CredentialChange>,
+    errors: &mut ValidationErrors,
+) {
+    for field in tool.credential_fields.iter().filter(|field| field.required) {
+        if matches!(raw.get(field.key), Some(Some(_))) && !changes.contains_key(field.key) {
+            continue; // a value was sent but rejected: that error is already reported
+        }
+        let present = match changes.get(field.key) {
+            Some(CredentialChange::Set(_)) => true,
+            Some(CredentialChange::Clear) => false,
+            None => stored(field.key),
+        };
+        if !present {
+            errors.push(
+                format!("credentials.{}", field.key),
+                FieldErrorCode::Required,
+                format!("{} is required for {}", field.label, tool.name),
+            );
+        }
+    }
+}
+
+/// `POST /api/v1/integrations`.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "name": "Jenkins",
+    "tool": "jenkins",
+    "urls": {"apiUrl": "https://jenkins.example.com/"},
+    "credentials": {"username": "alice", "apiToken": "11aa22bb33cc44dd55ee66ff77889900aa"}
+})))]
+pub struct CreateIntegrationRequest {
+    /// A friendly name, unique ignoring case (1–100 characters after trimming).
+    pub name: String,
+    /// The id of an approved, enabled tool (see `GET /api/v1/tools`).
+    pub tool: String,
+    /// The tool's required URL keys plus up to 20 more, each an absolute http(s) URL.
+    #[serde(default)]
+    pub urls: BTreeMap<String, String>,
+    /// The tool's credential fields; `null` or absent leaves a field unset.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, Option<String>>,
+}
+
+impl fmt::Debug for CreateIntegrationRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CreateIntegrationRequest")
+            .field("name", &self.name)
+            .field("tool", &self.tool)
+            .field("urls", &self.urls)
+            .field("credentials", &self.credentials.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl CreateIntegrationRequest {
+    /// Checks the body against `tool` (already known to be approved and enabled).
+    pub fn parse(&self, tool: &'static ToolSpec) -> Result<IntegrationDraft, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let name = errors.take("name", IntegrationName::parse(&self.name));
+        let urls = parse_urls(tool, &self.urls, &mut errors);
+        let mut credentials = parse_credentials(tool, &self.credentials, &mut errors);
+        // On create, null means "not set": there is nothing to clear yet.
+        credentials.retain(|_, change| matches!(change, CredentialChange::Set(_)));
+        check_required_credentials(tool, &|_| false, &self.credentials, &credentials, &mut errors);
+        match name {
+            Some(name) if errors.is_empty() => Ok(IntegrationDraft { name, tool, urls, credentials }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// `PATCH /api/v1/integrations/{id}`: absent parts are kept.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "name": "Jenkins (production)",
+    "credentials": {"apiToken": "99ff88ee77dd66cc55bb44aa3322110099"}
+})))]
+pub struct UpdateIntegrationRequest {
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Replaces the whole URL set when present.
+    #[serde(default)]
+    pub urls: Option<BTreeMap<String, String>>,
+    /// Per field: absent = keep, `null` = clear, a value = replace.
+    #[serde(default)]
+    pub credentials: BTreeMap<String, Option<String>>,
+}
+
+impl fmt::Debug for UpdateIntegrationRequest {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UpdateIntegrationRequest")
+            .field("name", &self.name)
+            .field("urls", &self.urls)
+            .field("credentials", &self.credentials.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl UpdateIntegrationRequest {
+    /// Checks the body against `tool`; `stored` tells which credential fields hold a value now.
+    pub fn parse(&self, tool: &'static ToolSpec, stored: &dyn Fn(&str) -> bool) -> Result<IntegrationPatch, ValidationErrors> {
+        let mut errors = ValidationErrors::new();
+        let name = match &self.name {
+            Some(raw) => errors.take("name", IntegrationName::parse(raw)),
+            None => None,
+        };
+        let urls = self.urls.as_ref().map(|raw| parse_urls(tool, raw, &mut errors));
+        let credentials = parse_credentials(tool, &self.credentials, &mut errors);
+        check_required_credentials(tool, stored, &self.credentials, &credentials, &mut errors);
+        errors.into_result(|| IntegrationPatch { name, urls, credentials })
+    }
+}
+
+/// Where an integration stands with its tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum IntegrationStatus {
+    /// Saved, but its connection has not been checked since.
+    Untested,
+}
+
+impl IntegrationStatus {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Untested => "untested",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "untested" => Some(Self::Untested),
+            _ => None,
+        }
+    }
+}
+
+/// A secret credential as it reads back: whether it is set, never its value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct SecretState {
+    pub configured: bool,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// A credential as it reads back: plain fields show their value, secret fields their state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(untagged)]
+pub enum CredentialView {
+    Plain(String),
+    Secret(SecretState),
+}
+
+/// An integration as the API returns it. Secret values are never part of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", schema(example = json!({
+    "id": "0193a5c1-7d2e-7c41-9a43-5b1f0e7d2a10",
+    "name": "Jenkins",
+    "tool": "jenkins",
+    "urls": {"apiUrl": "https://jenkins.example.com/"},
+    "credentials": {"username": "alice", "apiToken": {"configured": true, "updated_at": "2026-11-25T09:00:00Z"}},
+    "status": "untested",
+    "version": 1,
+    "created_at": "2026-11-25T09:00:00Z",
+    "updated_at": "2026-11-25T09:00:00Z",
+    "created_by": "admin"
+})))]
+pub struct Integration {
+    pub id: String,
+    pub name: String,
+    pub tool: String,
+    pub urls: BTreeMap<String, String>,
+    /// Plain fields by value; every secret field of the tool as `{configured, updated_at}`.
+    pub credentials: BTreeMap<String, CredentialView>,
+    pub status: IntegrationStatus,
+    /// Increases with every change; send it back in `If-Match` to update safely.
+    pub version: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// The user name of whoever created it.
+    pub created_by: String,
+}
+
+/// One page of integrations, ordered by name ignoring case.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct IntegrationPage {
+    pub items: Vec<Integration>,
+    /// Pass as `cursor` to get the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tools::{BUILDBOT, JENKINS};
+
+    fn jenkins_request() -> CreateIntegrationRequest {
+        CreateIntegrationRequest {
+            name: "  Jenkins  ".into(),
+            tool: "jenkins".into(),
+            urls: BTreeMap::from([("apiUrl".into(), "https://ci.example.com/jenkins/".into())]),
+            credentials: BTreeMap::from([
+                ("username".into(), Some("alice".into())),
+                ("apiToken".into(), Some("t0ken".into())),
+            ]),
+        }
+    }
+
+    fn codes(errors: &ValidationErrors) -> Vec<(String, FieldErrorCode)> {
+        errors.errors().iter().map(|e| (e.field.clone(), e.code)).collect()
+    }
+
+    #[test]
+    fn a_complete_jenkins_request_parses_with_a_trimmed_name() {
+        let draft = jenkins_request().parse(&JENKINS).expect("valid");
+        assert_eq!(draft.name.as_str(), "Jenkins");
+        assert_eq!(draft.name.key(), "jenkins");
+        assert_eq!(draft.credentials.len(), 2);
+    }
+
+    #[test]
+    fn names_are_trimmed_bounded_and_printable() {
+        assert_eq!(IntegrationName::parse("   ").map_err(|e| e.0), Err(FieldErrorCode::Blank));
+        assert!(IntegrationName::parse(&"é".repeat(100)).is_ok());
+        assert_eq!(IntegrationName::parse(&"é".repeat(101)).map_err(|e| e.0), Err(FieldErrorCode::TooLong));
+        assert_eq!(IntegrationName::parse("a\u{7}b").map_err(|e| e.0), Err(FieldErrorCode::InvalidFormat));
+    }
+
+    #[test]
+    fn url_keys_follow_the_pattern() {
+        assert!(UrlKey::parse("apiUrl").is_ok());
+        assert!(UrlKey::parse("web.ui-2_x").is_ok());
+        assert!(UrlKey::parse(&format!("a{}", "b".repeat(63))).is_ok());
+        assert_eq!(UrlKey::parse(&format!("a{}", "b".repeat(64))).map_err(|e| e.0), Err(FieldErrorCode::TooLong));
+        for bad in ["", "1abc", "_x", "a b", "a/b", "ключ"] {
+            assert_eq!(UrlKey::parse(bad).map_err(|e| e.0), Err(FieldErrorCode::InvalidFormat), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn urls_must_be_absolute_http_with_a_host_and_no_userinfo() {
+        assert!(EndpointUrl::parse("http://10.0.0.5:8080/").is_ok());
+        assert_eq!(EndpointUrl::parse("ftp://x.example/").map_err(|e| e.0), Err(FieldErrorCode::UnsupportedScheme));
+        assert_eq!(EndpointUrl::parse("/relative").map_err(|e| e.0), Err(FieldErrorCode::InvalidUrl));
+        assert_eq!(EndpointUrl::parse("https://").map_err(|e| e.0), Err(FieldErrorCode::InvalidUrl));
+        assert_eq!(EndpointUrl::parse("https://bob:pw@x.example/").map_err(|e| e.0), Err(FieldErrorCode::CredentialsInUrl));
+        assert_eq!(EndpointUrl::parse("https://bob@x.example/").map_err(|e| e.0), Err(FieldErrorCode::CredentialsInUrl));
+        let long = format!("https://x.example/{}", "a".repeat(URL_MAX_CHARS));
+        assert_eq!(EndpointUrl::parse(&long).map_err(|e| e.0), Err(FieldErrorCode::TooLong));
+    }
+
+    #[test]
+    fn every_problem_in_a_request_is_reported_with_its_field() {
+        let mut request = jenkins_request();
+        request.name = String::new();
+        request.urls = BTreeMap::from([("docs".into(), "notaurl".into())]);
+        request.credentials = BTreeMap::from([("password".into(), Some("x".into())), ("username".into(), Some(String::new()))]);
+        let errors = request.parse(&JENKINS).expect_err("invalid");
+        let found = codes(&errors);
+        for expected in [
+            ("name".to_owned(), FieldErrorCode::Blank),
+            ("urls.apiUrl".to_owned(), FieldErrorCode::Required),
+            ("urls.docs".to_owned(), FieldErrorCode::InvalidUrl),
+            ("credentials.password".to_owned(), FieldErrorCode::UnknownField),
+            ("credentials.username".to_owned(), FieldErrorCode::Blank),
+            ("credentials.apiToken".to_owned(), FieldErrorCode::Required),
+        ] {
+            assert!(found.contains(&expected), "{expected:?} missing from {found:?}");
+        }
+    }
+
+    #[test]
+    fn at_most_twenty_extra_urls() {
+        let mut request = jenkins_request();
+        for i in 0..EXTRA_URLS_MAX {
+            request.urls.insert(format!("extra{i}"), format!("https://x{i}.example/"));
+        }
+        assert!(request.parse(&JENKINS).is_ok());
+        request.urls.insert("oneTooMany".into(), "https://y.example/".into());
+        let errors = request.parse(&JENKINS).expect_err("too many");
+        assert_eq!(codes(&errors), vec![("urls".to_owned(), FieldErrorCode::TooMany)]);
+    }
+
+    #[test]
+    fn credential_values_are_bounded_and_never_debug_printed() {
+        let mut request = jenkins_request();
+        request.credentials.insert("apiToken".into(), Some("x".repeat(CREDENTIAL_MAX_CHARS + 1)));
+        let errors = request.parse(&JENKINS).expect_err("too long");
+        assert_eq!(codes(&errors), vec![("credentials.apiToken".to_owned(), FieldErrorCode::TooLong)]);
+        let printed = format!("{:?} {:?}", jenkins_request(), CredentialValue::parse("t0ken"));
+        assert!(!printed.contains("t0ken"), "{printed}");
+    }
+
+    #[test]
+    fn patch_keeps_clears_or_replaces_secrets() {
+        let stored = |key: &str| key == "apiToken" || key == "username";
+        let keep = UpdateIntegrationRequest::default().parse(&JENKINS, &stored).expect("empty patch");
+        assert!(keep.credentials.is_empty() && keep.name.is_none() && keep.urls.is_none());
+
+        let replace = UpdateIntegrationRequest {
+            credentials: BTreeMap::from([("apiToken".into(), Some("new".into()))]),
+            ..Default::default()
+        };
+        let patch = replace.parse(&JENKINS, &stored).expect("replace");
+        assert!(matches!(patch.credentials.get("apiToken"), Some(CredentialChange::Set(v)) if v.expose() == "new"));
+
+        let clear_required = UpdateIntegrationRequest {
+            credentials: BTreeMap::from([("apiToken".into(), None)]),
+            ..Default::default()
+        };
+        let errors = clear_required.parse(&JENKINS, &stored).expect_err("required");
+        assert_eq!(codes(&errors), vec![("credentials.apiToken".to_owned(), FieldErrorCode::Required)]);
+
+        let clear_optional = UpdateIntegrationRequest {
+            credentials: BTreeMap::from([("password".into(), None)]),
+            ..Default::default()
+        };
+        let patch = clear_optional.parse(&BUILDBOT, &|_| true).expect("optional clear");
+        assert_eq!(patch.credentials.get("password"), Some(&CredentialChange::Clear));
+    }
+
+    #[test]
+    fn an_integration_reads_back_in_the_documented_shape() {
+        let view = BTreeMap::from([
+            ("username".to_owned(), CredentialView::Plain("alice".into())),
+            ("apiToken".to_owned(), CredentialView::Secret(SecretState { configured: true, updated_at: None })),
+        ]);
+        let json = serde_json::to_value(&view).expect("serializes");
+        assert_eq!(json, serde_json::json!({"username": "alice", "apiToken": {"configured": true, "updated_at": null}}));
+    }
+}

@@ -1,0 +1,12 @@
+//! Types shared by the Switchboard server and its web app.
+//!
+//! This crate knows no HTTP framework, database or DOM: it compiles to `wasm32` so the
+//! browser validates input with exactly the rules the server enforces.
+
+pub mod error;
+pub mod integration;
+pub mod tools;
+pub mod user;
+
+pub use error::{ErrorCode, FieldError, FieldErrorCode, Problem, ValidationErrors};
+pub use tools::{APPROVED_TOOLS, Capability, FieldSpec, ToolSpec};

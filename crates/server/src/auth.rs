@@ -1,0 +1,236 @@
+//! Passwords, session tokens and who is calling.
+
+use std::future::{Ready, ready};
+use std::num::NonZeroU32;
+use std::path::Path;
+use std::time::Duration;
+
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ring::pbkdf2;
+use ring::rand::{SecureRandom, SystemRandom};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use switchboard_domain::user::Role;
+use switchboard_store::StoredUser;
+
+use crate::error::ApiError;
+
+const ISSUER: &str = "switchboard";
+const AUDIENCE: &str = "switchboard-api";
+const HASH_LEN: usize = 32;
+const SALT_LEN: usize = 16;
+
+fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
+    let mut bytes = [0u8; N];
+    SystemRandom::new().fill(&mut bytes).map_err(|_| ApiError::internal("system random generator failed"))?;
+    Ok(bytes)
+}
+
+/// `pbkdf2-sha256$ITERATIONS$SALT$HASH`, salt and hash in base64.
+pub fn hash_password(password: &str, iterations: u32) -> Result<String, ApiError> {
+    let rounds = NonZeroU32::new(iterations).ok_or_else(|| ApiError::internal("zero PBKDF2 iterations"))?;
+    let salt: [u8; SALT_LEN] = random_bytes()?;
+    let mut hash = [0u8; HASH_LEN];
+    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, rounds, &salt, password.as_bytes(), &mut hash);
+    Ok(format!("pbkdf2-sha256${iterations}${}${}", STANDARD.encode(salt), STANDARD.encode(hash)))
+}
+
+/// Constant-time check of `password` against a stored hash; a malformed hash never matches.
+pub fn verify_password(password: &str, stored: &str) -> bool {
+    let mut parts = stored.split('$');
+    let (Some("pbkdf2-sha256"), Some(iterations), Some(salt), Some(hash), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let (Some(rounds), Ok(salt), Ok(hash)) =
+        (iterations.parse().ok().and_then(NonZeroU32::new), STANDARD.decode(salt), STANDARD.decode(hash))
+    else {
+        return false;
+    };
+    pbkdf2::verify(pbkdf2::PBKDF2_HMAC_SHA256, rounds, &salt, password.as_bytes(), &hash).is_ok()
+}
+
+/// A hash that matches nothing, checked for unknown users so that they take as long to
+/// refuse as known ones.
+pub fn decoy_hash(iterations: u32) -> String {
+    format!("pbkdf2-sha256${iterations}${}${}", STANDARD.encode([7u8; SALT_LEN]), STANDARD.encode([0u8; HASH_LEN]))
+}
+
+/// A fresh password for the first administrator: 24 URL-safe characters (144 bits).
+pub fn generate_password() -> Result<String, ApiError> {
+    let bytes: [u8; 18] = random_bytes()?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+struct Claims {
+    sub: String,
+    /// The user's session epoch when the token was issued.
+    sep: i64,
+    iat: u64,
+    exp: u64,
+    iss: String,
+    aud: String,
+}
+
+/// Signs and checks session tokens (HS256 only).
+#[derive(Clone)]
+pub struct SessionKeys {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    pub ttl: Duration,
+}
+
+impl std::fmt::Debug for SessionKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionKeys").field("ttl", &self.ttl).finish_non_exhaustive()
+    }
+}
+
+impl SessionKeys {
+    pub fn new(secret: &SecretString, ttl: Duration) -> Self {
+        let bytes = secret.expose_secret().as_bytes();
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_audience(&[AUDIENCE]);
+        validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+        validation.leeway = 5;
+        Self { encoding: EncodingKey::from_secret(bytes), decoding: DecodingKey::from_secret(bytes), validation, ttl }
+    }
+
+    /// The configured secret, or the one in DATA_DIR/session.key (created 0600 if absent).
+    pub fn load_or_create_secret(configured: Option<&SecretString>, data_dir: &Path) -> std::io::Result<SecretString> {
+        if let Some(secret) = configured {
+            return Ok(secret.clone());
+        }
+        let path = data_dir.join("session.key");
+        match std::fs::read_to_string(&path) {
+            Ok(text) if text.trim().len() >= 32 => return Ok(SecretString::from(text.trim().to_owned())),
+            Ok(_) => return Err(std::io::Error::other(format!("{} is shorter than 32 characters", path.display()))),
+            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
+            Err(_) => {}
+        }
+        let bytes: [u8; 48] = random_bytes().map_err(std::io::Error::other)?;
+        let secret = URL_SAFE_NO_PAD.encode(bytes);
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        std::io::Write::write_all(&mut options.open(&path)?, secret.as_bytes())?;
+        Ok(SecretString::from(secret))
+    }
+
+    pub fn issue(&self, user: &StoredUser) -> Result<String, ApiError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = Claims {
+            sub: user.id.clone(),
+            sep: user.session_epoch,
+            iat: now,
+            exp: now + self.ttl.as_secs(),
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
+    }
+
+    /// The user id and session epoch a valid token names.
+    pub fn verify(&self, token: &str) -> Option<(String, i64)> {
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| (data.claims.sub, data.claims.sep))
+    }
+}
+
+/// The authenticated user of a request, put there by the authentication middleware.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+}
+
+impl Caller {
+    pub fn from_user(user: &StoredUser) -> Self {
+        Self { id: user.id.clone(), username: user.username.clone(), role: user.role }
+    }
+
+    pub fn require(&self, role: Role) -> Result<(), ApiError> {
+        if self.role >= role { Ok(()) } else { Err(ApiError::Forbidden(role)) }
+    }
+}
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        ready(req.extensions().get::<Caller>().cloned().ok_or(ApiError::Unauthenticated("send Authorization: Bearer <token>")))
+    }
+}
+
+/// A caller with the admin role. Resolved before the body is read, so an anonymous or
+/// under-privileged caller learns nothing about the body's validity.
+#[derive(Debug, Clone)]
+pub struct Admin(pub Caller);
+
+impl FromRequest for Admin {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = match Caller::from_request(req, payload).into_inner() {
+            Ok(caller) => caller,
+            Err(err) => return ready(Err(err)),
+        };
+        ready(caller.require(Role::Admin).map(|()| Admin(caller)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_against_their_own_hash() {
+        let hash = hash_password("correct horse", 1_000).expect("hash");
+        assert!(hash.starts_with("pbkdf2-sha256$1000$"));
+        assert!(verify_password("correct horse", &hash));
+        assert!(!verify_password("correct horsE", &hash));
+        assert_ne!(hash, hash_password("correct horse", 1_000).expect("hash"), "salted");
+        assert!(!verify_password("", &decoy_hash(1_000)));
+        for broken in ["", "plain", "pbkdf2-sha256$0$AA==$AA==", "pbkdf2-sha256$x$AA==$AA==", "md5$1$a$b"] {
+            assert!(!verify_password("x", broken), "{broken}");
+        }
+    }
+
+    #[test]
+    fn tokens_check_signature_audience_and_expiry() {
+        let keys = SessionKeys::new(&SecretString::from("k".repeat(32)), Duration::from_secs(60));
+        let user = StoredUser {
+            id: "u1".into(),
+            username: "alice".into(),
+            password_hash: String::new(),
+            role: Role::Viewer,
+            disabled: false,
+            session_epoch: 3,
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+        };
+        let token = keys.issue(&user).expect("issue");
+        assert_eq!(keys.verify(&token), Some(("u1".to_owned(), 3)));
+        let other = SessionKeys::new(&SecretString::from("x".repeat(32)), Duration::from_secs(60));
+        assert_eq!(other.verify(&token), None, "another key");
+        let mut tampered = token.clone();
+        tampered.push('x');
+        assert_eq!(keys.verify(&tampered), None);
+
+        let expired = Claims { sub: "u1".into(), sep: 3, iat: 1, exp: 2, iss: ISSUER.into(), aud: AUDIENCE.into() };
+        let expired = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &expired, &keys.encoding).expect("encode");
+        assert_eq!(keys.verify(&expired), None);
+        let none_alg = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), token.split('.').nth(1).unwrap_or_default());
+        assert_eq!(keys.verify(&none_alg), None, "alg none is refused");
+    }
+}

@@ -1,0 +1,233 @@
+//! Configuration: flags and `SWITCHBOARD_*` variables, checked once at start.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use secrecy::SecretString;
+use switchboard_store::DatabaseUrl;
+
+pub const PASSWORD_ITERATIONS: u32 = 600_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// What every command needs: where the data lives.
+#[derive(Debug, Clone, Args)]
+pub struct StorageArgs {
+    /// Directory for the SQLite database and the generated key files.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL; default: SQLite at DATA_DIR/switchboard.db.
+    #[arg(long, env = "SWITCHBOARD_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The master key sealing credentials (base64 of 32 bytes); default: DATA_DIR/master.key.
+    #[arg(long, env = "SWITCHBOARD_MASTER_KEY", hide_env_values = true)]
+    pub master_key: Option<String>,
+    /// Earlier master keys, comma-separated, still accepted for opening values.
+    #[arg(long, env = "SWITCHBOARD_PREVIOUS_MASTER_KEYS", hide_env_values = true)]
+    pub previous_master_keys: Option<String>,
+    /// Database connections kept open.
+    #[arg(long, env = "SWITCHBOARD_DB_POOL_SIZE", default_value_t = 16)]
+    pub db_pool_size: u32,
+}
+
+/// `switchboard serve`.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub storage: StorageArgs,
+    /// Address to listen on.
+    #[arg(long, env = "SWITCHBOARD_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: String,
+    /// Secret signing session tokens (at least 32 characters); default: DATA_DIR/session.key.
+    #[arg(long, env = "SWITCHBOARD_SESSION_SECRET", hide_env_values = true)]
+    pub session_secret: Option<String>,
+    /// How long a session token lasts, in seconds (60 to 604800).
+    #[arg(long, env = "SWITCHBOARD_SESSION_TTL_SECS", default_value_t = 3600)]
+    pub session_ttl_secs: u64,
+    /// The first administrator's password (12+ characters); generated and printed if unset.
+    #[arg(long, env = "SWITCHBOARD_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+    /// HTTP worker threads; default: one per core.
+    #[arg(long, env = "SWITCHBOARD_WORKERS")]
+    pub workers: Option<usize>,
+}
+
+/// Validated settings for the server.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind: SocketAddr,
+    pub storage: StorageConfig,
+    pub session_secret: Option<SecretString>,
+    pub session_ttl: Duration,
+    pub admin_password: Option<SecretString>,
+    pub workers: Option<usize>,
+    /// PBKDF2 rounds for new password hashes.
+    pub password_iterations: u32,
+    pub login_limits: LoginLimits,
+}
+
+#[derive(Debug, Clone)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+    pub database: DatabaseUrl,
+    pub master_key: Option<SecretString>,
+    pub previous_master_keys: Vec<SecretString>,
+    pub db_pool_size: u32,
+}
+
+/// Failed sign-ins allowed per window before answering 429.
+#[derive(Debug, Clone, Copy)]
+pub struct LoginLimits {
+    pub per_username: u32,
+    pub per_client: u32,
+    pub window: Duration,
+}
+
+impl Default for LoginLimits {
+    fn default() -> Self {
+        Self { per_username: 5, per_client: 20, window: Duration::from_secs(15 * 60) }
+    }
+}
+
+/// Every problem found in the settings, each with what to do about it.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid configuration:\n  - {}", .0.join("\n  - "))]
+pub struct ConfigError(pub Vec<String>);
+
+impl StorageArgs {
+    pub fn validate(&self, problems: &mut Vec<String>) -> Option<StorageConfig> {
+        let database = match &self.database_url {
+            Some(url) => DatabaseUrl::parse(url).map_err(|err| problems.push(format!("SWITCHBOARD_DATABASE_URL: {err}"))).ok(),
+            None => Some(DatabaseUrl::Sqlite(self.data_dir.join("switchboard.db"))),
+        };
+        if let Some(key) = &self.master_key
+            && let Err(err) = switchboard_store::MasterKey::from_base64(key)
+        {
+            problems.push(format!("SWITCHBOARD_MASTER_KEY: {err}; generate one with `head -c 32 /dev/urandom | base64`"));
+        }
+        let previous: Vec<SecretString> = self
+            .previous_master_keys
+            .iter()
+            .flat_map(|keys| keys.split(','))
+            .map(str::trim)
+            .filter(|key| !key.is_empty())
+            .map(SecretString::from)
+            .collect();
+        if !previous.is_empty() && self.master_key.is_none() {
+            problems.push("SWITCHBOARD_PREVIOUS_MASTER_KEYS needs SWITCHBOARD_MASTER_KEY too".into());
+        }
+        if !(1..=256).contains(&self.db_pool_size) {
+            problems.push(format!("SWITCHBOARD_DB_POOL_SIZE must be 1 to 256, not {}", self.db_pool_size));
+        }
+        Some(StorageConfig {
+            data_dir: self.data_dir.clone(),
+            database: database?,
+            master_key: self.master_key.clone().map(SecretString::from),
+            previous_master_keys: previous,
+            db_pool_size: self.db_pool_size,
+        })
+    }
+
+    pub fn into_config(self) -> Result<StorageConfig, ConfigError> {
+        let mut problems = Vec::new();
+        match self.validate(&mut problems) {
+            Some(config) if problems.is_empty() => Ok(config),
+            _ => Err(ConfigError(problems)),
+        }
+    }
+}
+
+impl ServeArgs {
+    pub fn into_config(self) -> Result<Config, ConfigError> {
+        let mut problems = Vec::new();
+        let storage = self.storage.validate(&mut problems);
+        let bind = self
+            .bind
+            .parse::<SocketAddr>()
+            .map_err(|_| problems.push(format!("SWITCHBOARD_BIND: {:?} is not an address like 127.0.0.1:8080", self.bind)))
+            .ok();
+        if let Some(secret) = &self.session_secret
+            && secret.len() < 32
+        {
+            problems.push("SWITCHBOARD_SESSION_SECRET must be at least 32 characters".into());
+        }
+        if !(60..=604_800).contains(&self.session_ttl_secs) {
+            problems.push(format!("SWITCHBOARD_SESSION_TTL_SECS must be 60 to 604800, not {}", self.session_ttl_secs));
+        }
+        if let Some(password) = &self.admin_password
+            && let Err((_, message)) = switchboard_domain::user::NewPassword::parse(password)
+        {
+            problems.push(format!("SWITCHBOARD_ADMIN_PASSWORD: {message}"));
+        }
+        if self.workers == Some(0) {
+            problems.push("SWITCHBOARD_WORKERS must be at least 1".into());
+        }
+        match (storage, bind) {
+            (Some(storage), Some(bind)) if problems.is_empty() => Ok(Config {
+                bind,
+                storage,
+                session_secret: self.session_secret.map(SecretString::from),
+                session_ttl: Duration::from_secs(self.session_ttl_secs),
+                admin_password: self.admin_password.map(SecretString::from),
+                workers: self.workers,
+                password_iterations: PASSWORD_ITERATIONS,
+                login_limits: LoginLimits::default(),
+            }),
+            _ => Err(ConfigError(problems)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        serve: ServeArgs,
+    }
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        let mut argv = vec!["switchboard"];
+        argv.extend_from_slice(args);
+        Cli::try_parse_from(argv).expect("flags parse").serve.into_config()
+    }
+
+    #[test]
+    fn defaults_give_sqlite_in_the_data_directory_on_loopback() {
+        let config = parse(&["--data-dir", "/tmp/sb"]).expect("valid");
+        assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(config.storage.database, DatabaseUrl::Sqlite("/tmp/sb/switchboard.db".into()));
+        assert_eq!(config.password_iterations, 600_000);
+    }
+
+    #[test]
+    fn every_problem_is_reported_with_what_to_fix() {
+        let err = parse(&[
+            "--bind",
+            "localhost",
+            "--database-url",
+            "mysql://x/y",
+            "--master-key",
+            "short",
+            "--session-ttl-secs",
+            "5",
+            "--admin-password",
+            "tiny",
+        ])
+        .expect_err("invalid");
+        let text = err.to_string();
+        for expected in ["SWITCHBOARD_BIND", "mysql", "SWITCHBOARD_MASTER_KEY", "SWITCHBOARD_SESSION_TTL_SECS", "SWITCHBOARD_ADMIN_PASSWORD"] {
+            assert!(text.contains(expected), "{expected} missing from {text}");
+        }
+        assert!(!text.contains("tiny"), "secrets stay out of messages");
+    }
+}

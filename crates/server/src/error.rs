@@ -1,0 +1,194 @@
+//! The server's one error type, and the single place errors become HTTP answers.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use switchboard_domain::{ErrorCode, FieldErrorCode, Problem, ValidationErrors};
+use switchboard_store::StoreError;
+
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("malformed body: {0}")]
+    MalformedBody(String),
+    #[error("invalid parameter: {0}")]
+    InvalidParameter(String),
+    #[error("authentication required: {0}")]
+    Unauthenticated(&'static str),
+    #[error("sign-in failed")]
+    InvalidLogin,
+    #[error("needs role {0}")]
+    Forbidden(switchboard_domain::user::Role),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: String },
+    #[error("{0}")]
+    NameTaken(String),
+    #[error("last admin")]
+    LastAdmin,
+    #[error("version mismatch, current {current}")]
+    VersionMismatch { current: i64 },
+    #[error("payload too large")]
+    PayloadTooLarge,
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("validation failed")]
+    Validation(ValidationErrors),
+    #[error("tool not approved: {0}")]
+    ToolNotApproved(String),
+    #[error("rate limited for {retry_after_secs}s")]
+    RateLimited { retry_after_secs: u64 },
+    #[error("database unavailable: {0}")]
+    DatabaseUnavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        Self::Internal(err.to_string())
+    }
+
+    fn parts(&self) -> (StatusCode, ErrorCode, &'static str, String) {
+        use StatusCode as S;
+        match self {
+            Self::MalformedBody(detail) => (S::BAD_REQUEST, ErrorCode::MalformedBody, "Malformed request body", detail.clone()),
+            Self::InvalidParameter(detail) => (S::BAD_REQUEST, ErrorCode::InvalidParameter, "Invalid parameter", detail.clone()),
+            Self::Unauthenticated(detail) => (S::UNAUTHORIZED, ErrorCode::Unauthenticated, "Authentication required", (*detail).to_owned()),
+            Self::InvalidLogin => (
+                S::UNAUTHORIZED,
+                ErrorCode::InvalidLogin,
+                "Sign-in failed",
+                "the user name or password is wrong, or the account is disabled".to_owned(),
+            ),
+            Self::Forbidden(role) => (S::FORBIDDEN, ErrorCode::Forbidden, "Forbidden", format!("this needs the {role} role")),
+            Self::NotFound(what) => (S::NOT_FOUND, ErrorCode::NotFound, "Not found", format!("no such {what}")),
+            Self::MethodNotAllowed { allow } => (
+                S::METHOD_NOT_ALLOWED,
+                ErrorCode::MethodNotAllowed,
+                "Method not allowed",
+                format!("this route answers {allow}"),
+            ),
+            Self::NameTaken(detail) => (S::CONFLICT, ErrorCode::NameTaken, "Name already used", detail.clone()),
+            Self::LastAdmin => (
+                S::CONFLICT,
+                ErrorCode::LastAdmin,
+                "Last administrator",
+                "at least one enabled administrator must remain".to_owned(),
+            ),
+            Self::VersionMismatch { current } => (
+                S::PRECONDITION_FAILED,
+                ErrorCode::VersionMismatch,
+                "Version mismatch",
+                format!("someone else changed this first; the current version is {current}: reload and try again"),
+            ),
+            Self::PayloadTooLarge => (
+                S::PAYLOAD_TOO_LARGE,
+                ErrorCode::PayloadTooLarge,
+                "Payload too large",
+                format!("the body must be at most {} bytes", crate::BODY_LIMIT_BYTES),
+            ),
+            Self::UnsupportedMediaType => (
+                S::UNSUPPORTED_MEDIA_TYPE,
+                ErrorCode::UnsupportedMediaType,
+                "Unsupported media type",
+                "send the body as application/json".to_owned(),
+            ),
+            Self::Validation(errors) => {
+                let count = errors.errors().len();
+                let detail = if count == 1 { "1 field is invalid".to_owned() } else { format!("{count} fields are invalid") };
+                (S::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, "Validation failed", detail)
+            }
+            Self::ToolNotApproved(detail) => (S::UNPROCESSABLE_ENTITY, ErrorCode::ToolNotApproved, "Tool not approved", detail.clone()),
+            Self::RateLimited { retry_after_secs } => (
+                S::TOO_MANY_REQUESTS,
+                ErrorCode::RateLimited,
+                "Too many attempts",
+                format!("try again in {retry_after_secs} seconds"),
+            ),
+            Self::DatabaseUnavailable(_) => (
+                S::SERVICE_UNAVAILABLE,
+                ErrorCode::DatabaseUnavailable,
+                "Database unavailable",
+                "the database cannot be reached; try again shortly".to_owned(),
+            ),
+            Self::Internal(_) => (
+                S::INTERNAL_SERVER_ERROR,
+                ErrorCode::Internal,
+                "Internal error",
+                "an unexpected error occurred; it has been logged".to_owned(),
+            ),
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let (status, code, title, detail) = self.parts();
+        let mut problem = Problem::new(status.as_u16(), code, title, detail);
+        match self {
+            Self::Validation(errors) => problem.errors = errors.errors().to_vec(),
+            Self::ToolNotApproved(detail) => {
+                problem.errors = ValidationErrors::single("tool", FieldErrorCode::NotApproved, detail.clone()).into_errors();
+            }
+            _ => {}
+        }
+        problem
+    }
+}
+
+/// A validation error on one field.
+pub fn field_error(field: &str, code: FieldErrorCode, message: impl Into<String>) -> ApiError {
+    ApiError::Validation(ValidationErrors::single(field, code, message))
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            Self::Internal(cause) | Self::DatabaseUnavailable(cause) => tracing::error!(error = %cause, "request failed"),
+            _ => {}
+        }
+        let problem = self.problem();
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type(PROBLEM_JSON);
+        match self {
+            Self::Unauthenticated(_) | Self::InvalidLogin => {
+                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"switchboard\"")));
+            }
+            Self::RateLimited { retry_after_secs } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            Self::MethodNotAllowed { allow } => {
+                if let Ok(value) = HeaderValue::from_str(allow) {
+                    response.insert_header((header::ALLOW, value));
+                }
+            }
+            _ => {}
+        }
+        response.json(problem)
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => Self::NotFound("resource"),
+            StoreError::NameTaken => Self::NameTaken("the name is already used".into()),
+            StoreError::VersionMismatch { current } => Self::VersionMismatch { current },
+            StoreError::LastAdmin => Self::LastAdmin,
+            StoreError::Invalid(errors) => Self::Validation(errors),
+            StoreError::Unavailable(err) => Self::DatabaseUnavailable(err.to_string()),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for ApiError {
+    fn from(err: actix_web::error::BlockingError) -> Self {
+        Self::internal(err)
+    }
+}

@@ -1,0 +1,137 @@
+//! `switchboard`: the server and its administrative commands.
+
+use std::io::Read;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use switchboard_domain::user::{NewPassword, Role, Username};
+use switchboard_server::auth;
+use switchboard_server::config::{LogFormat, PASSWORD_ITERATIONS, ServeArgs, StorageArgs};
+use switchboard_server::startup::{self, StartupError};
+use switchboard_store::KeySource;
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about = "The CI/CD integrations manager")]
+struct Cli {
+    /// `text` or `json` log lines (on standard error).
+    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    log_format: LogFormat,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Debug, Parser)]
+struct ServeDefaults {
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the API (the default).
+    Serve(ServeArgs),
+    /// Apply pending database migrations and exit.
+    Migrate(StorageArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Seal every credential under a new master key, in one transaction.
+    RotateKey(StorageArgs),
+}
+
+#[derive(Debug, Subcommand)]
+enum UserCommand {
+    /// Add a user. The password comes from standard input with --password-stdin, else one is generated and printed.
+    Add {
+        name: String,
+        #[arg(long, value_parser = parse_role, default_value = "viewer")]
+        role: Role,
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+fn parse_role(raw: &str) -> Result<Role, String> {
+    Role::parse(raw).ok_or_else(|| format!("{raw:?} is not a role: use viewer, operator or admin"))
+}
+
+fn add_user(name: &str, role: Role, password_stdin: bool, storage: StorageArgs) -> Result<(), StartupError> {
+    let username = Username::parse(name).map_err(|(_, message)| format!("user name: {message}"))?;
+    let (password, generated) = if password_stdin {
+        let mut text = String::new();
+        std::io::stdin().read_to_string(&mut text)?;
+        (text.trim_end_matches(['\r', '\n']).to_owned(), false)
+    } else {
+        (auth::generate_password().map_err(|err| err.to_string())?, true)
+    };
+    let password = NewPassword::parse(&password).map_err(|(_, message)| format!("password: {message}"))?;
+    let store = startup::open_store(&storage.into_config()?, true)?;
+    let hash = auth::hash_password(password.expose(), PASSWORD_ITERATIONS).map_err(|err| err.to_string())?;
+    let user = store.create_user(username.as_str(), &hash, role).map_err(|err| match err {
+        switchboard_store::StoreError::NameTaken => format!("a user named {} exists already", username.as_str()),
+        other => other.to_string(),
+    })?;
+    println!("created {} ({})", user.username, user.role);
+    if generated {
+        println!("password: {}", password.expose());
+    }
+    Ok(())
+}
+
+fn rotate_key(storage: StorageArgs) -> Result<(), StartupError> {
+    let config = storage.into_config()?;
+    let store = startup::open_store(&config, true)?;
+    let sealer = store.sealer();
+    if matches!(sealer.source(), KeySource::File(_)) {
+        let id = sealer.rotate_key_file()?;
+        println!("new master key {id} added to {}", config.data_dir.join("master.key").display());
+    } else if config.previous_master_keys.is_empty() {
+        println!(
+            "re-sealing under SWITCHBOARD_MASTER_KEY; to move to a new key, set it there and the old one in SWITCHBOARD_PREVIOUS_MASTER_KEYS"
+        );
+    }
+    let count = store.reseal_all()?;
+    println!("re-sealed {count} credential value(s) under key {}", sealer.current_key_id());
+    Ok(())
+}
+
+async fn run(cli: Cli) -> Result<(), StartupError> {
+    match cli.command {
+        None => {
+            // No command: serve, configured from the environment alone.
+            let defaults = ServeDefaults::try_parse_from(["switchboard"])?;
+            startup::serve(defaults.serve.into_config()?).await
+        }
+        Some(Command::Serve(args)) => startup::serve(args.into_config()?).await,
+        Some(Command::Migrate(storage)) => {
+            let config = storage.into_config()?;
+            let store = startup::open_store(&config, false)?;
+            let applied = store.migrate()?;
+            println!("{} database: {} migration(s) applied", store.backend_name(), applied.len());
+            Ok(())
+        }
+        Some(Command::User(UserCommand::Add { name, role, password_stdin, storage })) => add_user(&name, role, password_stdin, storage),
+        Some(Command::Openapi) => {
+            print!("{}", switchboard_server::openapi::render(&switchboard_server::openapi::document()));
+            Ok(())
+        }
+        Some(Command::RotateKey(storage)) => rotate_key(storage),
+    }
+}
+
+#[actix_web::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    startup::init_logging(cli.log_format);
+    match run(cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("switchboard: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

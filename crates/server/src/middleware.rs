@@ -1,0 +1,163 @@
+//! Request ids and logs, authentication, and problem bodies for every error.
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, HttpResponse, ResponseError, web};
+use switchboard_domain::{ErrorCode, Problem};
+use tracing::Instrument;
+
+use crate::AppState;
+use crate::auth::Caller;
+use crate::error::{ApiError, PROBLEM_JSON};
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// A request id from the client when it is short and plain, otherwise a fresh one.
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
+}
+
+/// Logs one line per request (never bodies or query strings) and counts it.
+pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = request_id(&req);
+    let method = req.method().to_string();
+    let path = req.path().to_owned();
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let span = tracing::info_span!("request", request_id = %id);
+    let result = next.call(req).instrument(span.clone()).await;
+    let mut response = match result {
+        Ok(response) => response.map_into_boxed_body(),
+        Err(err) => return Err(err),
+    };
+    let status = response.status().as_u16();
+    let route = response.request().match_pattern().unwrap_or_else(|| "(unmatched)".to_owned());
+    let user = response.request().extensions().get::<Caller>().map(|caller| caller.username.clone());
+    let elapsed = started.elapsed();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    if let Some(state) = state {
+        state.metrics.observe(&method, &route, status, elapsed);
+    }
+    span.in_scope(|| {
+        tracing::info!(
+            target: "switchboard::http",
+            method = %method,
+            path = %path,
+            route = %route,
+            status,
+            duration_ms = elapsed.as_secs_f64() * 1000.0,
+            user = user.as_deref().unwrap_or("-"),
+            "request"
+        );
+    });
+    Ok(response)
+}
+
+fn bearer_token(req: &ServiceRequest) -> Option<Result<String, ApiError>> {
+    let value = req.headers().get(header::AUTHORIZATION)?;
+    let parsed = value
+        .to_str()
+        .ok()
+        .and_then(|text| text.strip_prefix("Bearer ").or_else(|| text.strip_prefix("bearer ")))
+        .map(|token| token.trim().to_owned())
+        .filter(|token| !token.is_empty())
+        .ok_or(ApiError::Unauthenticated("the Authorization header must be `Bearer <token>`"));
+    Some(parsed)
+}
+
+async fn caller_for(state: &web::Data<AppState>, token: &str) -> Result<Caller, ApiError> {
+    let invalid = ApiError::Unauthenticated("the session is invalid or has expired; sign in again");
+    let (user_id, epoch) = state.sessions.verify(token).ok_or(invalid)?;
+    let store = state.store.clone();
+    let user = web::block(move || store.find_user(&user_id)).await??;
+    match user {
+        Some(user) if !user.disabled && user.session_epoch == epoch => Ok(Caller::from_user(&user)),
+        _ => Err(ApiError::Unauthenticated("the session has ended; sign in again")),
+    }
+}
+
+/// Resolves `Authorization: Bearer` into a [`Caller`] before any handler runs. Requests
+/// without the header pass through; handlers that need a caller refuse them.
+pub async fn authenticate(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    if let Some(token) = bearer_token(&req) {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let caller = match (token, state) {
+            (Ok(token), Some(state)) => caller_for(&state, &token).await,
+            (Err(err), _) => Err(err),
+            (Ok(_), None) => Err(ApiError::internal("application state missing")),
+        };
+        match caller {
+            Ok(caller) => {
+                req.extensions_mut().insert(caller);
+            }
+            Err(err) => return Ok(req.into_response(err.error_response())),
+        }
+    }
+    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+}
+
+/// The problem an error answer without one should have had.
+fn problem_for_status(status: actix_web::http::StatusCode) -> Problem {
+    let (code, title, detail) = match status.as_u16() {
+        400 => (ErrorCode::MalformedBody, "Bad request", "the request could not be read"),
+        401 => (ErrorCode::Unauthenticated, "Authentication required", "send Authorization: Bearer <token>"),
+        403 => (ErrorCode::Forbidden, "Forbidden", "not allowed"),
+        404 => (ErrorCode::NotFound, "Not found", "no such resource or route"),
+        405 => (ErrorCode::MethodNotAllowed, "Method not allowed", "this route does not answer that method"),
+        413 => (ErrorCode::PayloadTooLarge, "Payload too large", "the body is too large"),
+        415 => (ErrorCode::UnsupportedMediaType, "Unsupported media type", "send the body as application/json"),
+        503 => (ErrorCode::DatabaseUnavailable, "Service unavailable", "try again shortly"),
+        400..=499 => (ErrorCode::MalformedBody, "Bad request", "the request could not be handled"),
+        _ => (ErrorCode::Internal, "Internal error", "an unexpected error occurred; it has been logged"),
+    };
+    Problem::new(status.as_u16(), code, title, detail)
+}
+
+/// Whatever produced an error answer (actix itself included), it leaves as problem+json.
+pub async fn problems_everywhere(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let response = match next.call(req).await {
+        Ok(response) => response,
+        Err(err) => {
+            // An error that escaped the handlers: actix would render it as text.
+            let status = err.as_response_error().status_code();
+            tracing::warn!(status = status.as_u16(), error = %err, "unhandled error");
+            let problem = problem_for_status(status);
+            return Err(actix_web::error::InternalError::from_response(
+                err,
+                HttpResponse::build(status).content_type(PROBLEM_JSON).json(problem),
+            )
+            .into());
+        }
+    };
+    let status = response.status();
+    let is_problem = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with(PROBLEM_JSON));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return Ok(response.map_into_boxed_body());
+    }
+    let problem = problem_for_status(status);
+    let (request, original) = response.into_parts();
+    let mut replacement = HttpResponse::build(status).content_type(PROBLEM_JSON).json(problem);
+    for (name, value) in original.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            replacement.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    Ok(ServiceResponse::new(request, replacement))
+}

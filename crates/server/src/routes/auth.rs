@@ -1,0 +1,76 @@
+//! `/api/v1/auth`: sign-in and the current session.
+
+use std::time::Instant;
+
+use actix_web::{HttpRequest, get, post, web};
+use switchboard_domain::Problem;
+use switchboard_domain::user::{LoginRequest, LoginResponse, SessionUser};
+
+use super::blocking;
+use crate::AppState;
+use crate::auth::{Caller, verify_password};
+use crate::error::ApiError;
+
+fn client_address(req: &HttpRequest) -> String {
+    req.peer_addr().map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
+}
+
+/// Sign in with a user name and password; returns a bearer token.
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginRequest,
+    responses(
+        (status = 200, description = "Signed in", body = LoginResponse),
+        (status = 401, description = "Wrong user name or password, or a disabled account", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many failed attempts for this user name or client; see `Retry-After`", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security(())
+)]
+#[post("/auth/login")]
+pub async fn create_session(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginRequest>,
+) -> Result<web::Json<LoginResponse>, ApiError> {
+    let LoginRequest { username, password } = body.into_inner();
+    let client = client_address(&req);
+    if let Some(wait) = state.limiter.check(&username, &client, Instant::now()) {
+        tracing::warn!(client = %client, "sign-in rate limited");
+        return Err(ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) });
+    }
+    let lookup_state = state.clone();
+    let lookup_name = username.trim().to_lowercase();
+    let user = blocking(move || {
+        let user = lookup_state.store.find_user_by_username(&lookup_name)?;
+        let hash = user.as_ref().map_or(lookup_state.decoy_hash.as_str(), |user| user.password_hash.as_str());
+        let matches = verify_password(&password, hash);
+        Ok(user.filter(|user| matches && !user.disabled))
+    })
+    .await?;
+    let Some(user) = user else {
+        state.limiter.record_failure(&username, &client, Instant::now());
+        tracing::info!(client = %client, "sign-in refused");
+        return Err(ApiError::InvalidLogin);
+    };
+    state.limiter.record_success(&username, &client);
+    let access_token = state.sessions.issue(&user)?;
+    tracing::info!(user = %user.username, "signed in");
+    Ok(web::Json(LoginResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: state.sessions.ttl.as_secs(),
+        user: SessionUser { id: user.id, username: user.username, role: user.role },
+    }))
+}
+
+/// The signed-in user.
+#[utoipa::path(
+    tag = "auth",
+    responses((status = 200, description = "The caller", body = SessionUser)),
+    security(("bearer" = []))
+)]
+#[get("/auth/me")]
+pub async fn get_current_user(caller: Caller) -> web::Json<SessionUser> {
+    web::Json(SessionUser { id: caller.id, username: caller.username, role: caller.role })
+}

@@ -1,0 +1,99 @@
+//! Switchboard persistence: one diesel schema over SQLite and PostgreSQL, embedded
+//! migrations, and credentials sealed at rest.
+//!
+//! Every method is blocking; the server calls them from its blocking thread pool.
+
+pub mod db;
+mod error;
+mod integrations;
+pub mod seal;
+mod schema;
+mod tools;
+mod users;
+
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::connection::SimpleConnection;
+use diesel::r2d2::PooledConnection;
+
+pub use db::{DatabaseUrl, DbConnection, DbPool};
+pub use error::{StoreError, StoreResult};
+pub use integrations::{IntegrationQuery, StoredCredential};
+pub use seal::{KeySource, Keyring, MasterKey, SealError, Sealer};
+pub use users::{StoredUser, UserChange};
+
+/// The database and the sealer, shared by every request.
+pub struct Store {
+    pool: DbPool,
+    url: DatabaseUrl,
+    sealer: Sealer,
+    /// SQLite allows one writer: serialising writes here means a transaction never has to
+    /// upgrade its lock while another waits, which SQLite answers with SQLITE_BUSY.
+    sqlite_writer: Option<Mutex<()>>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("url", &self.url).finish_non_exhaustive()
+    }
+}
+
+pub(crate) fn now() -> NaiveDateTime {
+    // Microseconds: what both backends store exactly, so a value reads back unchanged.
+    let now = Utc::now().naive_utc();
+    let micros = now.and_utc().timestamp_micros();
+    DateTime::from_timestamp_micros(micros).map_or(now, |t| t.naive_utc())
+}
+
+pub(crate) fn utc(at: NaiveDateTime) -> DateTime<Utc> {
+    at.and_utc()
+}
+
+pub(crate) fn new_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+impl Store {
+    /// Connects, and applies pending migrations when `migrate` is set.
+    pub fn open(url: DatabaseUrl, pool_size: u32, sealer: Sealer, migrate: bool) -> StoreResult<Self> {
+        let pool = db::build_pool(&url, pool_size)?;
+        let sqlite_writer = matches!(url, DatabaseUrl::Sqlite(_)).then(|| Mutex::new(()));
+        let store = Self { pool, url, sealer, sqlite_writer };
+        if migrate {
+            store.migrate()?;
+        }
+        Ok(store)
+    }
+
+    pub fn backend_name(&self) -> &'static str {
+        self.url.backend_name()
+    }
+
+    pub fn sealer(&self) -> &Sealer {
+        &self.sealer
+    }
+
+    pub fn migrate(&self) -> StoreResult<Vec<String>> {
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        db::run_migrations(&mut conn).map_err(|err| StoreError::Corrupt(format!("migration failed: {err}")))
+    }
+
+    /// Whether the database answers a trivial query.
+    pub fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("SELECT 1").map_err(StoreError::from)
+    }
+
+    pub(crate) fn conn(&self) -> StoreResult<PooledConnection<db::ConnectionManager>> {
+        Ok(self.pool.get()?)
+    }
+
+    pub(crate) fn write_guard(&self) -> Option<MutexGuard<'_, ()>> {
+        self.sqlite_writer.as_ref().map(|lock| match lock.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        })
+    }
+}

@@ -1,0 +1,196 @@
+//! Users and their roles.
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use switchboard_domain::user::{Role, User};
+
+use crate::schema::users;
+use crate::{DbConnection, Store, StoreError, StoreResult, new_id, now, utc};
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = users)]
+struct UserRow {
+    id: String,
+    username: String,
+    password_hash: String,
+    role: String,
+    disabled: bool,
+    session_epoch: i64,
+    created_at: NaiveDateTime,
+    updated_at: NaiveDateTime,
+}
+
+/// A user as stored, with what authentication needs.
+#[derive(Clone, PartialEq, Eq)]
+pub struct StoredUser {
+    pub id: String,
+    pub username: String,
+    pub password_hash: String,
+    pub role: Role,
+    pub disabled: bool,
+    /// Bumped whenever the user's existing sessions must stop working.
+    pub session_epoch: i64,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for StoredUser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredUser")
+            .field("id", &self.id)
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .field("disabled", &self.disabled)
+            .finish_non_exhaustive()
+    }
+}
+
+impl StoredUser {
+    pub fn to_api(&self) -> User {
+        User {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            role: self.role,
+            disabled: self.disabled,
+            created_at: self.created_at,
+            updated_at: self.updated_at,
+        }
+    }
+}
+
+impl TryFrom<UserRow> for StoredUser {
+    type Error = StoreError;
+
+    fn try_from(row: UserRow) -> StoreResult<Self> {
+        let role = Role::parse(&row.role).ok_or_else(|| StoreError::Corrupt(format!("user {} has role {:?}", row.id, row.role)))?;
+        Ok(Self {
+            id: row.id,
+            username: row.username,
+            password_hash: row.password_hash,
+            role,
+            disabled: row.disabled,
+            session_epoch: row.session_epoch,
+            created_at: utc(row.created_at),
+            updated_at: utc(row.updated_at),
+        })
+    }
+}
+
+/// A change to a user; `None` keeps the current value.
+#[derive(Default, Clone)]
+pub struct UserChange {
+    pub role: Option<Role>,
+    pub disabled: Option<bool>,
+    pub password_hash: Option<String>,
+}
+
+fn enabled_admins_besides(conn: &mut DbConnection, user_id: &str) -> QueryResult<i64> {
+    users::table
+        .filter(users::role.eq(Role::Admin.as_str()))
+        .filter(users::disabled.eq(false))
+        .filter(users::id.ne(user_id))
+        .count()
+        .get_result(conn)
+}
+
+fn insert(conn: &mut DbConnection, username: &str, password_hash: &str, role: Role) -> StoreResult<StoredUser> {
+    let at = now();
+    let row = UserRow {
+        id: new_id(),
+        username: username.to_owned(),
+        password_hash: password_hash.to_owned(),
+        role: role.as_str().to_owned(),
+        disabled: false,
+        session_epoch: 0,
+        created_at: at,
+        updated_at: at,
+    };
+    diesel::insert_into(users::table).values(&row).execute(conn)?;
+    row.try_into()
+}
+
+impl Store {
+    pub fn count_users(&self) -> StoreResult<i64> {
+        let mut conn = self.conn()?;
+        Ok(users::table.count().get_result(&mut conn)?)
+    }
+
+    /// Creates a user; `NameTaken` when the user name exists.
+    pub fn create_user(&self, username: &str, password_hash: &str, role: Role) -> StoreResult<StoredUser> {
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        insert(&mut conn, username, password_hash, role)
+    }
+
+    /// Creates `username` as an administrator if, and only if, there are no users yet.
+    pub fn create_first_admin(&self, username: &str, password_hash: &str) -> StoreResult<Option<StoredUser>> {
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            let existing: i64 = users::table.count().get_result(conn)?;
+            if existing > 0 {
+                return Ok(None);
+            }
+            insert(conn, username, password_hash, Role::Admin).map(Some)
+        })
+    }
+
+    pub fn find_user(&self, id: &str) -> StoreResult<Option<StoredUser>> {
+        let mut conn = self.conn()?;
+        let row = users::table.find(id).select(UserRow::as_select()).first(&mut conn).optional()?;
+        row.map(StoredUser::try_from).transpose()
+    }
+
+    pub fn find_user_by_username(&self, username: &str) -> StoreResult<Option<StoredUser>> {
+        let mut conn = self.conn()?;
+        let row = users::table
+            .filter(users::username.eq(username))
+            .select(UserRow::as_select())
+            .first(&mut conn)
+            .optional()?;
+        row.map(StoredUser::try_from).transpose()
+    }
+
+    /// Users ordered by user name, after `after` when given; one more than `limit` tells
+    /// whether a next page exists.
+    pub fn list_users(&self, limit: i64, after: Option<&str>) -> StoreResult<(Vec<StoredUser>, bool)> {
+        let mut conn = self.conn()?;
+        let mut query = users::table.select(UserRow::as_select()).order(users::username.asc()).limit(limit + 1).into_boxed();
+        if let Some(after) = after {
+            query = query.filter(users::username.gt(after.to_owned()));
+        }
+        let mut rows: Vec<StoredUser> = query.load(&mut conn)?.into_iter().map(StoredUser::try_from).collect::<Result<_, _>>()?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(limit.try_into().unwrap_or(usize::MAX));
+        Ok((rows, more))
+    }
+
+    /// Applies `change`, refusing to leave the organisation without an enabled admin.
+    pub fn update_user(&self, id: &str, change: UserChange) -> StoreResult<StoredUser> {
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            let current: StoredUser =
+                users::table.find(id).select(UserRow::as_select()).first(conn).optional()?.ok_or(StoreError::NotFound)?.try_into()?;
+            let role = change.role.unwrap_or(current.role);
+            let disabled = change.disabled.unwrap_or(current.disabled);
+            let loses_admin = current.role == Role::Admin && !current.disabled && (role != Role::Admin || disabled);
+            if loses_admin && enabled_admins_besides(conn, id)? == 0 {
+                return Err(StoreError::LastAdmin);
+            }
+            let ends_sessions = change.password_hash.is_some() || (disabled && !current.disabled);
+            let epoch = current.session_epoch + i64::from(ends_sessions);
+            let password_hash = change.password_hash.unwrap_or(current.password_hash);
+            diesel::update(users::table.find(id))
+                .set((
+                    users::role.eq(role.as_str()),
+                    users::disabled.eq(disabled),
+                    users::password_hash.eq(&password_hash),
+                    users::session_epoch.eq(epoch),
+                    users::updated_at.eq(now()),
+                ))
+                .execute(conn)?;
+            users::table.find(id).select(UserRow::as_select()).first(conn)?.try_into()
+        })
+    }
+}

@@ -1,0 +1,4 @@
+DROP TABLE integration_credentials;
+DROP TABLE integrations;
+DROP TABLE tool_settings;
+DROP TABLE users;
