@@ -1,0 +1,274 @@
+//! Each test gets its own server on a free loopback port and its own database.
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::web;
+use diesel::prelude::*;
+use diesel::sql_types::Text;
+use reqwest::{Method, StatusCode};
+use secrecy::SecretString;
+use serde_json::{Value, json};
+use switchboard_server::AppState;
+use switchboard_server::config::{Config, LoginLimits, StorageConfig};
+use switchboard_store::DatabaseUrl;
+
+pub const ADMIN_PASSWORD: &str = "admin password for tests";
+pub const PG_ENV: &str = "SWITCHBOARD_TEST_PG_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `$test(Backend)` once on SQLite and once on PostgreSQL (when SWITCHBOARD_TEST_PG_URL is set).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                #[actix_web::test]
+                async fn sqlite() {
+                    super::$test($crate::helpers::Backend::Sqlite).await;
+                }
+
+                #[actix_web::test]
+                async fn postgres() {
+                    if std::env::var_os($crate::helpers::PG_ENV).is_none() {
+                        eprintln!("skipped: set {} to run on PostgreSQL", $crate::helpers::PG_ENV);
+                        return;
+                    }
+                    super::$test($crate::helpers::Backend::Postgres).await;
+                }
+            }
+        )*
+    };
+}
+
+/// A fresh PostgreSQL database, dropped with this value.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    fn create() -> (Self, String) {
+        let admin_url = std::env::var(PG_ENV).expect("SWITCHBOARD_TEST_PG_URL");
+        let name = format!("switchboard_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
+        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create database");
+        let (base, _) = admin_url.rsplit_once('/').expect("URL with a database path");
+        let url = format!("{base}/{name}");
+        (Self { admin_url, name }, url)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
+            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn);
+        }
+    }
+}
+
+#[derive(QueryableByName)]
+struct Dump {
+    #[diesel(sql_type = Text)]
+    dump: String,
+}
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub admin_token: String,
+    pub state: web::Data<AppState>,
+    pub database: DatabaseUrl,
+    _dir: tempfile::TempDir,
+    handle: actix_web::dev::ServerHandle,
+    _pg: Option<PgDatabase>,
+}
+
+pub fn test_config(dir: &std::path::Path, database: DatabaseUrl) -> Config {
+    Config {
+        bind: "127.0.0.1:0".parse().expect("address"),
+        storage: StorageConfig { data_dir: dir.to_owned(), database, master_key: None, previous_master_keys: Vec::new(), db_pool_size: 4 },
+        session_secret: None,
+        session_ttl: Duration::from_secs(600),
+        admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
+        workers: Some(2),
+        // Fast hashes keep the suite quick; production uses config::PASSWORD_ITERATIONS.
+        password_iterations: 1_000,
+        login_limits: LoginLimits { per_username: 3, per_client: 10, window: Duration::from_secs(60) },
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let (pg, database) = match backend {
+            Backend::Sqlite => (None, DatabaseUrl::Sqlite(dir.path().join("switchboard.db"))),
+            Backend::Postgres => {
+                let (pg, url) = PgDatabase::create();
+                (Some(pg), DatabaseUrl::Postgres(url))
+            }
+        };
+        let config = test_config(dir.path(), database.clone());
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let base = format!("http://{}", listener.local_addr().expect("address"));
+        let started = switchboard_server::startup::start(&config, listener).expect("server starts");
+        let handle = started.server.handle();
+        actix_web::rt::spawn(started.server);
+        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let mut app = Self {
+            base,
+            client,
+            admin_token: String::new(),
+            state: started.state,
+            database,
+            _dir: dir,
+            handle,
+            _pg: pg,
+        };
+        app.admin_token = app.login("admin", ADMIN_PASSWORD).await;
+        app
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn login(&self, username: &str, password: &str) -> String {
+        let response = self.post_json("/api/v1/auth/login", None, &json!({"username": username, "password": password})).await;
+        assert_eq!(response.status(), StatusCode::OK, "login as {username}");
+        let body: Value = response.json().await.expect("json");
+        body["access_token"].as_str().expect("token").to_owned()
+    }
+
+    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+        let builder = self.client.request(method, self.url(path));
+        match token {
+            Some(token) => builder.bearer_auth(token),
+            None => builder,
+        }
+    }
+
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+        self.request(Method::POST, path, token).json(body).send().await.expect("request")
+    }
+
+    pub async fn patch_json(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
+        self.request(Method::PATCH, path, token).json(body).send().await.expect("request")
+    }
+
+    pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
+        self.request(Method::GET, path, token).send().await.expect("request")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let response = self.get(path, Some(&self.admin_token)).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("json")
+    }
+
+    /// Creates an integration as admin and returns its body.
+    pub async fn create(&self, body: &Value) -> Value {
+        let response = self.post_json("/api/v1/integrations", Some(&self.admin_token), body).await;
+        let status = response.status();
+        let text = response.text().await.expect("body");
+        assert_eq!(status, StatusCode::CREATED, "{text}");
+        serde_json::from_str(&text).expect("json")
+    }
+
+    /// Adds a user with `role` and returns a session token for them.
+    pub async fn user_token(&self, username: &str, role: &str) -> String {
+        let password = format!("{username} password 123");
+        let response = self
+            .post_json("/api/v1/users", Some(&self.admin_token), &json!({"username": username, "password": password, "role": role}))
+            .await;
+        assert_eq!(response.status(), StatusCode::CREATED);
+        self.login(username, &password).await
+    }
+
+    /// Everything stored, as text: the raw database files on SQLite, every row on PostgreSQL.
+    pub fn raw_database(&self) -> Vec<u8> {
+        match &self.database {
+            DatabaseUrl::Sqlite(path) => {
+                let mut bytes = Vec::new();
+                for suffix in ["", "-wal", "-shm"] {
+                    let file = format!("{}{suffix}", path.display());
+                    bytes.extend(std::fs::read(&file).unwrap_or_default());
+                }
+                bytes
+            }
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url).expect("connect");
+                let mut text = String::new();
+                for table in ["users", "tool_settings", "integrations", "integration_credentials"] {
+                    let dump: Vec<Dump> = diesel::sql_query(format!(
+                        "SELECT coalesce(string_agg(t::text, '\n'), '') AS dump FROM {table} t"
+                    ))
+                    .load(&mut conn)
+                    .expect("dump");
+                    text.extend(dump.into_iter().map(|d| d.dump));
+                }
+                text.into_bytes()
+            }
+        }
+    }
+
+    /// Runs raw SQL against the test database (for tampering in tests).
+    pub fn execute_sql(&self, sql: &str) -> usize {
+        match &self.database {
+            DatabaseUrl::Sqlite(path) => {
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy()).expect("connect");
+                diesel::sql_query(sql).execute(&mut conn).expect("sql")
+            }
+            DatabaseUrl::Postgres(url) => {
+                let mut conn = PgConnection::establish(url).expect("connect");
+                diesel::sql_query(sql).execute(&mut conn).expect("sql")
+            }
+        }
+    }
+
+    pub fn store(&self) -> Arc<switchboard_store::Store> {
+        self.state.store.clone()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop the server before its database is dropped.
+        let handle = self.handle.clone();
+        drop(handle.stop(false));
+    }
+}
+
+/// A valid Jenkins integration body.
+pub fn jenkins(name: &str) -> Value {
+    json!({
+        "name": name,
+        "tool": "jenkins",
+        "urls": {"apiUrl": "https://jenkins.example.com/"},
+        "credentials": {"username": "alice", "apiToken": "jenkins-token-0123456789"}
+    })
+}
+
+/// Reads a problem response, checking its media type and shape.
+pub async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
+    assert_eq!(response.status(), status, "status");
+    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
+    assert!(content_type.starts_with("application/problem+json"), "content type {content_type:?}");
+    let body: Value = response.json().await.expect("problem json");
+    assert_eq!(body["status"], json!(status.as_u16()));
+    for key in ["type", "title", "detail", "code"] {
+        assert!(body[key].is_string(), "problem lacks {key}: {body}");
+    }
+    body
+}
+
+/// The fields named in a validation problem.
+pub fn fields(problem: &Value) -> Vec<String> {
+    problem["errors"].as_array().map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+}

@@ -1,0 +1,11 @@
+//! API tests: the real app over HTTP against a real database (SQLite, and PostgreSQL when
+//! SWITCHBOARD_TEST_PG_URL is set). One test binary, one fresh app and database per test.
+
+mod helpers;
+
+mod access;
+mod errors;
+mod integrations;
+mod secrets;
+mod spec;
+mod users;

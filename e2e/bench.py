@@ -1,0 +1,581 @@
+#!/usr/bin/env python3
+"""Load-test the Switchboard release server with wrk and write BENCHMARKS.md.
+
+For each backend (SQLite, then PostgreSQL when reachable) this starts the release
+binary on a free loopback port with a fresh data directory, signs in as the first
+admin, creates 100 jenkins integrations, then measures with wrk, on the same server
+in the same run:
+
+  * GET /api/v1/integrations?limit=100  (with the Bearer token)
+  * GET /healthz
+
+It also samples the CPU time used by the server, by wrk and (for PostgreSQL) by the
+postgres processes during each measured run, from /proc.
+
+The tables in the output are generated from this run only; the "What limits it"
+section is copied from e2e/bench-notes.md so that reruns keep the analysis.
+
+Standard library only. Usage: python3 e2e/bench.py --binary PATH [--out BENCHMARKS.md]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+LIST_PATH = "/api/v1/integrations?limit=100"
+HEALTH_PATH = "/healthz"
+INTEGRATIONS = 100
+CLK_TCK = os.sysconf("SC_CLK_TCK")
+
+# The aims this benchmark checks.
+AIM_LIST_SHARE_OF_HEALTHZ = 0.5
+AIM_LIST_P99_MS = 20.0
+
+
+def log(message: str) -> None:
+    print(f"bench: {message}", flush=True)
+
+
+# --------------------------------------------------------------------------- HTTP
+
+
+def http(method: str, url: str, body: dict | None = None, token: str | None = None, timeout: float = 30.0) -> tuple[int, bytes]:
+    data = None
+    headers = {"Accept": "application/json"}
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    request = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+# --------------------------------------------------------------------------- CPU accounting
+
+
+def proc_cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process (all its threads), in seconds."""
+    try:
+        text = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = text[text.rindex(")") + 2 :].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def pids_named(name: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                if (entry / "comm").read_text().strip() == name:
+                    found.append(int(entry.name))
+            except OSError:
+                pass
+    return found
+
+
+def machine_busy_idle() -> tuple[int, int]:
+    parts = [int(x) for x in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = parts[3] + parts[4]  # idle + iowait
+    return sum(parts[:8]) - idle, idle
+
+
+@dataclass
+class CpuSample:
+    server: float | None
+    postgres: dict[int, float]
+    machine: tuple[int, int]
+
+
+def cpu_sample(server_pid: int, with_postgres: bool) -> CpuSample:
+    postgres = {}
+    if with_postgres:
+        for pid in pids_named("postgres"):
+            seconds = proc_cpu_seconds(pid)
+            if seconds is not None:
+                postgres[pid] = seconds
+    return CpuSample(proc_cpu_seconds(server_pid), postgres, machine_busy_idle())
+
+
+# --------------------------------------------------------------------------- wrk
+
+
+@dataclass
+class WrkResult:
+    endpoint: str
+    requests_per_sec: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: str
+    transfer_per_sec: str
+    server_cpu_pct: float | None = None
+    wrk_cpu_pct: float | None = None
+    postgres_cpu_pct: float | None = None
+    machine_cpu_pct: float | None = None
+    raw: str = field(default="", repr=False)
+
+
+UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
+
+
+def parse_latency(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m)", text.strip())
+    if not match:
+        raise ValueError(f"unreadable latency {text!r}")
+    return float(match.group(1)) * UNIT_MS[match.group(2)]
+
+
+def parse_wrk(endpoint: str, output: str) -> WrkResult:
+    def find(pattern: str) -> re.Match:
+        match = re.search(pattern, output, re.MULTILINE)
+        if not match:
+            raise ValueError(f"wrk output has no line matching {pattern!r}:\n{output}")
+        return match
+
+    non_2xx = re.search(r"^\s*Non-2xx or 3xx responses:\s*(\d+)", output, re.MULTILINE)
+    errors = re.search(r"^\s*Socket errors:\s*(.+)$", output, re.MULTILINE)
+    return WrkResult(
+        endpoint=endpoint,
+        requests_per_sec=float(find(r"^Requests/sec:\s*([\d.]+)").group(1)),
+        p50_ms=parse_latency(find(r"^\s*50%\s+(\S+)").group(1)),
+        p99_ms=parse_latency(find(r"^\s*99%\s+(\S+)").group(1)),
+        requests=int(find(r"^\s*(\d+) requests in").group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=errors.group(1).strip() if errors else "none",
+        transfer_per_sec=find(r"^Transfer/sec:\s*(\S+)").group(1),
+        raw=output,
+    )
+
+
+def run_wrk(args: argparse.Namespace, url: str, token: str | None, duration: int, server_pid: int, with_postgres: bool) -> tuple[str, dict]:
+    command = ["wrk", f"-t{args.threads}", f"-c{args.connections}", f"-d{duration}s", "--latency", "--timeout", "10s"]
+    if token:
+        command += ["-H", f"Authorization: Bearer {token}"]
+    command.append(url)
+    before = cpu_sample(server_pid, with_postgres)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    wrk = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=duration + 60)
+    output = wrk.stdout
+    elapsed = time.monotonic() - started
+    # wrk is the only child reaped meanwhile, so the children's rusage grew by its CPU time.
+    children_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    wrk_cpu = (children_after.ru_utime + children_after.ru_stime) - (children_before.ru_utime + children_before.ru_stime)
+    after = cpu_sample(server_pid, with_postgres)
+    if wrk.returncode != 0:
+        raise RuntimeError(f"wrk failed ({wrk.returncode}):\n{output}")
+    busy = after.machine[0] - before.machine[0]
+    idle = after.machine[1] - before.machine[1]
+    postgres = sum(seconds - before.postgres.get(pid, 0.0) for pid, seconds in after.postgres.items())
+    usage = {
+        "server": None if before.server is None or after.server is None else 100.0 * (after.server - before.server) / elapsed,
+        "wrk": 100.0 * wrk_cpu / elapsed,
+        "postgres": 100.0 * postgres / elapsed if with_postgres else None,
+        "machine": 100.0 * os.cpu_count() * busy / (busy + idle) if busy + idle else None,
+    }
+    return output, usage
+
+
+def measure(args: argparse.Namespace, base: str, token: str, server_pid: int, with_postgres: bool) -> list[WrkResult]:
+    results = []
+    for endpoint, path, auth in (("GET /api/v1/integrations?limit=100", LIST_PATH, token), ("GET /healthz", HEALTH_PATH, None)):
+        if args.warmup > 0:
+            run_wrk(args, base + path, auth, args.warmup, server_pid, with_postgres)
+        output, usage = run_wrk(args, base + path, auth, args.duration, server_pid, with_postgres)
+        print(output, flush=True)
+        result = parse_wrk(endpoint, output)
+        result.server_cpu_pct = usage["server"]
+        result.wrk_cpu_pct = usage["wrk"]
+        result.postgres_cpu_pct = usage["postgres"]
+        result.machine_cpu_pct = usage["machine"]
+        results.append(result)
+    return results
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class Server:
+    def __init__(self, binary: Path, data_dir: Path, database_url: str | None) -> None:
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.password = "bench-" + secrets.token_urlsafe(18)
+        self.log_path = data_dir / "server.log"
+        env = dict(os.environ)
+        for key in [k for k in env if k.startswith("SWITCHBOARD_")]:
+            del env[key]
+        env.update(
+            SWITCHBOARD_BIND=f"127.0.0.1:{self.port}",
+            SWITCHBOARD_DATA_DIR=str(data_dir),
+            SWITCHBOARD_ADMIN_PASSWORD=self.password,
+            SWITCHBOARD_LOG_FORMAT="text",
+            RUST_LOG="warn",
+        )
+        if database_url:
+            env["SWITCHBOARD_DATABASE_URL"] = database_url
+        self.log_file = self.log_path.open("wb")
+        self.process = subprocess.Popen([str(binary), "serve"], env=env, stdout=self.log_file, stderr=subprocess.STDOUT)
+
+    def log_tail(self) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-30:])
+        except OSError:
+            return ""
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"the server exited with {self.process.returncode}:\n{self.log_tail()}")
+            try:
+                status, _ = http("GET", self.base + "/readyz", timeout=2)
+                if status == 200:
+                    return
+            except OSError:
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"the server was not ready within {timeout:.0f}s:\n{self.log_tail()}")
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=40)
+            except subprocess.TimeoutExpired:
+                log("the server did not stop within 40s of SIGTERM; killing it")
+                self.process.kill()
+                self.process.wait()
+        self.log_file.close()
+
+
+def login(server: Server) -> str:
+    status, body = http("POST", server.base + "/api/v1/auth/login", {"username": "admin", "password": server.password})
+    if status != 200:
+        raise RuntimeError(f"login answered {status}: {body[:500]!r}")
+    return json.loads(body)["access_token"]
+
+
+def create_integrations(server: Server, token: str) -> None:
+    for i in range(INTEGRATIONS):
+        payload = {
+            "name": f"Jenkins {i:03d}",
+            "tool": "jenkins",
+            "urls": {"apiUrl": f"https://jenkins{i:03d}.example.com/"},
+            "credentials": {"username": "alice", "apiToken": secrets.token_hex(16)},
+        }
+        status, body = http("POST", server.base + "/api/v1/integrations", payload, token)
+        if status != 201:
+            raise RuntimeError(f"creating integration {i} answered {status}: {body[:500]!r}")
+
+
+def check_list(server: Server, token: str) -> int:
+    status, body = http("GET", server.base + LIST_PATH, token=token)
+    if status != 200:
+        raise RuntimeError(f"the list answered {status}: {body[:500]!r}")
+    items = json.loads(body).get("items", [])
+    if len(items) != INTEGRATIONS:
+        raise RuntimeError(f"the list has {len(items)} items, expected {INTEGRATIONS}")
+    return len(body)
+
+
+@dataclass
+class BackendRun:
+    name: str
+    detail: str
+    results: list[WrkResult] = field(default_factory=list)
+    list_bytes: int = 0
+    skipped: str | None = None
+
+
+def run_backend(args: argparse.Namespace, name: str, detail: str, database_url: str | None) -> BackendRun:
+    run = BackendRun(name, detail)
+    with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
+        server = Server(args.binary, Path(tmp), database_url)
+        try:
+            log(f"{name}: server pid {server.process.pid} on {server.base}")
+            server.wait_ready()
+            token = login(server)
+            started = time.monotonic()
+            create_integrations(server, token)
+            log(f"{name}: created {INTEGRATIONS} integrations in {time.monotonic() - started:.1f}s")
+            run.list_bytes = check_list(server, token)
+            run.results = measure(args, server.base, token, server.process.pid, database_url is not None)
+            if server.process.poll() is not None:
+                raise RuntimeError(f"the server died during the run:\n{server.log_tail()}")
+        finally:
+            server.stop()
+            tail = server.log_tail()
+            if tail.strip():
+                log(f"{name}: server log (last lines):\n{tail}")
+    return run
+
+
+# --------------------------------------------------------------------------- PostgreSQL
+
+
+def psql(admin_url: str, sql: str) -> str:
+    completed = subprocess.run(
+        ["psql", admin_url, "-X", "-v", "ON_ERROR_STOP=1", "-Atqc", sql], capture_output=True, text=True, timeout=30
+    )
+    if completed.returncode != 0:
+        raise RuntimeError(completed.stderr.strip() or f"psql exited {completed.returncode}")
+    return completed.stdout.strip()
+
+
+def run_postgres(args: argparse.Namespace) -> BackendRun:
+    if args.skip_postgres:
+        return BackendRun("PostgreSQL", "", skipped="skipped with --skip-postgres")
+    if shutil.which("psql") is None:
+        return BackendRun("PostgreSQL", "", skipped="skipped: psql is not installed")
+    try:
+        version = psql(args.pg_url, "show server_version")
+    except (RuntimeError, subprocess.TimeoutExpired) as err:
+        return BackendRun("PostgreSQL", "", skipped=f"skipped: PostgreSQL at {redact(args.pg_url)} is unreachable ({err})")
+    database = f"switchboard_bench_{secrets.token_hex(4)}"
+    psql(args.pg_url, f'CREATE DATABASE "{database}"')
+    log(f"PostgreSQL {version}: created database {database}")
+    parts = urllib.parse.urlsplit(args.pg_url)
+    url = urllib.parse.urlunsplit(parts._replace(path="/" + database))
+    try:
+        return run_backend(args, "PostgreSQL", f"PostgreSQL {version}, fresh database on 127.0.0.1", url)
+    finally:
+        try:
+            psql(args.pg_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+            log(f"dropped database {database}")
+        except (RuntimeError, subprocess.TimeoutExpired) as err:
+            log(f"could not drop database {database}: {err}")
+
+
+def redact(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    if parts.password:
+        netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+        return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
+    return url
+
+
+# --------------------------------------------------------------------------- facts about the run
+
+
+def command_output(command: list[str]) -> str:
+    try:
+        completed = subprocess.run(command, capture_output=True, text=True, timeout=30, cwd=REPO)
+        return (completed.stdout or completed.stderr).strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def machine_facts() -> dict[str, str]:
+    model = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 1024 / 1024:.0f} GiB"
+    except OSError:
+        pass
+    commit = command_output(["git", "rev-parse", "--short=12", "HEAD"]) or "unknown"
+    dirty = command_output(["git", "status", "--porcelain", "--untracked-files=no"])
+    wrk_version = command_output(["wrk", "-v"]).splitlines()
+    return {
+        "nproc": command_output(["nproc"]) or str(os.cpu_count()),
+        "cpu": model,
+        "memory": memory,
+        "kernel": platform.release(),
+        "commit": commit + (" with uncommitted changes" if dirty else ""),
+        "date": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "wrk": wrk_version[0].split(" [")[0] if wrk_version else "wrk",
+        "rustc": command_output(["rustc", "--version"]),
+    }
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def fmt_ms(value: float) -> str:
+    return f"{value * 1000:.0f} µs" if value < 1 else f"{value:.2f} ms"
+
+
+def fmt_pct(value: float | None) -> str:
+    return "–" if value is None else f"{value:.0f}%"
+
+
+def verdicts(run: BackendRun) -> tuple[float, bool, bool, WrkResult, WrkResult]:
+    listing, health = run.results
+    ratio = listing.requests_per_sec / health.requests_per_sec if health.requests_per_sec else 0.0
+    return ratio, ratio >= AIM_LIST_SHARE_OF_HEALTHZ, listing.p99_ms < AIM_LIST_P99_MS, listing, health
+
+
+def report(args: argparse.Namespace, facts: dict[str, str], runs: list[BackendRun], notes: str) -> str:
+    lines = [
+        "# Benchmarks",
+        "",
+        f"Generated by `just bench` ([`e2e/bench.py`](e2e/bench.py)) on {facts['date']}. The tables come from that run",
+        "alone; rerun `just bench` to refresh them. The section \"What limits it\" is kept in",
+        "[`e2e/bench-notes.md`](e2e/bench-notes.md) and copied here on every run.",
+        "",
+        "## Setup",
+        "",
+        f"- Machine: {facts['nproc']} cores (`nproc`), {facts['cpu']}, {facts['memory']} memory, Linux {facts['kernel']}.",
+        f"- Code: commit `{facts['commit']}`, release build (`cargo build --release`), {facts['rustc']}.",
+        "- Server: `switchboard serve` with its defaults (one HTTP worker per core, 16 pooled database",
+        "  connections), `RUST_LOG=warn`, a fresh data directory, listening on a free loopback port.",
+        f"- Load: {facts['wrk']}, {args.threads} threads, {args.connections} connections, {args.duration} s per endpoint"
+        + (f" after a {args.warmup} s warm-up" if args.warmup else "")
+        + ", `--latency`.",
+        "  wrk runs on the same machine and shares its cores with the server (and with PostgreSQL).",
+        f"- Data: {INTEGRATIONS} jenkins integrations created through the API. The list endpoint is",
+        f"  `GET {LIST_PATH}` with `Authorization: Bearer <token>`: it returns all {INTEGRATIONS} in one page.",
+        "- CPU columns: CPU time each process used during the measured run divided by its wall time",
+        f"  (100% = one core; the machine has {facts['nproc']}), read from `/proc`.",
+        "",
+    ]
+    measured = [run for run in runs if not run.skipped]
+    for run in runs:
+        lines += [f"## {run.name}", ""]
+        if run.skipped:
+            lines += [f"Not measured: {run.skipped}.", ""]
+            continue
+        ratio, _, _, listing, health = verdicts(run)
+        pg = run.name == "PostgreSQL"
+        lines += [
+            f"{run.detail}. List response: {run.list_bytes:,} bytes of JSON.",
+            "",
+            "| endpoint | req/s | p50 | p99 | requests | non-2xx | server CPU | wrk CPU |" + (" postgres CPU |" if pg else "") + " whole machine |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|" + ("---:|" if pg else "") + "---:|",
+        ]
+        for result in (listing, health):
+            lines.append(
+                f"| `{result.endpoint}` | {result.requests_per_sec:,.0f} | {fmt_ms(result.p50_ms)} | {fmt_ms(result.p99_ms)}"
+                f" | {result.requests:,} | {result.non_2xx} | {fmt_pct(result.server_cpu_pct)} | {fmt_pct(result.wrk_cpu_pct)}"
+                + (f" | {fmt_pct(result.postgres_cpu_pct)}" if pg else "")
+                + f" | {fmt_pct(result.machine_cpu_pct)} |"
+            )
+        errors = [f"{r.endpoint}: {r.socket_errors}" for r in (listing, health) if r.socket_errors != "none"]
+        lines += [
+            "",
+            f"List / `/healthz` requests per second: **{ratio:.2f}** ({ratio * 100:.0f}%).",
+            "",
+        ]
+        if errors:
+            lines += ["wrk socket errors: " + "; ".join(errors) + ".", ""]
+    lines += [
+        "## Aims",
+        "",
+        f"- The list serves at least {AIM_LIST_SHARE_OF_HEALTHZ:.0%} of the requests per second of `/healthz`.",
+        f"- The list's p99 latency stays under {AIM_LIST_P99_MS:.0f} ms at {args.connections} connections.",
+        "",
+        f"| backend | list ≥ {AIM_LIST_SHARE_OF_HEALTHZ:.0%} of /healthz req/s | list p99 < {AIM_LIST_P99_MS:.0f} ms |",
+        "|---|---|---|",
+    ]
+    for run in runs:
+        if run.skipped:
+            lines.append(f"| {run.name} | not measured | not measured |")
+            continue
+        ratio, share_ok, p99_ok, listing, _ = verdicts(run)
+        clean = all(r.non_2xx == 0 and r.socket_errors == "none" for r in run.results)
+        suffix = "" if clean else " (with errors: see above)"
+        lines.append(
+            f"| {run.name} | {'met' if share_ok else '**not met**'} ({ratio * 100:.0f}%){suffix}"
+            f" | {'met' if p99_ok else '**not met**'} ({fmt_ms(listing.p99_ms)}){suffix} |"
+        )
+    if not measured:
+        lines.append("")
+        lines.append("Nothing was measured.")
+    lines += ["", "## What limits it", ""]
+    lines.append(notes.strip() if notes.strip() else f"_No notes yet: write them in `{args.notes.relative_to(REPO) if args.notes.is_relative_to(REPO) else args.notes}`._")
+    lines.append("")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    default_target = Path(os.environ.get("CARGO_TARGET_DIR", Path.home() / ".cache/switchboard/target"))
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--binary", type=Path, default=default_target / "release/switchboard", help="the release `switchboard` binary")
+    parser.add_argument("--out", type=Path, default=REPO / "BENCHMARKS.md")
+    parser.add_argument("--notes", type=Path, default=REPO / "e2e/bench-notes.md", help="analysis copied under \"What limits it\"")
+    parser.add_argument("--duration", type=int, default=10, help="seconds per measured endpoint")
+    parser.add_argument("--warmup", type=int, default=2, help="seconds of unmeasured load before each endpoint")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--pg-url", default=os.environ.get("SWITCHBOARD_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
+                        help="PostgreSQL to create the benchmark database in")
+    parser.add_argument("--skip-postgres", action="store_true")
+    args = parser.parse_args()
+    args.binary = args.binary.resolve()
+    args.out = args.out if args.out.is_absolute() else (Path.cwd() / args.out)
+    args.notes = args.notes.resolve()
+
+    if not args.binary.is_file():
+        print(f"bench: no server binary at {args.binary}; run `just build` first", file=sys.stderr)
+        return 1
+    if shutil.which("wrk") is None:
+        print("bench: wrk is not installed (apt-get install wrk)", file=sys.stderr)
+        return 1
+
+    started = time.monotonic()
+    facts = machine_facts()
+    log(f"{facts['nproc']} cores, {facts['cpu']}; commit {facts['commit']}")
+    runs = [run_backend(args, "SQLite", "SQLite (bundled) in a fresh data directory", None)]
+    runs.append(run_postgres(args))
+    for run in runs:
+        if run.skipped:
+            log(f"{run.name}: {run.skipped}")
+    notes = args.notes.read_text() if args.notes.is_file() else ""
+    args.out.write_text(report(args, facts, runs, notes))
+    log(f"wrote {args.out} in {time.monotonic() - started:.0f}s")
+    for run in runs:
+        if run.skipped:
+            continue
+        ratio, share_ok, p99_ok, listing, health = verdicts(run)
+        log(
+            f"{run.name}: list {listing.requests_per_sec:,.0f} req/s p50 {fmt_ms(listing.p50_ms)} p99 {fmt_ms(listing.p99_ms)};"
+            f" healthz {health.requests_per_sec:,.0f} req/s p50 {fmt_ms(health.p50_ms)} p99 {fmt_ms(health.p99_ms)};"
+            f" ratio {ratio:.2f}; aims: share {'met' if share_ok else 'NOT met'}, p99 {'met' if p99_ok else 'NOT met'}"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
