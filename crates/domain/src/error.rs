@@ -93,7 +93,10 @@ pub struct FieldError {
     #[cfg_attr(feature = "openapi", schema(example = "urls.apiUrl"))]
     pub field: String,
     pub code: FieldErrorCode,
-    #[cfg_attr(feature = "openapi", schema(example = "must be an absolute http(s) URL"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "must be an absolute http(s) URL")
+    )]
     pub message: String,
 }
 
@@ -106,18 +109,35 @@ impl ValidationErrors {
         Self::default()
     }
 
-    pub fn single(field: impl Into<String>, code: FieldErrorCode, message: impl Into<String>) -> Self {
+    pub fn single(
+        field: impl Into<String>,
+        code: FieldErrorCode,
+        message: impl Into<String>,
+    ) -> Self {
         let mut errors = Self::new();
         errors.push(field, code, message);
         errors
     }
 
-    pub fn push(&mut self, field: impl Into<String>, code: FieldErrorCode, message: impl Into<String>) {
-        self.0.push(FieldError { field: field.into(), code, message: message.into() });
+    pub fn push(
+        &mut self,
+        field: impl Into<String>,
+        code: FieldErrorCode,
+        message: impl Into<String>,
+    ) {
+        self.0.push(FieldError {
+            field: field.into(),
+            code,
+            message: message.into(),
+        });
     }
 
     /// Records the error of a parse under `field`, keeping the value when it parsed.
-    pub fn take<T>(&mut self, field: &str, parsed: Result<T, (FieldErrorCode, String)>) -> Option<T> {
+    pub fn take<T>(
+        &mut self,
+        field: &str,
+        parsed: Result<T, (FieldErrorCode, String)>,
+    ) -> Option<T> {
         match parsed {
             Ok(value) => Some(value),
             Err((code, message)) => {
@@ -132,7 +152,11 @@ impl ValidationErrors {
     }
 
     pub fn into_result<T>(self, value: impl FnOnce() -> T) -> Result<T, Self> {
-        if self.0.is_empty() { Ok(value()) } else { Err(self) }
+        if self.0.is_empty() {
+            Ok(value())
+        } else {
+            Err(self)
+        }
     }
 
     pub fn errors(&self) -> &[FieldError] {
@@ -150,7 +174,10 @@ impl ValidationErrors {
 pub struct Problem {
     /// A URI naming the problem type.
     #[serde(rename = "type")]
-    #[cfg_attr(feature = "openapi", schema(example = "https://switchboard.dev/problems/validation_failed"))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(example = "https://switchboard.dev/problems/validation_failed")
+    )]
     pub problem_type: String,
     #[cfg_attr(feature = "openapi", schema(example = "Validation failed"))]
     pub title: String,

@@ -29,10 +29,16 @@ impl IntegrationName {
             return Err((FieldErrorCode::Blank, "a name is required".into()));
         }
         if trimmed.chars().count() > NAME_MAX_CHARS {
-            return Err((FieldErrorCode::TooLong, format!("at most {NAME_MAX_CHARS} characters")));
+            return Err((
+                FieldErrorCode::TooLong,
+                format!("at most {NAME_MAX_CHARS} characters"),
+            ));
         }
         if trimmed.chars().any(char::is_control) {
-            return Err((FieldErrorCode::InvalidFormat, "control characters are not allowed".into()));
+            return Err((
+                FieldErrorCode::InvalidFormat,
+                "control characters are not allowed".into(),
+            ));
         }
         Ok(Self(trimmed.to_owned()))
     }
@@ -57,12 +63,16 @@ impl UrlKey {
         let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_alphabetic());
         let rest_allowed = chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'));
         if raw.len() > URL_KEY_MAX_CHARS {
-            return Err((FieldErrorCode::TooLong, format!("a URL key has at most {URL_KEY_MAX_CHARS} characters")));
+            return Err((
+                FieldErrorCode::TooLong,
+                format!("a URL key has at most {URL_KEY_MAX_CHARS} characters"),
+            ));
         }
         if !starts_with_letter || !rest_allowed {
             return Err((
                 FieldErrorCode::InvalidFormat,
-                "a URL key starts with a letter and holds only letters, digits, '_', '.' and '-'".into(),
+                "a URL key starts with a letter and holds only letters, digits, '_', '.' and '-'"
+                    .into(),
             ));
         }
         Ok(Self(raw.to_owned()))
@@ -84,10 +94,17 @@ impl EndpointUrl {
             return Err((FieldErrorCode::Blank, "a URL is required".into()));
         }
         if trimmed.chars().count() > URL_MAX_CHARS {
-            return Err((FieldErrorCode::TooLong, format!("at most {URL_MAX_CHARS} characters")));
+            return Err((
+                FieldErrorCode::TooLong,
+                format!("at most {URL_MAX_CHARS} characters"),
+            ));
         }
-        let url = url::Url::parse(trimmed)
-            .map_err(|err| (FieldErrorCode::InvalidUrl, format!("not an absolute URL ({err})")))?;
+        let url = url::Url::parse(trimmed).map_err(|err| {
+            (
+                FieldErrorCode::InvalidUrl,
+                format!("not an absolute URL ({err})"),
+            )
+        })?;
         if !matches!(url.scheme(), "http" | "https") {
             return Err((
                 FieldErrorCode::UnsupportedScheme,
@@ -118,10 +135,16 @@ pub struct CredentialValue(String);
 impl CredentialValue {
     pub fn parse(raw: &str) -> ParseResult<Self> {
         if raw.is_empty() {
-            return Err((FieldErrorCode::Blank, "empty; send null to clear the field".into()));
+            return Err((
+                FieldErrorCode::Blank,
+                "empty; send null to clear the field".into(),
+            ));
         }
         if raw.chars().count() > CREDENTIAL_MAX_CHARS {
-            return Err((FieldErrorCode::TooLong, format!("at most {CREDENTIAL_MAX_CHARS} characters")));
+            return Err((
+                FieldErrorCode::TooLong,
+                format!("at most {CREDENTIAL_MAX_CHARS} characters"),
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -166,17 +189,27 @@ pub struct IntegrationPatch {
     pub credentials: BTreeMap<&'static str, CredentialChange>,
 }
 
-fn parse_urls(tool: &ToolSpec, raw: &BTreeMap<String, String>, errors: &mut ValidationErrors) -> BTreeMap<UrlKey, EndpointUrl> {
+fn parse_urls(
+    tool: &ToolSpec,
+    raw: &BTreeMap<String, String>,
+    errors: &mut ValidationErrors,
+) -> BTreeMap<UrlKey, EndpointUrl> {
     let mut urls = BTreeMap::new();
     let mut extras = 0usize;
     for field in tool.url_fields.iter().filter(|field| field.required) {
         if !raw.contains_key(field.key) {
-            errors.push(format!("urls.{}", field.key), FieldErrorCode::Required, format!("{} is required", field.label));
+            errors.push(
+                format!("urls.{}", field.key),
+                FieldErrorCode::Required,
+                format!("{} is required", field.label),
+            );
         }
     }
     for (key, value) in raw {
         let path = format!("urls.{key}");
-        let Some(key) = errors.take(&path, UrlKey::parse(key)) else { continue };
+        let Some(key) = errors.take(&path, UrlKey::parse(key)) else {
+            continue;
+        };
         if tool.url_field(key.as_str()).is_none() {
             extras += 1;
         }
@@ -185,7 +218,11 @@ fn parse_urls(tool: &ToolSpec, raw: &BTreeMap<String, String>, errors: &mut Vali
         }
     }
     if extras > EXTRA_URLS_MAX {
-        errors.push("urls", FieldErrorCode::TooMany, format!("at most {EXTRA_URLS_MAX} URLs besides the tool's own"));
+        errors.push(
+            "urls",
+            FieldErrorCode::TooMany,
+            format!("at most {EXTRA_URLS_MAX} URLs besides the tool's own"),
+        );
     }
     urls
 }
@@ -203,13 +240,19 @@ fn parse_credentials(
             errors.push(
                 path,
                 FieldErrorCode::UnknownField,
-                format!("{} has no credential field {key:?}; its fields are {}", tool.name, known.join(", ")),
+                format!(
+                    "{} has no credential field {key:?}; its fields are {}",
+                    tool.name,
+                    known.join(", ")
+                ),
             );
             continue;
         };
         let change = match value {
             None => Some(CredentialChange::Clear),
-            Some(value) => errors.take(&path, CredentialValue::parse(value)).map(CredentialChange::Set),
+            Some(value) => errors
+                .take(&path, CredentialValue::parse(value))
+                .map(CredentialChange::Set),
         };
         if let Some(change) = change {
             changes.insert(field.key, change);
@@ -289,9 +332,20 @@ impl CreateIntegrationRequest {
         let mut credentials = parse_credentials(tool, &self.credentials, &mut errors);
         // On create, null means "not set": there is nothing to clear yet.
         credentials.retain(|_, change| matches!(change, CredentialChange::Set(_)));
-        check_required_credentials(tool, &|_| false, &self.credentials, &credentials, &mut errors);
+        check_required_credentials(
+            tool,
+            &|_| false,
+            &self.credentials,
+            &credentials,
+            &mut errors,
+        );
         match name {
-            Some(name) if errors.is_empty() => Ok(IntegrationDraft { name, tool, urls, credentials }),
+            Some(name) if errors.is_empty() => Ok(IntegrationDraft {
+                name,
+                tool,
+                urls,
+                credentials,
+            }),
             _ => Err(errors),
         }
     }
@@ -328,16 +382,27 @@ impl fmt::Debug for UpdateIntegrationRequest {
 
 impl UpdateIntegrationRequest {
     /// Checks the body against `tool`; `stored` tells which credential fields hold a value now.
-    pub fn parse(&self, tool: &'static ToolSpec, stored: &dyn Fn(&str) -> bool) -> Result<IntegrationPatch, ValidationErrors> {
+    pub fn parse(
+        &self,
+        tool: &'static ToolSpec,
+        stored: &dyn Fn(&str) -> bool,
+    ) -> Result<IntegrationPatch, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let name = match &self.name {
             Some(raw) => errors.take("name", IntegrationName::parse(raw)),
             None => None,
         };
-        let urls = self.urls.as_ref().map(|raw| parse_urls(tool, raw, &mut errors));
+        let urls = self
+            .urls
+            .as_ref()
+            .map(|raw| parse_urls(tool, raw, &mut errors));
         let credentials = parse_credentials(tool, &self.credentials, &mut errors);
         check_required_credentials(tool, stored, &self.credentials, &credentials, &mut errors);
-        errors.into_result(|| IntegrationPatch { name, urls, credentials })
+        errors.into_result(|| IntegrationPatch {
+            name,
+            urls,
+            credentials,
+        })
     }
 }
 
@@ -440,7 +505,11 @@ mod tests {
     }
 
     fn codes(errors: &ValidationErrors) -> Vec<(String, FieldErrorCode)> {
-        errors.errors().iter().map(|e| (e.field.clone(), e.code)).collect()
+        errors
+            .errors()
+            .iter()
+            .map(|e| (e.field.clone(), e.code))
+            .collect()
     }
 
     #[test]
@@ -453,10 +522,19 @@ mod tests {
 
     #[test]
     fn names_are_trimmed_bounded_and_printable() {
-        assert_eq!(IntegrationName::parse("   ").map_err(|e| e.0), Err(FieldErrorCode::Blank));
+        assert_eq!(
+            IntegrationName::parse("   ").map_err(|e| e.0),
+            Err(FieldErrorCode::Blank)
+        );
         assert!(IntegrationName::parse(&"é".repeat(100)).is_ok());
-        assert_eq!(IntegrationName::parse(&"é".repeat(101)).map_err(|e| e.0), Err(FieldErrorCode::TooLong));
-        assert_eq!(IntegrationName::parse("a\u{7}b").map_err(|e| e.0), Err(FieldErrorCode::InvalidFormat));
+        assert_eq!(
+            IntegrationName::parse(&"é".repeat(101)).map_err(|e| e.0),
+            Err(FieldErrorCode::TooLong)
+        );
+        assert_eq!(
+            IntegrationName::parse("a\u{7}b").map_err(|e| e.0),
+            Err(FieldErrorCode::InvalidFormat)
+        );
     }
 
     #[test]
@@ -464,22 +542,47 @@ mod tests {
         assert!(UrlKey::parse("apiUrl").is_ok());
         assert!(UrlKey::parse("web.ui-2_x").is_ok());
         assert!(UrlKey::parse(&format!("a{}", "b".repeat(63))).is_ok());
-        assert_eq!(UrlKey::parse(&format!("a{}", "b".repeat(64))).map_err(|e| e.0), Err(FieldErrorCode::TooLong));
+        assert_eq!(
+            UrlKey::parse(&format!("a{}", "b".repeat(64))).map_err(|e| e.0),
+            Err(FieldErrorCode::TooLong)
+        );
         for bad in ["", "1abc", "_x", "a b", "a/b", "ключ"] {
-            assert_eq!(UrlKey::parse(bad).map_err(|e| e.0), Err(FieldErrorCode::InvalidFormat), "{bad:?}");
+            assert_eq!(
+                UrlKey::parse(bad).map_err(|e| e.0),
+                Err(FieldErrorCode::InvalidFormat),
+                "{bad:?}"
+            );
         }
     }
 
     #[test]
     fn urls_must_be_absolute_http_with_a_host_and_no_userinfo() {
         assert!(EndpointUrl::parse("http://10.0.0.5:8080/").is_ok());
-        assert_eq!(EndpointUrl::parse("ftp://x.example/").map_err(|e| e.0), Err(FieldErrorCode::UnsupportedScheme));
-        assert_eq!(EndpointUrl::parse("/relative").map_err(|e| e.0), Err(FieldErrorCode::InvalidUrl));
-        assert_eq!(EndpointUrl::parse("https://").map_err(|e| e.0), Err(FieldErrorCode::InvalidUrl));
-        assert_eq!(EndpointUrl::parse("https://bob:pw@x.example/").map_err(|e| e.0), Err(FieldErrorCode::CredentialsInUrl));
-        assert_eq!(EndpointUrl::parse("https://bob@x.example/").map_err(|e| e.0), Err(FieldErrorCode::CredentialsInUrl));
+        assert_eq!(
+            EndpointUrl::parse("ftp://x.example/").map_err(|e| e.0),
+            Err(FieldErrorCode::UnsupportedScheme)
+        );
+        assert_eq!(
+            EndpointUrl::parse("/relative").map_err(|e| e.0),
+            Err(FieldErrorCode::InvalidUrl)
+        );
+        assert_eq!(
+            EndpointUrl::parse("https://").map_err(|e| e.0),
+            Err(FieldErrorCode::InvalidUrl)
+        );
+        assert_eq!(
+            EndpointUrl::parse("https://bob:pw@x.example/").map_err(|e| e.0),
+            Err(FieldErrorCode::CredentialsInUrl)
+        );
+        assert_eq!(
+            EndpointUrl::parse("https://bob@x.example/").map_err(|e| e.0),
+            Err(FieldErrorCode::CredentialsInUrl)
+        );
         let long = format!("https://x.example/{}", "a".repeat(URL_MAX_CHARS));
-        assert_eq!(EndpointUrl::parse(&long).map_err(|e| e.0), Err(FieldErrorCode::TooLong));
+        assert_eq!(
+            EndpointUrl::parse(&long).map_err(|e| e.0),
+            Err(FieldErrorCode::TooLong)
+        );
     }
 
     #[test]
@@ -487,18 +590,27 @@ mod tests {
         let mut request = jenkins_request();
         request.name = String::new();
         request.urls = BTreeMap::from([("docs".into(), "notaurl".into())]);
-        request.credentials = BTreeMap::from([("password".into(), Some("x".into())), ("username".into(), Some(String::new()))]);
+        request.credentials = BTreeMap::from([
+            ("password".into(), Some("x".into())),
+            ("username".into(), Some(String::new())),
+        ]);
         let errors = request.parse(&JENKINS).expect_err("invalid");
         let found = codes(&errors);
         for expected in [
             ("name".to_owned(), FieldErrorCode::Blank),
             ("urls.apiUrl".to_owned(), FieldErrorCode::Required),
             ("urls.docs".to_owned(), FieldErrorCode::InvalidUrl),
-            ("credentials.password".to_owned(), FieldErrorCode::UnknownField),
+            (
+                "credentials.password".to_owned(),
+                FieldErrorCode::UnknownField,
+            ),
             ("credentials.username".to_owned(), FieldErrorCode::Blank),
             ("credentials.apiToken".to_owned(), FieldErrorCode::Required),
         ] {
-            assert!(found.contains(&expected), "{expected:?} missing from {found:?}");
+            assert!(
+                found.contains(&expected),
+                "{expected:?} missing from {found:?}"
+            );
         }
     }
 
@@ -506,28 +618,47 @@ mod tests {
     fn at_most_twenty_extra_urls() {
         let mut request = jenkins_request();
         for i in 0..EXTRA_URLS_MAX {
-            request.urls.insert(format!("extra{i}"), format!("https://x{i}.example/"));
+            request
+                .urls
+                .insert(format!("extra{i}"), format!("https://x{i}.example/"));
         }
         assert!(request.parse(&JENKINS).is_ok());
-        request.urls.insert("oneTooMany".into(), "https://y.example/".into());
+        request
+            .urls
+            .insert("oneTooMany".into(), "https://y.example/".into());
         let errors = request.parse(&JENKINS).expect_err("too many");
-        assert_eq!(codes(&errors), vec![("urls".to_owned(), FieldErrorCode::TooMany)]);
+        assert_eq!(
+            codes(&errors),
+            vec![("urls".to_owned(), FieldErrorCode::TooMany)]
+        );
     }
 
     #[test]
     fn credential_values_are_bounded_and_never_debug_printed() {
         let mut request = jenkins_request();
-        request.credentials.insert("apiToken".into(), Some("x".repeat(CREDENTIAL_MAX_CHARS + 1)));
+        request.credentials.insert(
+            "apiToken".into(),
+            Some("x".repeat(CREDENTIAL_MAX_CHARS + 1)),
+        );
         let errors = request.parse(&JENKINS).expect_err("too long");
-        assert_eq!(codes(&errors), vec![("credentials.apiToken".to_owned(), FieldErrorCode::TooLong)]);
-        let printed = format!("{:?} {:?}", jenkins_request(), CredentialValue::parse("t0ken"));
+        assert_eq!(
+            codes(&errors),
+            vec![("credentials.apiToken".to_owned(), FieldErrorCode::TooLong)]
+        );
+        let printed = format!(
+            "{:?} {:?}",
+            jenkins_request(),
+            CredentialValue::parse("t0ken")
+        );
         assert!(!printed.contains("t0ken"), "{printed}");
     }
 
     #[test]
     fn patch_keeps_clears_or_replaces_secrets() {
         let stored = |key: &str| key == "apiToken" || key == "username";
-        let keep = UpdateIntegrationRequest::default().parse(&JENKINS, &stored).expect("empty patch");
+        let keep = UpdateIntegrationRequest::default()
+            .parse(&JENKINS, &stored)
+            .expect("empty patch");
         assert!(keep.credentials.is_empty() && keep.name.is_none() && keep.urls.is_none());
 
         let replace = UpdateIntegrationRequest {
@@ -535,30 +666,51 @@ mod tests {
             ..Default::default()
         };
         let patch = replace.parse(&JENKINS, &stored).expect("replace");
-        assert!(matches!(patch.credentials.get("apiToken"), Some(CredentialChange::Set(v)) if v.expose() == "new"));
+        assert!(
+            matches!(patch.credentials.get("apiToken"), Some(CredentialChange::Set(v)) if v.expose() == "new")
+        );
 
         let clear_required = UpdateIntegrationRequest {
             credentials: BTreeMap::from([("apiToken".into(), None)]),
             ..Default::default()
         };
-        let errors = clear_required.parse(&JENKINS, &stored).expect_err("required");
-        assert_eq!(codes(&errors), vec![("credentials.apiToken".to_owned(), FieldErrorCode::Required)]);
+        let errors = clear_required
+            .parse(&JENKINS, &stored)
+            .expect_err("required");
+        assert_eq!(
+            codes(&errors),
+            vec![("credentials.apiToken".to_owned(), FieldErrorCode::Required)]
+        );
 
         let clear_optional = UpdateIntegrationRequest {
             credentials: BTreeMap::from([("password".into(), None)]),
             ..Default::default()
         };
-        let patch = clear_optional.parse(&BUILDBOT, &|_| true).expect("optional clear");
-        assert_eq!(patch.credentials.get("password"), Some(&CredentialChange::Clear));
+        let patch = clear_optional
+            .parse(&BUILDBOT, &|_| true)
+            .expect("optional clear");
+        assert_eq!(
+            patch.credentials.get("password"),
+            Some(&CredentialChange::Clear)
+        );
     }
 
     #[test]
     fn an_integration_reads_back_in_the_documented_shape() {
         let view = BTreeMap::from([
             ("username".to_owned(), CredentialView::Plain("alice".into())),
-            ("apiToken".to_owned(), CredentialView::Secret(SecretState { configured: true, updated_at: None })),
+            (
+                "apiToken".to_owned(),
+                CredentialView::Secret(SecretState {
+                    configured: true,
+                    updated_at: None,
+                }),
+            ),
         ]);
         let json = serde_json::to_value(&view).expect("serializes");
-        assert_eq!(json, serde_json::json!({"username": "alice", "apiToken": {"configured": true, "updated_at": null}}));
+        assert_eq!(
+            json,
+            serde_json::json!({"username": "alice", "apiToken": {"configured": true, "updated_at": null}})
+        );
     }
 }

@@ -248,8 +248,15 @@ mod tests {
             assert_eq!(url_keys.len(), tool.url_fields.len(), "{}", tool.id);
             let cred_keys: HashSet<_> = tool.credential_fields.iter().map(|f| f.key).collect();
             assert_eq!(cred_keys.len(), tool.credential_fields.len(), "{}", tool.id);
-            assert!(tool.url_field("apiUrl").is_some_and(|f| f.required), "{}", tool.id);
-            assert!(tool.url_fields.iter().all(|f| !f.secret), "URLs are never secret");
+            assert!(
+                tool.url_field("apiUrl").is_some_and(|f| f.required),
+                "{}",
+                tool.id
+            );
+            assert!(
+                tool.url_fields.iter().all(|f| !f.secret),
+                "URLs are never secret"
+            );
         }
     }
 

@@ -62,11 +62,16 @@ impl Username {
             return Err((FieldErrorCode::Blank, "a user name is required".into()));
         }
         if name.chars().count() > USERNAME_MAX_CHARS {
-            return Err((FieldErrorCode::TooLong, format!("at most {USERNAME_MAX_CHARS} characters")));
+            return Err((
+                FieldErrorCode::TooLong,
+                format!("at most {USERNAME_MAX_CHARS} characters"),
+            ));
         }
         let mut chars = name.chars();
         let first_ok = chars.next().is_some_and(|c| c.is_ascii_alphanumeric());
-        if !first_ok || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@')) {
+        if !first_ok
+            || !chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+        {
             return Err((
                 FieldErrorCode::InvalidFormat,
                 "letters, digits, '.', '_', '-' and '@', starting with a letter or digit".into(),
@@ -88,10 +93,16 @@ impl NewPassword {
     pub fn parse(raw: &str) -> ParseResult<Self> {
         let count = raw.chars().count();
         if count < PASSWORD_MIN_CHARS {
-            return Err((FieldErrorCode::TooShort, format!("at least {PASSWORD_MIN_CHARS} characters")));
+            return Err((
+                FieldErrorCode::TooShort,
+                format!("at least {PASSWORD_MIN_CHARS} characters"),
+            ));
         }
         if count > PASSWORD_MAX_CHARS {
-            return Err((FieldErrorCode::TooLong, format!("at most {PASSWORD_MAX_CHARS} characters")));
+            return Err((
+                FieldErrorCode::TooLong,
+                format!("at most {PASSWORD_MAX_CHARS} characters"),
+            ));
         }
         Ok(Self(raw.to_owned()))
     }
@@ -143,7 +154,10 @@ pub struct CreateUserRequest {
 
 impl fmt::Debug for CreateUserRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CreateUserRequest").field("username", &self.username).field("role", &self.role).finish()
+        f.debug_struct("CreateUserRequest")
+            .field("username", &self.username)
+            .field("role", &self.role)
+            .finish()
     }
 }
 
@@ -161,7 +175,11 @@ impl CreateUserRequest {
         let username = errors.take("username", Username::parse(&self.username));
         let password = errors.take("password", NewPassword::parse(&self.password));
         match (username, password) {
-            (Some(username), Some(password)) => Ok(NewUser { username, password, role: self.role }),
+            (Some(username), Some(password)) => Ok(NewUser {
+                username,
+                password,
+                role: self.role,
+            }),
             _ => Err(errors),
         }
     }
@@ -206,7 +224,11 @@ impl UpdateUserRequest {
             Some(raw) => errors.take("password", NewPassword::parse(raw)),
             None => None,
         };
-        errors.into_result(|| UserPatch { role: self.role, disabled: self.disabled, password })
+        errors.into_result(|| UserPatch {
+            role: self.role,
+            disabled: self.disabled,
+            password,
+        })
     }
 }
 
@@ -222,7 +244,9 @@ pub struct LoginRequest {
 
 impl fmt::Debug for LoginRequest {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LoginRequest").field("username", &self.username).finish()
+        f.debug_struct("LoginRequest")
+            .field("username", &self.username)
+            .finish()
     }
 }
 
@@ -263,20 +287,41 @@ mod tests {
 
     #[test]
     fn usernames_are_lowercased_and_restricted() {
-        assert_eq!(Username::parse(" Alice ").map(|u| u.as_str().to_owned()), Ok("alice".to_owned()));
+        assert_eq!(
+            Username::parse(" Alice ").map(|u| u.as_str().to_owned()),
+            Ok("alice".to_owned())
+        );
         assert!(Username::parse("bob.smith@example.com").is_ok());
-        assert_eq!(Username::parse("").map_err(|e| e.0), Err(FieldErrorCode::Blank));
-        assert_eq!(Username::parse("-x").map_err(|e| e.0), Err(FieldErrorCode::InvalidFormat));
-        assert_eq!(Username::parse("a b").map_err(|e| e.0), Err(FieldErrorCode::InvalidFormat));
-        assert_eq!(Username::parse(&"a".repeat(65)).map_err(|e| e.0), Err(FieldErrorCode::TooLong));
+        assert_eq!(
+            Username::parse("").map_err(|e| e.0),
+            Err(FieldErrorCode::Blank)
+        );
+        assert_eq!(
+            Username::parse("-x").map_err(|e| e.0),
+            Err(FieldErrorCode::InvalidFormat)
+        );
+        assert_eq!(
+            Username::parse("a b").map_err(|e| e.0),
+            Err(FieldErrorCode::InvalidFormat)
+        );
+        assert_eq!(
+            Username::parse(&"a".repeat(65)).map_err(|e| e.0),
+            Err(FieldErrorCode::TooLong)
+        );
     }
 
     #[test]
     fn passwords_have_bounds_and_stay_out_of_debug() {
-        assert_eq!(NewPassword::parse("short").map_err(|e| e.0), Err(FieldErrorCode::TooShort));
+        assert_eq!(
+            NewPassword::parse("short").map_err(|e| e.0),
+            Err(FieldErrorCode::TooShort)
+        );
         let password = NewPassword::parse("long enough secret").expect("valid");
         assert!(!format!("{password:?}").contains("secret"));
-        let request = LoginRequest { username: "a".into(), password: "hunter2hunter2".into() };
+        let request = LoginRequest {
+            username: "a".into(),
+            password: "hunter2hunter2".into(),
+        };
         assert!(!format!("{request:?}").contains("hunter2"));
     }
 }

@@ -25,39 +25,69 @@ const SALT_LEN: usize = 16;
 
 fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
     let mut bytes = [0u8; N];
-    SystemRandom::new().fill(&mut bytes).map_err(|_| ApiError::internal("system random generator failed"))?;
+    SystemRandom::new()
+        .fill(&mut bytes)
+        .map_err(|_| ApiError::internal("system random generator failed"))?;
     Ok(bytes)
 }
 
 /// `pbkdf2-sha256$ITERATIONS$SALT$HASH`, salt and hash in base64.
 pub fn hash_password(password: &str, iterations: u32) -> Result<String, ApiError> {
-    let rounds = NonZeroU32::new(iterations).ok_or_else(|| ApiError::internal("zero PBKDF2 iterations"))?;
+    let rounds =
+        NonZeroU32::new(iterations).ok_or_else(|| ApiError::internal("zero PBKDF2 iterations"))?;
     let salt: [u8; SALT_LEN] = random_bytes()?;
     let mut hash = [0u8; HASH_LEN];
-    pbkdf2::derive(pbkdf2::PBKDF2_HMAC_SHA256, rounds, &salt, password.as_bytes(), &mut hash);
-    Ok(format!("pbkdf2-sha256${iterations}${}${}", STANDARD.encode(salt), STANDARD.encode(hash)))
+    pbkdf2::derive(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        rounds,
+        &salt,
+        password.as_bytes(),
+        &mut hash,
+    );
+    Ok(format!(
+        "pbkdf2-sha256${iterations}${}${}",
+        STANDARD.encode(salt),
+        STANDARD.encode(hash)
+    ))
 }
 
 /// Constant-time check of `password` against a stored hash; a malformed hash never matches.
 pub fn verify_password(password: &str, stored: &str) -> bool {
     let mut parts = stored.split('$');
-    let (Some("pbkdf2-sha256"), Some(iterations), Some(salt), Some(hash), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    let (Some("pbkdf2-sha256"), Some(iterations), Some(salt), Some(hash), None) = (
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+        parts.next(),
+    ) else {
         return false;
     };
-    let (Some(rounds), Ok(salt), Ok(hash)) =
-        (iterations.parse().ok().and_then(NonZeroU32::new), STANDARD.decode(salt), STANDARD.decode(hash))
-    else {
+    let (Some(rounds), Ok(salt), Ok(hash)) = (
+        iterations.parse().ok().and_then(NonZeroU32::new),
+        STANDARD.decode(salt),
+        STANDARD.decode(hash),
+    ) else {
         return false;
     };
-    pbkdf2::verify(pbkdf2::PBKDF2_HMAC_SHA256, rounds, &salt, password.as_bytes(), &hash).is_ok()
+    pbkdf2::verify(
+        pbkdf2::PBKDF2_HMAC_SHA256,
+        rounds,
+        &salt,
+        password.as_bytes(),
+        &hash,
+    )
+    .is_ok()
 }
 
 /// A hash that matches nothing, checked for unknown users so that they take as long to
 /// refuse as known ones.
 pub fn decoy_hash(iterations: u32) -> String {
-    format!("pbkdf2-sha256${iterations}${}${}", STANDARD.encode([7u8; SALT_LEN]), STANDARD.encode([0u8; HASH_LEN]))
+    format!(
+        "pbkdf2-sha256${iterations}${}${}",
+        STANDARD.encode([7u8; SALT_LEN]),
+        STANDARD.encode([0u8; HASH_LEN])
+    )
 }
 
 /// A fresh password for the first administrator: 24 URL-safe characters (144 bits).
@@ -88,7 +118,9 @@ pub struct SessionKeys {
 
 impl std::fmt::Debug for SessionKeys {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SessionKeys").field("ttl", &self.ttl).finish_non_exhaustive()
+        f.debug_struct("SessionKeys")
+            .field("ttl", &self.ttl)
+            .finish_non_exhaustive()
     }
 }
 
@@ -100,18 +132,33 @@ impl SessionKeys {
         validation.set_audience(&[AUDIENCE]);
         validation.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
         validation.leeway = 5;
-        Self { encoding: EncodingKey::from_secret(bytes), decoding: DecodingKey::from_secret(bytes), validation, ttl }
+        Self {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            validation,
+            ttl,
+        }
     }
 
     /// The configured secret, or the one in DATA_DIR/session.key (created 0600 if absent).
-    pub fn load_or_create_secret(configured: Option<&SecretString>, data_dir: &Path) -> std::io::Result<SecretString> {
+    pub fn load_or_create_secret(
+        configured: Option<&SecretString>,
+        data_dir: &Path,
+    ) -> std::io::Result<SecretString> {
         if let Some(secret) = configured {
             return Ok(secret.clone());
         }
         let path = data_dir.join("session.key");
         match std::fs::read_to_string(&path) {
-            Ok(text) if text.trim().len() >= 32 => return Ok(SecretString::from(text.trim().to_owned())),
-            Ok(_) => return Err(std::io::Error::other(format!("{} is shorter than 32 characters", path.display()))),
+            Ok(text) if text.trim().len() >= 32 => {
+                return Ok(SecretString::from(text.trim().to_owned()));
+            }
+            Ok(_) => {
+                return Err(std::io::Error::other(format!(
+                    "{} is shorter than 32 characters",
+                    path.display()
+                )));
+            }
             Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
             Err(_) => {}
         }
@@ -135,12 +182,15 @@ impl SessionKeys {
             iss: ISSUER.into(),
             aud: AUDIENCE.into(),
         };
-        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(ApiError::internal)
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(ApiError::internal)
     }
 
     /// The user id and session epoch a valid token names.
     pub fn verify(&self, token: &str) -> Option<(String, i64)> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation).ok().map(|data| (data.claims.sub, data.claims.sep))
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()
+            .map(|data| (data.claims.sub, data.claims.sep))
     }
 }
 
@@ -154,11 +204,19 @@ pub struct Caller {
 
 impl Caller {
     pub fn from_user(user: &StoredUser) -> Self {
-        Self { id: user.id.clone(), username: user.username.clone(), role: user.role }
+        Self {
+            id: user.id.clone(),
+            username: user.username.clone(),
+            role: user.role,
+        }
     }
 
     pub fn require(&self, role: Role) -> Result<(), ApiError> {
-        if self.role >= role { Ok(()) } else { Err(ApiError::Forbidden(role)) }
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(ApiError::Forbidden(role))
+        }
     }
 }
 
@@ -167,7 +225,14 @@ impl FromRequest for Caller {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(req.extensions().get::<Caller>().cloned().ok_or(ApiError::Unauthenticated("send Authorization: Bearer <token>")))
+        ready(
+            req.extensions()
+                .get::<Caller>()
+                .cloned()
+                .ok_or(ApiError::Unauthenticated(
+                    "send Authorization: Bearer <token>",
+                )),
+        )
     }
 }
 
@@ -199,9 +264,19 @@ mod tests {
         assert!(hash.starts_with("pbkdf2-sha256$1000$"));
         assert!(verify_password("correct horse", &hash));
         assert!(!verify_password("correct horsE", &hash));
-        assert_ne!(hash, hash_password("correct horse", 1_000).expect("hash"), "salted");
+        assert_ne!(
+            hash,
+            hash_password("correct horse", 1_000).expect("hash"),
+            "salted"
+        );
         assert!(!verify_password("", &decoy_hash(1_000)));
-        for broken in ["", "plain", "pbkdf2-sha256$0$AA==$AA==", "pbkdf2-sha256$x$AA==$AA==", "md5$1$a$b"] {
+        for broken in [
+            "",
+            "plain",
+            "pbkdf2-sha256$0$AA==$AA==",
+            "pbkdf2-sha256$x$AA==$AA==",
+            "md5$1$a$b",
+        ] {
             assert!(!verify_password("x", broken), "{broken}");
         }
     }
@@ -227,10 +302,23 @@ mod tests {
         tampered.push('x');
         assert_eq!(keys.verify(&tampered), None);
 
-        let expired = Claims { sub: "u1".into(), sep: 3, iat: 1, exp: 2, iss: ISSUER.into(), aud: AUDIENCE.into() };
-        let expired = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &expired, &keys.encoding).expect("encode");
+        let expired = Claims {
+            sub: "u1".into(),
+            sep: 3,
+            iat: 1,
+            exp: 2,
+            iss: ISSUER.into(),
+            aud: AUDIENCE.into(),
+        };
+        let expired =
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &expired, &keys.encoding)
+                .expect("encode");
         assert_eq!(keys.verify(&expired), None);
-        let none_alg = format!("{}.{}.", URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#), token.split('.').nth(1).unwrap_or_default());
+        let none_alg = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none"}"#),
+            token.split('.').nth(1).unwrap_or_default()
+        );
         assert_eq!(keys.verify(&none_alg), None, "alg none is refused");
     }
 }

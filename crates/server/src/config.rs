@@ -91,7 +91,11 @@ pub struct LoginLimits {
 
 impl Default for LoginLimits {
     fn default() -> Self {
-        Self { per_username: 5, per_client: 20, window: Duration::from_secs(15 * 60) }
+        Self {
+            per_username: 5,
+            per_client: 20,
+            window: Duration::from_secs(15 * 60),
+        }
     }
 }
 
@@ -103,7 +107,9 @@ pub struct ConfigError(pub Vec<String>);
 impl StorageArgs {
     pub fn validate(&self, problems: &mut Vec<String>) -> Option<StorageConfig> {
         let database = match &self.database_url {
-            Some(url) => DatabaseUrl::parse(url).map_err(|err| problems.push(format!("SWITCHBOARD_DATABASE_URL: {err}"))).ok(),
+            Some(url) => DatabaseUrl::parse(url)
+                .map_err(|err| problems.push(format!("SWITCHBOARD_DATABASE_URL: {err}")))
+                .ok(),
             None => Some(DatabaseUrl::Sqlite(self.data_dir.join("switchboard.db"))),
         };
         if let Some(key) = &self.master_key
@@ -120,10 +126,14 @@ impl StorageArgs {
             .map(SecretString::from)
             .collect();
         if !previous.is_empty() && self.master_key.is_none() {
-            problems.push("SWITCHBOARD_PREVIOUS_MASTER_KEYS needs SWITCHBOARD_MASTER_KEY too".into());
+            problems
+                .push("SWITCHBOARD_PREVIOUS_MASTER_KEYS needs SWITCHBOARD_MASTER_KEY too".into());
         }
         if !(1..=256).contains(&self.db_pool_size) {
-            problems.push(format!("SWITCHBOARD_DB_POOL_SIZE must be 1 to 256, not {}", self.db_pool_size));
+            problems.push(format!(
+                "SWITCHBOARD_DB_POOL_SIZE must be 1 to 256, not {}",
+                self.db_pool_size
+            ));
         }
         Some(StorageConfig {
             data_dir: self.data_dir.clone(),
@@ -150,7 +160,12 @@ impl ServeArgs {
         let bind = self
             .bind
             .parse::<SocketAddr>()
-            .map_err(|_| problems.push(format!("SWITCHBOARD_BIND: {:?} is not an address like 127.0.0.1:8080", self.bind)))
+            .map_err(|_| {
+                problems.push(format!(
+                    "SWITCHBOARD_BIND: {:?} is not an address like 127.0.0.1:8080",
+                    self.bind
+                ))
+            })
             .ok();
         if let Some(secret) = &self.session_secret
             && secret.len() < 32
@@ -158,7 +173,10 @@ impl ServeArgs {
             problems.push("SWITCHBOARD_SESSION_SECRET must be at least 32 characters".into());
         }
         if !(60..=604_800).contains(&self.session_ttl_secs) {
-            problems.push(format!("SWITCHBOARD_SESSION_TTL_SECS must be 60 to 604800, not {}", self.session_ttl_secs));
+            problems.push(format!(
+                "SWITCHBOARD_SESSION_TTL_SECS must be 60 to 604800, not {}",
+                self.session_ttl_secs
+            ));
         }
         if let Some(password) = &self.admin_password
             && let Err((_, message)) = switchboard_domain::user::NewPassword::parse(password)
@@ -198,14 +216,20 @@ mod tests {
     fn parse(args: &[&str]) -> Result<Config, ConfigError> {
         let mut argv = vec!["switchboard"];
         argv.extend_from_slice(args);
-        Cli::try_parse_from(argv).expect("flags parse").serve.into_config()
+        Cli::try_parse_from(argv)
+            .expect("flags parse")
+            .serve
+            .into_config()
     }
 
     #[test]
     fn defaults_give_sqlite_in_the_data_directory_on_loopback() {
         let config = parse(&["--data-dir", "/tmp/sb"]).expect("valid");
         assert_eq!(config.bind.to_string(), "127.0.0.1:8080");
-        assert_eq!(config.storage.database, DatabaseUrl::Sqlite("/tmp/sb/switchboard.db".into()));
+        assert_eq!(
+            config.storage.database,
+            DatabaseUrl::Sqlite("/tmp/sb/switchboard.db".into())
+        );
         assert_eq!(config.password_iterations, 600_000);
     }
 
@@ -225,7 +249,13 @@ mod tests {
         ])
         .expect_err("invalid");
         let text = err.to_string();
-        for expected in ["SWITCHBOARD_BIND", "mysql", "SWITCHBOARD_MASTER_KEY", "SWITCHBOARD_SESSION_TTL_SECS", "SWITCHBOARD_ADMIN_PASSWORD"] {
+        for expected in [
+            "SWITCHBOARD_BIND",
+            "mysql",
+            "SWITCHBOARD_MASTER_KEY",
+            "SWITCHBOARD_SESSION_TTL_SECS",
+            "SWITCHBOARD_ADMIN_PASSWORD",
+        ] {
             assert!(text.contains(expected), "{expected} missing from {text}");
         }
         assert!(!text.contains("tiny"), "secrets stay out of messages");

@@ -54,24 +54,54 @@ impl ApiError {
     fn parts(&self) -> (StatusCode, ErrorCode, &'static str, String) {
         use StatusCode as S;
         match self {
-            Self::MalformedBody(detail) => (S::BAD_REQUEST, ErrorCode::MalformedBody, "Malformed request body", detail.clone()),
-            Self::InvalidParameter(detail) => (S::BAD_REQUEST, ErrorCode::InvalidParameter, "Invalid parameter", detail.clone()),
-            Self::Unauthenticated(detail) => (S::UNAUTHORIZED, ErrorCode::Unauthenticated, "Authentication required", (*detail).to_owned()),
+            Self::MalformedBody(detail) => (
+                S::BAD_REQUEST,
+                ErrorCode::MalformedBody,
+                "Malformed request body",
+                detail.clone(),
+            ),
+            Self::InvalidParameter(detail) => (
+                S::BAD_REQUEST,
+                ErrorCode::InvalidParameter,
+                "Invalid parameter",
+                detail.clone(),
+            ),
+            Self::Unauthenticated(detail) => (
+                S::UNAUTHORIZED,
+                ErrorCode::Unauthenticated,
+                "Authentication required",
+                (*detail).to_owned(),
+            ),
             Self::InvalidLogin => (
                 S::UNAUTHORIZED,
                 ErrorCode::InvalidLogin,
                 "Sign-in failed",
                 "the user name or password is wrong, or the account is disabled".to_owned(),
             ),
-            Self::Forbidden(role) => (S::FORBIDDEN, ErrorCode::Forbidden, "Forbidden", format!("this needs the {role} role")),
-            Self::NotFound(what) => (S::NOT_FOUND, ErrorCode::NotFound, "Not found", format!("no such {what}")),
+            Self::Forbidden(role) => (
+                S::FORBIDDEN,
+                ErrorCode::Forbidden,
+                "Forbidden",
+                format!("this needs the {role} role"),
+            ),
+            Self::NotFound(what) => (
+                S::NOT_FOUND,
+                ErrorCode::NotFound,
+                "Not found",
+                format!("no such {what}"),
+            ),
             Self::MethodNotAllowed { allow } => (
                 S::METHOD_NOT_ALLOWED,
                 ErrorCode::MethodNotAllowed,
                 "Method not allowed",
                 format!("this route answers {allow}"),
             ),
-            Self::NameTaken(detail) => (S::CONFLICT, ErrorCode::NameTaken, "Name already used", detail.clone()),
+            Self::NameTaken(detail) => (
+                S::CONFLICT,
+                ErrorCode::NameTaken,
+                "Name already used",
+                detail.clone(),
+            ),
             Self::LastAdmin => (
                 S::CONFLICT,
                 ErrorCode::LastAdmin,
@@ -82,7 +112,9 @@ impl ApiError {
                 S::PRECONDITION_FAILED,
                 ErrorCode::VersionMismatch,
                 "Version mismatch",
-                format!("someone else changed this first; the current version is {current}: reload and try again"),
+                format!(
+                    "someone else changed this first; the current version is {current}: reload and try again"
+                ),
             ),
             Self::PayloadTooLarge => (
                 S::PAYLOAD_TOO_LARGE,
@@ -98,10 +130,24 @@ impl ApiError {
             ),
             Self::Validation(errors) => {
                 let count = errors.errors().len();
-                let detail = if count == 1 { "1 field is invalid".to_owned() } else { format!("{count} fields are invalid") };
-                (S::UNPROCESSABLE_ENTITY, ErrorCode::ValidationFailed, "Validation failed", detail)
+                let detail = if count == 1 {
+                    "1 field is invalid".to_owned()
+                } else {
+                    format!("{count} fields are invalid")
+                };
+                (
+                    S::UNPROCESSABLE_ENTITY,
+                    ErrorCode::ValidationFailed,
+                    "Validation failed",
+                    detail,
+                )
             }
-            Self::ToolNotApproved(detail) => (S::UNPROCESSABLE_ENTITY, ErrorCode::ToolNotApproved, "Tool not approved", detail.clone()),
+            Self::ToolNotApproved(detail) => (
+                S::UNPROCESSABLE_ENTITY,
+                ErrorCode::ToolNotApproved,
+                "Tool not approved",
+                detail.clone(),
+            ),
             Self::RateLimited { retry_after_secs } => (
                 S::TOO_MANY_REQUESTS,
                 ErrorCode::RateLimited,
@@ -129,7 +175,9 @@ impl ApiError {
         match self {
             Self::Validation(errors) => problem.errors = errors.errors().to_vec(),
             Self::ToolNotApproved(detail) => {
-                problem.errors = ValidationErrors::single("tool", FieldErrorCode::NotApproved, detail.clone()).into_errors();
+                problem.errors =
+                    ValidationErrors::single("tool", FieldErrorCode::NotApproved, detail.clone())
+                        .into_errors();
             }
             _ => {}
         }
@@ -149,7 +197,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         match self {
-            Self::Internal(cause) | Self::DatabaseUnavailable(cause) => tracing::error!(error = %cause, "request failed"),
+            Self::Internal(cause) | Self::DatabaseUnavailable(cause) => {
+                tracing::error!(error = %cause, "request failed")
+            }
             _ => {}
         }
         let problem = self.problem();
@@ -157,7 +207,10 @@ impl ResponseError for ApiError {
         response.content_type(PROBLEM_JSON);
         match self {
             Self::Unauthenticated(_) | Self::InvalidLogin => {
-                response.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer realm=\"switchboard\"")));
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static("Bearer realm=\"switchboard\""),
+                ));
             }
             Self::RateLimited { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));

@@ -55,20 +55,27 @@ impl AppState {
 }
 
 /// Registers every documented operation; both the server and the OpenAPI document come from here.
-fn register(app: utoipa_actix_web::UtoipaApp<impl actix_web::dev::ServiceFactory<
-    actix_web::dev::ServiceRequest,
-    Config = (),
-    Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-    Error = actix_web::Error,
-    InitError = (),
->>) -> utoipa_actix_web::UtoipaApp<impl actix_web::dev::ServiceFactory<
-    actix_web::dev::ServiceRequest,
-    Config = (),
-    Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-    Error = actix_web::Error,
-    InitError = (),
->> {
-    app.configure(routes::operations::configure).service(utoipa_actix_web::scope("/api/v1").configure(routes::configure))
+fn register(
+    app: utoipa_actix_web::UtoipaApp<
+        impl actix_web::dev::ServiceFactory<
+            actix_web::dev::ServiceRequest,
+            Config = (),
+            Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+            Error = actix_web::Error,
+            InitError = (),
+        >,
+    >,
+) -> utoipa_actix_web::UtoipaApp<
+    impl actix_web::dev::ServiceFactory<
+        actix_web::dev::ServiceRequest,
+        Config = (),
+        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    app.configure(routes::operations::configure)
+        .service(utoipa_actix_web::scope("/api/v1").configure(routes::configure))
 }
 
 /// The OpenAPI paths and schemas collected from the route registrations.
@@ -101,6 +108,8 @@ pub fn build_app(
     app.service(routes::operations::docs_service())
         .default_service(web::to(routes::fallback))
         .wrap(actix_web::middleware::from_fn(middleware::authenticate))
-        .wrap(actix_web::middleware::from_fn(middleware::problems_everywhere))
+        .wrap(actix_web::middleware::from_fn(
+            middleware::problems_everywhere,
+        ))
         .wrap(actix_web::middleware::from_fn(middleware::observe))
 }

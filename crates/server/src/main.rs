@@ -11,10 +11,20 @@ use switchboard_server::startup::{self, StartupError};
 use switchboard_store::KeySource;
 
 #[derive(Debug, Parser)]
-#[command(name = "switchboard", version, about = "The CI/CD integrations manager")]
+#[command(
+    name = "switchboard",
+    version,
+    about = "The CI/CD integrations manager"
+)]
 struct Cli {
     /// `text` or `json` log lines (on standard error).
-    #[arg(long, env = "SWITCHBOARD_LOG_FORMAT", value_enum, default_value = "text", global = true)]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_LOG_FORMAT",
+        value_enum,
+        default_value = "text",
+        global = true
+    )]
     log_format: LogFormat,
     #[command(subcommand)]
     command: Option<Command>,
@@ -59,22 +69,36 @@ fn parse_role(raw: &str) -> Result<Role, String> {
     Role::parse(raw).ok_or_else(|| format!("{raw:?} is not a role: use viewer, operator or admin"))
 }
 
-fn add_user(name: &str, role: Role, password_stdin: bool, storage: StorageArgs) -> Result<(), StartupError> {
+fn add_user(
+    name: &str,
+    role: Role,
+    password_stdin: bool,
+    storage: StorageArgs,
+) -> Result<(), StartupError> {
     let username = Username::parse(name).map_err(|(_, message)| format!("user name: {message}"))?;
     let (password, generated) = if password_stdin {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;
         (text.trim_end_matches(['\r', '\n']).to_owned(), false)
     } else {
-        (auth::generate_password().map_err(|err| err.to_string())?, true)
+        (
+            auth::generate_password().map_err(|err| err.to_string())?,
+            true,
+        )
     };
-    let password = NewPassword::parse(&password).map_err(|(_, message)| format!("password: {message}"))?;
+    let password =
+        NewPassword::parse(&password).map_err(|(_, message)| format!("password: {message}"))?;
     let store = startup::open_store(&storage.into_config()?, true)?;
-    let hash = auth::hash_password(password.expose(), PASSWORD_ITERATIONS).map_err(|err| err.to_string())?;
-    let user = store.create_user(username.as_str(), &hash, role).map_err(|err| match err {
-        switchboard_store::StoreError::NameTaken => format!("a user named {} exists already", username.as_str()),
-        other => other.to_string(),
-    })?;
+    let hash = auth::hash_password(password.expose(), PASSWORD_ITERATIONS)
+        .map_err(|err| err.to_string())?;
+    let user = store
+        .create_user(username.as_str(), &hash, role)
+        .map_err(|err| match err {
+            switchboard_store::StoreError::NameTaken => {
+                format!("a user named {} exists already", username.as_str())
+            }
+            other => other.to_string(),
+        })?;
     println!("created {} ({})", user.username, user.role);
     if generated {
         println!("password: {}", password.expose());
@@ -88,14 +112,20 @@ fn rotate_key(storage: StorageArgs) -> Result<(), StartupError> {
     let sealer = store.sealer();
     if matches!(sealer.source(), KeySource::File(_)) {
         let id = sealer.rotate_key_file()?;
-        println!("new master key {id} added to {}", config.data_dir.join("master.key").display());
+        println!(
+            "new master key {id} added to {}",
+            config.data_dir.join("master.key").display()
+        );
     } else if config.previous_master_keys.is_empty() {
         println!(
             "re-sealing under SWITCHBOARD_MASTER_KEY; to move to a new key, set it there and the old one in SWITCHBOARD_PREVIOUS_MASTER_KEYS"
         );
     }
     let count = store.reseal_all()?;
-    println!("re-sealed {count} credential value(s) under key {}", sealer.current_key_id());
+    println!(
+        "re-sealed {count} credential value(s) under key {}",
+        sealer.current_key_id()
+    );
     Ok(())
 }
 
@@ -111,12 +141,24 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             let config = storage.into_config()?;
             let store = startup::open_store(&config, false)?;
             let applied = store.migrate()?;
-            println!("{} database: {} migration(s) applied", store.backend_name(), applied.len());
+            println!(
+                "{} database: {} migration(s) applied",
+                store.backend_name(),
+                applied.len()
+            );
             Ok(())
         }
-        Some(Command::User(UserCommand::Add { name, role, password_stdin, storage })) => add_user(&name, role, password_stdin, storage),
+        Some(Command::User(UserCommand::Add {
+            name,
+            role,
+            password_stdin,
+            storage,
+        })) => add_user(&name, role, password_stdin, storage),
         Some(Command::Openapi) => {
-            print!("{}", switchboard_server::openapi::render(&switchboard_server::openapi::document()));
+            print!(
+                "{}",
+                switchboard_server::openapi::render(&switchboard_server::openapi::document())
+            );
             Ok(())
         }
         Some(Command::RotateKey(storage)) => rotate_key(storage),

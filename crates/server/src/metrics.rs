@@ -5,7 +5,9 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-const BUCKETS: [f64; 12] = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0];
+const BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
 
 #[derive(Debug, Default)]
 struct Histogram {
@@ -21,7 +23,10 @@ pub struct Metrics {
 }
 
 fn escape(label: &str) -> String {
-    label.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+    label
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
 }
 
 impl Metrics {
@@ -29,7 +34,9 @@ impl Metrics {
     /// ids do not multiply the series.
     pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         if let Ok(mut requests) = self.requests.lock() {
-            *requests.entry((method.to_owned(), route.to_owned(), status)).or_default() += 1;
+            *requests
+                .entry((method.to_owned(), route.to_owned(), status))
+                .or_default() += 1;
         }
         if let Ok(mut latency) = self.latency.lock() {
             let histogram = latency.entry(route.to_owned()).or_default();
@@ -46,10 +53,16 @@ impl Metrics {
 
     pub fn render(&self, database_up: bool) -> String {
         let mut out = String::new();
-        let _ = writeln!(out, "# HELP switchboard_up Whether the database answers (1) or not (0).");
+        let _ = writeln!(
+            out,
+            "# HELP switchboard_up Whether the database answers (1) or not (0)."
+        );
         let _ = writeln!(out, "# TYPE switchboard_up gauge");
         let _ = writeln!(out, "switchboard_up {}", u8::from(database_up));
-        let _ = writeln!(out, "# HELP switchboard_http_requests_total HTTP requests answered, by method, route and status.");
+        let _ = writeln!(
+            out,
+            "# HELP switchboard_http_requests_total HTTP requests answered, by method, route and status."
+        );
         let _ = writeln!(out, "# TYPE switchboard_http_requests_total counter");
         if let Ok(requests) = self.requests.lock() {
             for ((method, route, status), count) in requests.iter() {
@@ -61,17 +74,38 @@ impl Metrics {
                 );
             }
         }
-        let _ = writeln!(out, "# HELP switchboard_http_request_duration_seconds Time to answer, by route.");
-        let _ = writeln!(out, "# TYPE switchboard_http_request_duration_seconds histogram");
+        let _ = writeln!(
+            out,
+            "# HELP switchboard_http_request_duration_seconds Time to answer, by route."
+        );
+        let _ = writeln!(
+            out,
+            "# TYPE switchboard_http_request_duration_seconds histogram"
+        );
         if let Ok(latency) = self.latency.lock() {
             for (route, histogram) in latency.iter() {
                 let route = escape(route);
                 for (count, bound) in histogram.counts.iter().zip(BUCKETS) {
-                    let _ = writeln!(out, "switchboard_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}");
+                    let _ = writeln!(
+                        out,
+                        "switchboard_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"{bound}\"}} {count}"
+                    );
                 }
-                let _ = writeln!(out, "switchboard_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}", histogram.count);
-                let _ = writeln!(out, "switchboard_http_request_duration_seconds_sum{{route=\"{route}\"}} {}", histogram.sum);
-                let _ = writeln!(out, "switchboard_http_request_duration_seconds_count{{route=\"{route}\"}} {}", histogram.count);
+                let _ = writeln!(
+                    out,
+                    "switchboard_http_request_duration_seconds_bucket{{route=\"{route}\",le=\"+Inf\"}} {}",
+                    histogram.count
+                );
+                let _ = writeln!(
+                    out,
+                    "switchboard_http_request_duration_seconds_sum{{route=\"{route}\"}} {}",
+                    histogram.sum
+                );
+                let _ = writeln!(
+                    out,
+                    "switchboard_http_request_duration_seconds_count{{route=\"{route}\"}} {}",
+                    histogram.count
+                );
             }
         }
         out
@@ -89,9 +123,17 @@ mod tests {
         metrics.observe("GET", "/healthz", 200, Duration::from_millis(30));
         let text = metrics.render(true);
         assert!(text.contains("switchboard_up 1"));
-        assert!(text.contains("switchboard_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"));
-        assert!(text.contains("switchboard_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.0025\"} 1"));
-        assert!(text.contains("switchboard_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.05\"} 2"));
-        assert!(text.contains("switchboard_http_request_duration_seconds_count{route=\"/healthz\"} 2"));
+        assert!(text.contains(
+            "switchboard_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
+        ));
+        assert!(text.contains(
+            "switchboard_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.0025\"} 1"
+        ));
+        assert!(text.contains(
+            "switchboard_http_request_duration_seconds_bucket{route=\"/healthz\",le=\"0.05\"} 2"
+        ));
+        assert!(
+            text.contains("switchboard_http_request_duration_seconds_count{route=\"/healthz\"} 2")
+        );
     }
 }

@@ -21,12 +21,21 @@ fn request_id(req: &ServiceRequest) -> String {
     req.headers()
         .get(&REQUEST_ID)
         .and_then(|value| value.to_str().ok())
-        .filter(|id| !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        .filter(|id| {
+            !id.is_empty()
+                && id.len() <= 64
+                && id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
 }
 
 /// Logs one line per request (never bodies or query strings) and counts it.
-pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
     let id = request_id(&req);
     let method = req.method().to_string();
@@ -39,8 +48,15 @@ pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody + 'static>
         Err(err) => return Err(err),
     };
     let status = response.status().as_u16();
-    let route = response.request().match_pattern().unwrap_or_else(|| "(unmatched)".to_owned());
-    let user = response.request().extensions().get::<Caller>().map(|caller| caller.username.clone());
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "(unmatched)".to_owned());
+    let user = response
+        .request()
+        .extensions()
+        .get::<Caller>()
+        .map(|caller| caller.username.clone());
     let elapsed = started.elapsed();
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
@@ -51,6 +67,7 @@ pub async fn observe(req: ServiceRequest, next: Next<impl MessageBody + 'static>
     span.in_scope(|| {
         tracing::info!(
             target: "switchboard::http",
+            request_id = %id,
             method = %method,
             path = %path,
             route = %route,
@@ -68,10 +85,15 @@ fn bearer_token(req: &ServiceRequest) -> Option<Result<String, ApiError>> {
     let parsed = value
         .to_str()
         .ok()
-        .and_then(|text| text.strip_prefix("Bearer ").or_else(|| text.strip_prefix("bearer ")))
+        .and_then(|text| {
+            text.strip_prefix("Bearer ")
+                .or_else(|| text.strip_prefix("bearer "))
+        })
         .map(|token| token.trim().to_owned())
         .filter(|token| !token.is_empty())
-        .ok_or(ApiError::Unauthenticated("the Authorization header must be `Bearer <token>`"));
+        .ok_or(ApiError::Unauthenticated(
+            "the Authorization header must be `Bearer <token>`",
+        ));
     Some(parsed)
 }
 
@@ -82,13 +104,18 @@ async fn caller_for(state: &web::Data<AppState>, token: &str) -> Result<Caller, 
     let user = web::block(move || store.find_user(&user_id)).await??;
     match user {
         Some(user) if !user.disabled && user.session_epoch == epoch => Ok(Caller::from_user(&user)),
-        _ => Err(ApiError::Unauthenticated("the session has ended; sign in again")),
+        _ => Err(ApiError::Unauthenticated(
+            "the session has ended; sign in again",
+        )),
     }
 }
 
 /// Resolves `Authorization: Bearer` into a [`Caller`] before any handler runs. Requests
 /// without the header pass through; handlers that need a caller refuse them.
-pub async fn authenticate(req: ServiceRequest, next: Next<impl MessageBody + 'static>) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+pub async fn authenticate(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     if let Some(token) = bearer_token(&req) {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let caller = match (token, state) {
@@ -103,22 +130,60 @@ pub async fn authenticate(req: ServiceRequest, next: Next<impl MessageBody + 'st
             Err(err) => return Ok(req.into_response(err.error_response())),
         }
     }
-    next.call(req).await.map(ServiceResponse::map_into_boxed_body)
+    next.call(req)
+        .await
+        .map(ServiceResponse::map_into_boxed_body)
 }
 
 /// The problem an error answer without one should have had.
 fn problem_for_status(status: actix_web::http::StatusCode) -> Problem {
     let (code, title, detail) = match status.as_u16() {
-        400 => (ErrorCode::MalformedBody, "Bad request", "the request could not be read"),
-        401 => (ErrorCode::Unauthenticated, "Authentication required", "send Authorization: Bearer <token>"),
+        400 => (
+            ErrorCode::MalformedBody,
+            "Bad request",
+            "the request could not be read",
+        ),
+        401 => (
+            ErrorCode::Unauthenticated,
+            "Authentication required",
+            "send Authorization: Bearer <token>",
+        ),
         403 => (ErrorCode::Forbidden, "Forbidden", "not allowed"),
-        404 => (ErrorCode::NotFound, "Not found", "no such resource or route"),
-        405 => (ErrorCode::MethodNotAllowed, "Method not allowed", "this route does not answer that method"),
-        413 => (ErrorCode::PayloadTooLarge, "Payload too large", "the body is too large"),
-        415 => (ErrorCode::UnsupportedMediaType, "Unsupported media type", "send the body as application/json"),
-        503 => (ErrorCode::DatabaseUnavailable, "Service unavailable", "try again shortly"),
-        400..=499 => (ErrorCode::MalformedBody, "Bad request", "the request could not be handled"),
-        _ => (ErrorCode::Internal, "Internal error", "an unexpected error occurred; it has been logged"),
+        404 => (
+            ErrorCode::NotFound,
+            "Not found",
+            "no such resource or route",
+        ),
+        405 => (
+            ErrorCode::MethodNotAllowed,
+            "Method not allowed",
+            "this route does not answer that method",
+        ),
+        413 => (
+            ErrorCode::PayloadTooLarge,
+            "Payload too large",
+            "the body is too large",
+        ),
+        415 => (
+            ErrorCode::UnsupportedMediaType,
+            "Unsupported media type",
+            "send the body as application/json",
+        ),
+        503 => (
+            ErrorCode::DatabaseUnavailable,
+            "Service unavailable",
+            "try again shortly",
+        ),
+        400..=499 => (
+            ErrorCode::MalformedBody,
+            "Bad request",
+            "the request could not be handled",
+        ),
+        _ => (
+            ErrorCode::Internal,
+            "Internal error",
+            "an unexpected error occurred; it has been logged",
+        ),
     };
     Problem::new(status.as_u16(), code, title, detail)
 }
@@ -137,7 +202,9 @@ pub async fn problems_everywhere(
             let problem = problem_for_status(status);
             return Err(actix_web::error::InternalError::from_response(
                 err,
-                HttpResponse::build(status).content_type(PROBLEM_JSON).json(problem),
+                HttpResponse::build(status)
+                    .content_type(PROBLEM_JSON)
+                    .json(problem),
             )
             .into());
         }
@@ -153,10 +220,14 @@ pub async fn problems_everywhere(
     }
     let problem = problem_for_status(status);
     let (request, original) = response.into_parts();
-    let mut replacement = HttpResponse::build(status).content_type(PROBLEM_JSON).json(problem);
+    let mut replacement = HttpResponse::build(status)
+        .content_type(PROBLEM_JSON)
+        .json(problem);
     for (name, value) in original.headers() {
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
-            replacement.headers_mut().insert(name.clone(), value.clone());
+            replacement
+                .headers_mut()
+                .insert(name.clone(), value.clone());
         }
     }
     Ok(ServiceResponse::new(request, replacement))

@@ -51,34 +51,59 @@ pub fn document() -> utoipa::openapi::OpenApi {
 
 /// The document as served and committed: pretty JSON with a final newline.
 pub fn render(doc: &utoipa::openapi::OpenApi) -> String {
-    let mut text = doc.to_pretty_json().unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"));
+    let mut text = doc
+        .to_pretty_json()
+        .unwrap_or_else(|err| format!("{{\"error\": \"{err}\"}}"));
     text.push('\n');
     text
 }
 
 fn operations_mut(item: &mut PathItem) -> impl Iterator<Item = &mut Operation> {
-    [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten()
+    [
+        &mut item.get,
+        &mut item.put,
+        &mut item.post,
+        &mut item.delete,
+        &mut item.patch,
+    ]
+    .into_iter()
+    .flatten()
 }
 
 fn methods_of(item: &PathItem) -> Vec<&'static str> {
-    [("GET", &item.get), ("PUT", &item.put), ("POST", &item.post), ("DELETE", &item.delete), ("PATCH", &item.patch)]
-        .into_iter()
-        .filter(|(_, operation)| operation.is_some())
-        .map(|(method, _)| method)
-        .collect()
+    [
+        ("GET", &item.get),
+        ("PUT", &item.put),
+        ("POST", &item.post),
+        ("DELETE", &item.delete),
+        ("PATCH", &item.patch),
+    ]
+    .into_iter()
+    .filter(|(_, operation)| operation.is_some())
+    .map(|(method, _)| method)
+    .collect()
 }
 
 fn problem_response(description: &str) -> RefOr<utoipa::openapi::Response> {
     RefOr::T(
         ResponseBuilder::new()
             .description(description)
-            .content("application/problem+json", ContentBuilder::new().schema(Some(Ref::from_schema_name("Problem"))).build())
+            .content(
+                "application/problem+json",
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
             .build(),
     )
 }
 
 fn add_if_absent(operation: &mut Operation, status: &str, description: &str) {
-    operation.responses.responses.entry(status.to_owned()).or_insert_with(|| problem_response(description));
+    operation
+        .responses
+        .responses
+        .entry(status.to_owned())
+        .or_insert_with(|| problem_response(description));
 }
 
 /// Adds the error answers every operation of its kind can give, so clients and generated
@@ -86,11 +111,21 @@ fn add_if_absent(operation: &mut Operation, status: &str, description: &str) {
 fn document_common_errors(path: &str, operation: &mut Operation) {
     let is_api = path.starts_with("/api/v1/");
     let public = operation.security.as_ref().is_some_and(|requirements| {
-        requirements.iter().all(|requirement| serde_json::to_value(requirement).is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty())))
+        requirements.iter().all(|requirement| {
+            serde_json::to_value(requirement)
+                .is_ok_and(|v| v.as_object().is_some_and(|o| o.is_empty()))
+        })
     });
-    let has_parameters = operation.parameters.as_ref().is_some_and(|parameters| !parameters.is_empty());
+    let has_parameters = operation
+        .parameters
+        .as_ref()
+        .is_some_and(|parameters| !parameters.is_empty());
     if operation.request_body.is_some() {
-        add_if_absent(operation, "400", "The body is not valid JSON or not of the documented shape");
+        add_if_absent(
+            operation,
+            "400",
+            "The body is not valid JSON or not of the documented shape",
+        );
         add_if_absent(operation, "413", "The body is larger than 64 KiB");
         add_if_absent(operation, "415", "The body is not application/json");
         add_if_absent(operation, "422", "Invalid fields");
@@ -98,12 +133,20 @@ fn document_common_errors(path: &str, operation: &mut Operation) {
         add_if_absent(operation, "400", "A parameter is malformed");
     }
     if is_api && !public {
-        add_if_absent(operation, "401", "No valid session: sign in and send `Authorization: Bearer <token>`");
+        add_if_absent(
+            operation,
+            "401",
+            "No valid session: sign in and send `Authorization: Bearer <token>`",
+        );
     }
     if is_api {
         add_if_absent(operation, "503", "The database cannot be reached");
     }
-    add_if_absent(operation, "500", "An unexpected error; details are in the server log, never in the answer");
+    add_if_absent(
+        operation,
+        "500",
+        "An unexpected error; details are in the server log, never in the answer",
+    );
 }
 
 /// Which methods each documented path answers, to tell 405 from 404.
@@ -118,7 +161,15 @@ impl RouteTable {
             .paths
             .paths
             .iter()
-            .map(|(path, item)| (path.trim_matches('/').split('/').map(str::to_owned).collect(), methods_of(item)))
+            .map(|(path, item)| {
+                (
+                    path.trim_matches('/')
+                        .split('/')
+                        .map(str::to_owned)
+                        .collect(),
+                    methods_of(item),
+                )
+            })
             .collect();
         Self { routes }
     }
@@ -131,7 +182,10 @@ impl RouteTable {
             .iter()
             .filter(|(template, _)| {
                 template.len() == segments.len()
-                    && template.iter().zip(&segments).all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
+                    && template
+                        .iter()
+                        .zip(&segments)
+                        .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
             })
             .flat_map(|(_, methods)| methods.iter().copied())
             .collect();
@@ -156,10 +210,19 @@ mod tests {
             let mut item = item.clone();
             for operation in operations_mut(&mut item) {
                 let id = operation.operation_id.clone().unwrap_or_default();
-                assert!(id.contains('_'), "{path}: operationId {id:?} is not <verb>_<resource>");
+                assert!(
+                    id.contains('_'),
+                    "{path}: operationId {id:?} is not <verb>_<resource>"
+                );
                 assert!(ids.insert(id.clone()), "duplicate operationId {id}");
-                assert!(operation.tags.as_ref().is_some_and(|tags| !tags.is_empty()), "{path} {id} has no tag");
-                assert!(operation.responses.responses.contains_key("500"), "{path} {id}");
+                assert!(
+                    operation.tags.as_ref().is_some_and(|tags| !tags.is_empty()),
+                    "{path} {id} has no tag"
+                );
+                assert!(
+                    operation.responses.responses.contains_key("500"),
+                    "{path} {id}"
+                );
             }
         }
         assert!(ids.contains("create_integration") && ids.contains("create_session"));
@@ -168,9 +231,18 @@ mod tests {
     #[test]
     fn the_route_table_knows_methods_per_path() {
         let table = RouteTable::from_spec(&document());
-        assert_eq!(table.allowed_methods("/api/v1/integrations").as_deref(), Some("GET, POST"));
-        assert_eq!(table.allowed_methods("/api/v1/integrations/abc").as_deref(), Some("DELETE, GET, PATCH"));
+        assert_eq!(
+            table.allowed_methods("/api/v1/integrations").as_deref(),
+            Some("GET, POST")
+        );
+        assert_eq!(
+            table.allowed_methods("/api/v1/integrations/abc").as_deref(),
+            Some("DELETE, GET, PATCH")
+        );
         assert_eq!(table.allowed_methods("/api/v1/nothing"), None);
-        assert_eq!(table.allowed_methods("/api/v1/integrations/abc/extra"), None);
+        assert_eq!(
+            table.allowed_methods("/api/v1/integrations/abc/extra"),
+            None
+        );
     }
 }

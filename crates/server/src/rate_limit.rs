@@ -14,29 +14,49 @@ pub struct LoginLimiter {
 
 impl LoginLimiter {
     pub fn new(limits: LoginLimits) -> Self {
-        Self { limits, failures: Mutex::new(HashMap::new()) }
+        Self {
+            limits,
+            failures: Mutex::new(HashMap::new()),
+        }
     }
 
     fn keys(username: &str, client: &str) -> [(String, u32); 2] {
-        [(format!("user:{}", username.trim().to_lowercase()), 0), (format!("client:{client}"), 1)]
+        [
+            (format!("user:{}", username.trim().to_lowercase()), 0),
+            (format!("client:{client}"), 1),
+        ]
     }
 
     fn limit(&self, which: u32) -> usize {
-        (if which == 0 { self.limits.per_username } else { self.limits.per_client }) as usize
+        (if which == 0 {
+            self.limits.per_username
+        } else {
+            self.limits.per_client
+        }) as usize
     }
 
     /// `Some(wait)` when this user name or client must wait before trying again.
     pub fn check(&self, username: &str, client: &str, now: Instant) -> Option<Duration> {
-        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         Self::keys(username, client)
             .into_iter()
             .filter_map(|(key, which)| {
                 let times = failures.get_mut(&key)?;
-                while times.front().is_some_and(|t| now.duration_since(*t) >= self.limits.window) {
+                while times
+                    .front()
+                    .is_some_and(|t| now.duration_since(*t) >= self.limits.window)
+                {
                     times.pop_front();
                 }
                 if times.len() >= self.limit(which) {
-                    times.front().map(|oldest| self.limits.window.saturating_sub(now.duration_since(*oldest)))
+                    times.front().map(|oldest| {
+                        self.limits
+                            .window
+                            .saturating_sub(now.duration_since(*oldest))
+                    })
                 } else {
                     None
                 }
@@ -45,11 +65,18 @@ impl LoginLimiter {
     }
 
     pub fn record_failure(&self, username: &str, client: &str, now: Instant) {
-        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if failures.len() > 100_000 {
             // Bound memory under a spray of names: forget entries whose window has passed.
             let window = self.limits.window;
-            failures.retain(|_, times| times.back().is_some_and(|t| now.duration_since(*t) < window));
+            failures.retain(|_, times| {
+                times
+                    .back()
+                    .is_some_and(|t| now.duration_since(*t) < window)
+            });
         }
         for (key, _) in Self::keys(username, client) {
             failures.entry(key).or_default().push_back(now);
@@ -58,7 +85,10 @@ impl LoginLimiter {
 
     /// A successful sign-in clears the user name's failures (not the client's).
     pub fn record_success(&self, username: &str, client: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut failures = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let [(user_key, _), _] = Self::keys(username, client);
         failures.remove(&user_key);
     }
@@ -69,7 +99,11 @@ mod tests {
     use super::*;
 
     fn limiter() -> LoginLimiter {
-        LoginLimiter::new(LoginLimits { per_username: 3, per_client: 5, window: Duration::from_secs(60) })
+        LoginLimiter::new(LoginLimits {
+            per_username: 3,
+            per_client: 5,
+            window: Duration::from_secs(60),
+        })
     }
 
     #[test]
@@ -80,9 +114,14 @@ mod tests {
             assert_eq!(limiter.check("alice", "1.1.1.1", start), None);
             limiter.record_failure("Alice", "1.1.1.1", start);
         }
-        let wait = limiter.check("ALICE", "2.2.2.2", start + Duration::from_secs(10)).expect("locked");
+        let wait = limiter
+            .check("ALICE", "2.2.2.2", start + Duration::from_secs(10))
+            .expect("locked");
         assert_eq!(wait, Duration::from_secs(50));
-        assert_eq!(limiter.check("alice", "2.2.2.2", start + Duration::from_secs(60)), None);
+        assert_eq!(
+            limiter.check("alice", "2.2.2.2", start + Duration::from_secs(60)),
+            None
+        );
         assert_eq!(limiter.check("bob", "3.3.3.3", start), None);
     }
 

@@ -15,10 +15,18 @@ use crate::config::{Config, LogFormat, StorageConfig};
 pub type StartupError = Box<dyn std::error::Error + Send + Sync>;
 
 pub fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).try_init(),
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .try_init(),
         LogFormat::Text => builder.try_init(),
     };
 }
@@ -36,8 +44,12 @@ fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
 
 /// The master key from the environment, or the key file in the data directory.
 pub fn open_sealer(storage: &StorageConfig) -> Result<Sealer, StartupError> {
-    ensure_private_dir(&storage.data_dir)
-        .map_err(|err| format!("cannot create the data directory {}: {err}", storage.data_dir.display()))?;
+    ensure_private_dir(&storage.data_dir).map_err(|err| {
+        format!(
+            "cannot create the data directory {}: {err}",
+            storage.data_dir.display()
+        )
+    })?;
     match &storage.master_key {
         Some(key) => {
             let current = MasterKey::from_base64(key.expose_secret())?;
@@ -46,7 +58,10 @@ pub fn open_sealer(storage: &StorageConfig) -> Result<Sealer, StartupError> {
                 .iter()
                 .map(|key| MasterKey::from_base64(key.expose_secret()))
                 .collect::<Result<Vec<_>, _>>()?;
-            Ok(Sealer::new(KeySource::Environment, Keyring::new(current, previous)))
+            Ok(Sealer::new(
+                KeySource::Environment,
+                Keyring::new(current, previous),
+            ))
         }
         None => Ok(Sealer::from_key_file(&storage.data_dir.join("master.key"))?),
     }
@@ -54,8 +69,18 @@ pub fn open_sealer(storage: &StorageConfig) -> Result<Sealer, StartupError> {
 
 pub fn open_store(storage: &StorageConfig, migrate: bool) -> Result<Arc<Store>, StartupError> {
     let sealer = open_sealer(storage)?;
-    let store = Store::open(storage.database.clone(), storage.db_pool_size, sealer, migrate)
-        .map_err(|err| format!("cannot open the {} database: {err}", storage.database.backend_name()))?;
+    let store = Store::open(
+        storage.database.clone(),
+        storage.db_pool_size,
+        sealer,
+        migrate,
+    )
+    .map_err(|err| {
+        format!(
+            "cannot open the {} database: {err}",
+            storage.database.backend_name()
+        )
+    })?;
     Ok(Arc::new(store))
 }
 
@@ -66,9 +91,13 @@ pub fn bootstrap_admin(store: &Store, config: &Config) -> Result<Option<String>,
     }
     let (password, generated) = match &config.admin_password {
         Some(password) => (password.expose_secret().to_owned(), false),
-        None => (auth::generate_password().map_err(|err| err.to_string())?, true),
+        None => (
+            auth::generate_password().map_err(|err| err.to_string())?,
+            true,
+        ),
     };
-    let hash = auth::hash_password(&password, config.password_iterations).map_err(|err| err.to_string())?;
+    let hash = auth::hash_password(&password, config.password_iterations)
+        .map_err(|err| err.to_string())?;
     let created = store.create_first_admin("admin", &hash)?;
     if created.is_some() {
         tracing::info!(user = "admin", "created the first administrator");
@@ -87,22 +116,31 @@ pub struct Started {
 pub fn start(config: &Config, listener: TcpListener) -> Result<Started, StartupError> {
     let store = open_store(&config.storage, true)?;
     let admin_password = bootstrap_admin(&store, config)?;
-    let secret = SessionKeys::load_or_create_secret(config.session_secret.as_ref(), &config.storage.data_dir)
-        .map_err(|err| format!("cannot read or create the session key: {err}"))?;
+    let secret = SessionKeys::load_or_create_secret(
+        config.session_secret.as_ref(),
+        &config.storage.data_dir,
+    )
+    .map_err(|err| format!("cannot read or create the session key: {err}"))?;
     let sessions = SessionKeys::new(&secret, config.session_ttl);
     let state = web::Data::new(AppState::new(config, store, sessions));
     let app_state = state.clone();
-    let mut server = HttpServer::new(move || crate::build_app(app_state.clone())).shutdown_timeout(30);
+    let mut server =
+        HttpServer::new(move || crate::build_app(app_state.clone())).shutdown_timeout(30);
     if let Some(workers) = config.workers {
         server = server.workers(workers);
     }
     let server = server.listen(listener)?.run();
-    Ok(Started { server, state, admin_password })
+    Ok(Started {
+        server,
+        state,
+        admin_password,
+    })
 }
 
 /// `switchboard serve`: runs until SIGTERM or Ctrl-C, finishing requests in flight.
 pub async fn serve(config: Config) -> Result<(), StartupError> {
-    let listener = TcpListener::bind(config.bind).map_err(|err| format!("cannot listen on {}: {err}", config.bind))?;
+    let listener = TcpListener::bind(config.bind)
+        .map_err(|err| format!("cannot listen on {}: {err}", config.bind))?;
     let started = start(&config, listener)?;
     if let Some(password) = &started.admin_password {
         eprintln!();

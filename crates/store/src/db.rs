@@ -57,7 +57,11 @@ impl DatabaseUrl {
             return Ok(Self::Postgres(raw.to_owned()));
         }
         if let Some(path) = raw.strip_prefix("sqlite://") {
-            return if path.is_empty() { Err("sqlite:// needs a file path".into()) } else { Ok(Self::Sqlite(path.into())) };
+            return if path.is_empty() {
+                Err("sqlite:// needs a file path".into())
+            } else {
+                Ok(Self::Sqlite(path.into()))
+            };
         }
         if raw.is_empty() {
             return Err("the database URL is empty".into());
@@ -97,7 +101,8 @@ impl ManageConnection for ConnectionManager {
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match &self.url {
             DatabaseUrl::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(&path.to_string_lossy()).map_err(r2d2::Error::ConnectionError)?;
+                let mut conn = SqliteConnection::establish(&path.to_string_lossy())
+                    .map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers proceed while one writer writes; the busy timeout makes a
                 // second writer wait instead of failing.
                 conn.batch_execute(
@@ -106,12 +111,15 @@ impl ManageConnection for ConnectionManager {
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url).map(DbConnection::Postgres).map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
+                .map(DbConnection::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
         }
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, _conn: &mut DbConnection) -> bool {
@@ -130,12 +138,17 @@ pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<DbPool, r2d2::Pool
 }
 
 /// Applies every pending migration of the connection's backend; returns their names.
-pub fn run_migrations(conn: &mut DbConnection) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
+pub fn run_migrations(
+    conn: &mut DbConnection,
+) -> Result<Vec<String>, Box<dyn std::error::Error + Send + Sync>> {
     let applied = match conn {
         DbConnection::Sqlite(conn) => conn.run_pending_migrations(SQLITE_MIGRATIONS)?,
         DbConnection::Postgres(conn) => conn.run_pending_migrations(POSTGRES_MIGRATIONS)?,
     };
-    Ok(applied.into_iter().map(|version| version.to_string()).collect())
+    Ok(applied
+        .into_iter()
+        .map(|version| version.to_string())
+        .collect())
 }
 
 #[cfg(test)]
@@ -144,18 +157,36 @@ mod tests {
 
     #[test]
     fn the_backend_follows_the_scheme_and_nothing_else() {
-        assert_eq!(DatabaseUrl::parse("postgres://u@h/db"), Ok(DatabaseUrl::Postgres("postgres://u@h/db".into())));
-        assert_eq!(DatabaseUrl::parse("postgresql://h/db").map(|u| u.backend_name()), Ok("postgres"));
-        assert_eq!(DatabaseUrl::parse("sqlite:///var/lib/x.db"), Ok(DatabaseUrl::Sqlite("/var/lib/x.db".into())));
-        assert_eq!(DatabaseUrl::parse("data/x.db"), Ok(DatabaseUrl::Sqlite("data/x.db".into())));
+        assert_eq!(
+            DatabaseUrl::parse("postgres://u@h/db"),
+            Ok(DatabaseUrl::Postgres("postgres://u@h/db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("postgresql://h/db").map(|u| u.backend_name()),
+            Ok("postgres")
+        );
+        assert_eq!(
+            DatabaseUrl::parse("sqlite:///var/lib/x.db"),
+            Ok(DatabaseUrl::Sqlite("/var/lib/x.db".into()))
+        );
+        assert_eq!(
+            DatabaseUrl::parse("data/x.db"),
+            Ok(DatabaseUrl::Sqlite("data/x.db".into()))
+        );
         assert!(DatabaseUrl::parse("mysql://h/db").is_err_and(|m| m.contains("mysql")));
         assert!(DatabaseUrl::parse("").is_err());
     }
 
     #[test]
     fn passwords_are_kept_out_of_printed_urls() {
-        assert_eq!(redact_url("postgres://bob:s3cret@db:5432/x"), "postgres://bob:***@db:5432/x");
-        let printed = format!("{:?}", DatabaseUrl::Postgres("postgres://bob:s3cret@db/x".into()));
+        assert_eq!(
+            redact_url("postgres://bob:s3cret@db:5432/x"),
+            "postgres://bob:***@db:5432/x"
+        );
+        let printed = format!(
+            "{:?}",
+            DatabaseUrl::Postgres("postgres://bob:s3cret@db/x".into())
+        );
         assert!(!printed.contains("s3cret"));
     }
 }

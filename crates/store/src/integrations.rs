@@ -7,8 +7,8 @@ use diesel::prelude::*;
 use secrecy::SecretString;
 use switchboard_domain::ValidationErrors;
 use switchboard_domain::integration::{
-    CredentialChange, CredentialView, Integration, IntegrationDraft, IntegrationPatch, IntegrationStatus, SecretState, UrlKey,
-    EndpointUrl,
+    CredentialChange, CredentialView, EndpointUrl, Integration, IntegrationDraft, IntegrationPatch,
+    IntegrationStatus, SecretState, UrlKey,
 };
 use switchboard_domain::tools::{ToolSpec, find_tool};
 
@@ -85,20 +85,30 @@ fn urls_to_json(urls: &BTreeMap<UrlKey, EndpointUrl>) -> StoreResult<String> {
 }
 
 fn view(row: IntegrationRow, credentials: &[CredentialSummary]) -> StoreResult<Integration> {
-    let urls: BTreeMap<String, String> =
-        serde_json::from_str(&row.urls).map_err(|err| StoreError::Corrupt(format!("integration {} urls: {err}", row.id)))?;
-    let status = IntegrationStatus::parse(&row.status)
-        .ok_or_else(|| StoreError::Corrupt(format!("integration {} status {:?}", row.id, row.status)))?;
+    let urls: BTreeMap<String, String> = serde_json::from_str(&row.urls)
+        .map_err(|err| StoreError::Corrupt(format!("integration {} urls: {err}", row.id)))?;
+    let status = IntegrationStatus::parse(&row.status).ok_or_else(|| {
+        StoreError::Corrupt(format!("integration {} status {:?}", row.id, row.status))
+    })?;
     let mut shown = BTreeMap::new();
     if let Some(tool) = find_tool(&row.tool) {
         for field in tool.credential_fields.iter().filter(|field| field.secret) {
-            shown.insert(field.key.to_owned(), CredentialView::Secret(SecretState { configured: false, updated_at: None }));
+            shown.insert(
+                field.key.to_owned(),
+                CredentialView::Secret(SecretState {
+                    configured: false,
+                    updated_at: None,
+                }),
+            );
         }
     }
     for credential in credentials {
         let shown_as = match (&credential.plain_value, &credential.key_id) {
             (Some(value), _) => CredentialView::Plain(value.clone()),
-            (None, _) => CredentialView::Secret(SecretState { configured: true, updated_at: Some(utc(credential.updated_at)) }),
+            (None, _) => CredentialView::Secret(SecretState {
+                configured: true,
+                updated_at: Some(utc(credential.updated_at)),
+            }),
         };
         shown.insert(credential.field.clone(), shown_as);
     }
@@ -117,8 +127,16 @@ fn view(row: IntegrationRow, credentials: &[CredentialSummary]) -> StoreResult<I
 }
 
 fn load_view(conn: &mut DbConnection, id: &str) -> StoreResult<Integration> {
-    let row = integrations::table.find(id).select(IntegrationRow::as_select()).first(conn).optional()?.ok_or(StoreError::NotFound)?;
-    let credentials = creds::table.filter(creds::integration_id.eq(id)).select(CredentialSummary::as_select()).load(conn)?;
+    let row = integrations::table
+        .find(id)
+        .select(IntegrationRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    let credentials = creds::table
+        .filter(creds::integration_id.eq(id))
+        .select(CredentialSummary::as_select())
+        .load(conn)?;
     view(row, &credentials)
 }
 
@@ -155,10 +173,16 @@ impl Store {
         let at = now();
         for (field, change) in changes {
             diesel::delete(creds::table.find((integration_id, *field))).execute(conn)?;
-            let CredentialChange::Set(value) = change else { continue };
+            let CredentialChange::Set(value) = change else {
+                continue;
+            };
             let secret = tool.credential_field(field).is_some_and(|spec| spec.secret);
             let row = if secret {
-                let sealed = self.sealer().seal(integration_id, field, &SecretString::from(value.expose()))?;
+                let sealed = self.sealer().seal(
+                    integration_id,
+                    field,
+                    &SecretString::from(value.expose()),
+                )?;
                 CredentialRow {
                     integration_id: integration_id.to_owned(),
                     field: (*field).to_owned(),
@@ -177,12 +201,17 @@ impl Store {
                     updated_at: at,
                 }
             };
-            diesel::insert_into(creds::table).values(&row).execute(conn)?;
+            diesel::insert_into(creds::table)
+                .values(&row)
+                .execute(conn)?;
         }
         Ok(())
     }
 
-    pub fn list_integrations(&self, query: &IntegrationQuery) -> StoreResult<(Vec<Integration>, Option<String>)> {
+    pub fn list_integrations(
+        &self,
+        query: &IntegrationQuery,
+    ) -> StoreResult<(Vec<Integration>, Option<String>)> {
         let mut conn = self.conn()?;
         let mut rows_query = integrations::table
             .select(IntegrationRow::as_select())
@@ -196,20 +225,33 @@ impl Store {
             rows_query = rows_query.filter(integrations::tool.eq(tool.clone()));
         }
         if let Some(fragment) = &query.name_contains {
-            rows_query = rows_query.filter(integrations::name_key.like(escape_like(&fragment.to_lowercase())).escape('\\'));
+            rows_query = rows_query.filter(
+                integrations::name_key
+                    .like(escape_like(&fragment.to_lowercase()))
+                    .escape('\\'),
+            );
         }
         let mut rows = rows_query.load(&mut conn)?;
         let more = rows.len() as i64 > query.limit;
         rows.truncate(query.limit.try_into().unwrap_or(usize::MAX));
-        let next = if more { rows.last().map(|row| row.name_key.clone()) } else { None };
+        let next = if more {
+            rows.last().map(|row| row.name_key.clone())
+        } else {
+            None
+        };
 
         let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
         let mut by_integration: HashMap<String, Vec<CredentialSummary>> = HashMap::new();
         if !ids.is_empty() {
-            let summaries: Vec<CredentialSummary> =
-                creds::table.filter(creds::integration_id.eq_any(&ids)).select(CredentialSummary::as_select()).load(&mut conn)?;
+            let summaries: Vec<CredentialSummary> = creds::table
+                .filter(creds::integration_id.eq_any(&ids))
+                .select(CredentialSummary::as_select())
+                .load(&mut conn)?;
             for summary in summaries {
-                by_integration.entry(summary.integration_id.clone()).or_default().push(summary);
+                by_integration
+                    .entry(summary.integration_id.clone())
+                    .or_default()
+                    .push(summary);
             }
         }
         let items = rows
@@ -227,7 +269,11 @@ impl Store {
         load_view(&mut conn, id)
     }
 
-    pub fn create_integration(&self, draft: &IntegrationDraft, created_by: &str) -> StoreResult<Integration> {
+    pub fn create_integration(
+        &self,
+        draft: &IntegrationDraft,
+        created_by: &str,
+    ) -> StoreResult<Integration> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
@@ -249,7 +295,9 @@ impl Store {
                 updated_at: at,
                 created_by: created_by.to_owned(),
             };
-            diesel::insert_into(integrations::table).values(&row).execute(conn)?;
+            diesel::insert_into(integrations::table)
+                .values(&row)
+                .execute(conn)?;
             self.write_credentials(conn, &id, draft.tool, &draft.credentials)?;
             load_view(conn, &id)
         })
@@ -261,20 +309,36 @@ impl Store {
         &self,
         id: &str,
         expected_version: Option<i64>,
-        parse: impl FnOnce(&'static ToolSpec, &dyn Fn(&str) -> bool) -> Result<IntegrationPatch, ValidationErrors>,
+        parse: impl FnOnce(
+            &'static ToolSpec,
+            &dyn Fn(&str) -> bool,
+        ) -> Result<IntegrationPatch, ValidationErrors>,
     ) -> StoreResult<Integration> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
-            let row = integrations::table.find(id).select(IntegrationRow::as_select()).first(conn).optional()?.ok_or(StoreError::NotFound)?;
+            let row = integrations::table
+                .find(id)
+                .select(IntegrationRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(StoreError::NotFound)?;
             if let Some(expected) = expected_version
                 && expected != row.version
             {
-                return Err(StoreError::VersionMismatch { current: row.version });
+                return Err(StoreError::VersionMismatch {
+                    current: row.version,
+                });
             }
-            let tool = find_tool(&row.tool).ok_or_else(|| StoreError::Corrupt(format!("integration {id} has unknown tool {:?}", row.tool)))?;
-            let stored_fields: Vec<String> = creds::table.filter(creds::integration_id.eq(id)).select(creds::field).load(conn)?;
-            let patch = parse(tool, &|key| stored_fields.iter().any(|field| field == key)).map_err(StoreError::Invalid)?;
+            let tool = find_tool(&row.tool).ok_or_else(|| {
+                StoreError::Corrupt(format!("integration {id} has unknown tool {:?}", row.tool))
+            })?;
+            let stored_fields: Vec<String> = creds::table
+                .filter(creds::integration_id.eq(id))
+                .select(creds::field)
+                .load(conn)?;
+            let patch = parse(tool, &|key| stored_fields.iter().any(|field| field == key))
+                .map_err(StoreError::Invalid)?;
 
             let (name, name_key) = match &patch.name {
                 Some(name) => (name.as_str().to_owned(), name.key()),
@@ -305,7 +369,12 @@ impl Store {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
-            let version: i64 = integrations::table.find(id).select(integrations::version).first(conn).optional()?.ok_or(StoreError::NotFound)?;
+            let version: i64 = integrations::table
+                .find(id)
+                .select(integrations::version)
+                .first(conn)
+                .optional()?
+                .ok_or(StoreError::NotFound)?;
             if let Some(expected) = expected_version
                 && expected != version
             {
@@ -320,15 +389,27 @@ impl Store {
     /// Opens every credential of an integration, for talking to its tool.
     pub fn open_credentials(&self, id: &str) -> StoreResult<BTreeMap<String, StoredCredential>> {
         let mut conn = self.conn()?;
-        let rows: Vec<CredentialRow> = creds::table.filter(creds::integration_id.eq(id)).select(CredentialRow::as_select()).load(&mut conn)?;
+        let rows: Vec<CredentialRow> = creds::table
+            .filter(creds::integration_id.eq(id))
+            .select(CredentialRow::as_select())
+            .load(&mut conn)?;
         rows.into_iter()
             .map(|row| {
                 let value = match (row.plain_value, row.sealed_value, row.key_id) {
                     (Some(plain), _, _) => StoredCredential::Plain(plain),
                     (None, Some(blob), Some(key_id)) => {
-                        StoredCredential::Secret(self.sealer().open(&row.integration_id, &row.field, &SealedValue { key_id, blob })?)
+                        StoredCredential::Secret(self.sealer().open(
+                            &row.integration_id,
+                            &row.field,
+                            &SealedValue { key_id, blob },
+                        )?)
                     }
-                    _ => return Err(StoreError::Corrupt(format!("credential {}/{} has no value", row.integration_id, row.field))),
+                    _ => {
+                        return Err(StoreError::Corrupt(format!(
+                            "credential {}/{} has no value",
+                            row.integration_id, row.field
+                        )));
+                    }
                 };
                 Ok((row.field, value))
             })
@@ -340,16 +421,31 @@ impl Store {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
-            let rows: Vec<CredentialRow> = creds::table.filter(creds::sealed_value.is_not_null()).select(CredentialRow::as_select()).load(conn)?;
+            let rows: Vec<CredentialRow> = creds::table
+                .filter(creds::sealed_value.is_not_null())
+                .select(CredentialRow::as_select())
+                .load(conn)?;
             let count = rows.len();
             for row in rows {
                 let (Some(blob), Some(key_id)) = (row.sealed_value, row.key_id) else {
-                    return Err(StoreError::Corrupt(format!("credential {}/{} lacks its key id", row.integration_id, row.field)));
+                    return Err(StoreError::Corrupt(format!(
+                        "credential {}/{} lacks its key id",
+                        row.integration_id, row.field
+                    )));
                 };
-                let secret = self.sealer().open(&row.integration_id, &row.field, &SealedValue { key_id, blob })?;
-                let sealed = self.sealer().seal(&row.integration_id, &row.field, &secret)?;
+                let secret = self.sealer().open(
+                    &row.integration_id,
+                    &row.field,
+                    &SealedValue { key_id, blob },
+                )?;
+                let sealed = self
+                    .sealer()
+                    .seal(&row.integration_id, &row.field, &secret)?;
                 diesel::update(creds::table.find((&row.integration_id, &row.field)))
-                    .set((creds::sealed_value.eq(sealed.blob), creds::key_id.eq(sealed.key_id)))
+                    .set((
+                        creds::sealed_value.eq(sealed.blob),
+                        creds::key_id.eq(sealed.key_id),
+                    ))
                     .execute(conn)?;
             }
             Ok(count)

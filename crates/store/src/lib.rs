@@ -6,8 +6,8 @@
 pub mod db;
 mod error;
 mod integrations;
-pub mod seal;
 mod schema;
+pub mod seal;
 mod tools;
 mod users;
 
@@ -35,7 +35,9 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("url", &self.url).finish_non_exhaustive()
+        f.debug_struct("Store")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
     }
 }
 
@@ -56,10 +58,20 @@ pub(crate) fn new_id() -> String {
 
 impl Store {
     /// Connects, and applies pending migrations when `migrate` is set.
-    pub fn open(url: DatabaseUrl, pool_size: u32, sealer: Sealer, migrate: bool) -> StoreResult<Self> {
+    pub fn open(
+        url: DatabaseUrl,
+        pool_size: u32,
+        sealer: Sealer,
+        migrate: bool,
+    ) -> StoreResult<Self> {
         let pool = db::build_pool(&url, pool_size)?;
         let sqlite_writer = matches!(url, DatabaseUrl::Sqlite(_)).then(|| Mutex::new(()));
-        let store = Self { pool, url, sealer, sqlite_writer };
+        let store = Self {
+            pool,
+            url,
+            sealer,
+            sqlite_writer,
+        };
         if migrate {
             store.migrate()?;
         }
@@ -77,7 +89,8 @@ impl Store {
     pub fn migrate(&self) -> StoreResult<Vec<String>> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
-        db::run_migrations(&mut conn).map_err(|err| StoreError::Corrupt(format!("migration failed: {err}")))
+        db::run_migrations(&mut conn)
+            .map_err(|err| StoreError::Corrupt(format!("migration failed: {err}")))
     }
 
     /// Whether the database answers a trivial query.

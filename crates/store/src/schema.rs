@@ -49,4 +49,9 @@ diesel::table! {
 }
 
 diesel::joinable!(integration_credentials -> integrations (integration_id));
-diesel::allow_tables_to_appear_in_same_query!(users, tool_settings, integrations, integration_credentials);
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    tool_settings,
+    integrations,
+    integration_credentials
+);

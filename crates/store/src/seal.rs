@@ -20,7 +20,10 @@ pub enum SealError {
     #[error("the master key must be {KEY_LEN} bytes in standard base64 ({0})")]
     BadKey(String),
     #[error("cannot read or write the key file {path}: {source}")]
-    KeyFile { path: PathBuf, source: std::io::Error },
+    KeyFile {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("a value is sealed with key {0}, which this server does not have")]
     UnknownKey(String),
     #[error("a sealed value failed to open: it was altered or belongs to another row")]
@@ -49,17 +52,27 @@ impl MasterKey {
 
     pub fn generate() -> Result<Self, SealError> {
         let mut raw = [0u8; KEY_LEN];
-        SystemRandom::new().fill(&mut raw).map_err(|_| SealError::Random)?;
+        SystemRandom::new()
+            .fill(&mut raw)
+            .map_err(|_| SealError::Random)?;
         Self::from_bytes(raw)
     }
 
     fn from_bytes(raw: [u8; KEY_LEN]) -> Result<Self, SealError> {
-        let unbound = UnboundKey::new(&AES_256_GCM, &raw).map_err(|_| SealError::BadKey("rejected by AES-256-GCM".into()))?;
+        let unbound = UnboundKey::new(&AES_256_GCM, &raw)
+            .map_err(|_| SealError::BadKey("rejected by AES-256-GCM".into()))?;
         let mut context = digest::Context::new(&digest::SHA256);
         context.update(b"switchboard master key id\0");
         context.update(&raw);
-        let id = context.finish().as_ref()[..8].iter().map(|b| format!("{b:02x}")).collect();
-        Ok(Self { id, key: LessSafeKey::new(unbound), raw })
+        let id = context.finish().as_ref()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        Ok(Self {
+            id,
+            key: LessSafeKey::new(unbound),
+            raw,
+        })
     }
 
     pub fn id(&self) -> &str {
@@ -123,7 +136,9 @@ pub struct Sealer {
 
 impl std::fmt::Debug for Sealer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Sealer").field("source", &self.source).finish_non_exhaustive()
+        f.debug_struct("Sealer")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
     }
 }
 
@@ -137,7 +152,11 @@ fn associated_data(integration_id: &str, field: &str) -> Vec<u8> {
 
 impl Sealer {
     pub fn new(source: KeySource, ring: Keyring) -> Self {
-        Self { source, ring: RwLock::new(ring), random: SystemRandom::new() }
+        Self {
+            source,
+            ring: RwLock::new(ring),
+            random: SystemRandom::new(),
+        }
     }
 
     /// Uses the key file at `path`, creating it with one fresh key (mode 0600) if absent.
@@ -146,7 +165,10 @@ impl Sealer {
             let key = MasterKey::generate()?;
             write_key_file(path, &Keyring::new(key, Vec::new()))?;
         }
-        Ok(Self::new(KeySource::File(path.to_owned()), read_key_file(path)?))
+        Ok(Self::new(
+            KeySource::File(path.to_owned()),
+            read_key_file(path)?,
+        ))
     }
 
     pub fn source(&self) -> &KeySource {
@@ -164,37 +186,61 @@ impl Sealer {
         }
     }
 
-    pub fn seal(&self, integration_id: &str, field: &str, plaintext: &SecretString) -> Result<SealedValue, SealError> {
+    pub fn seal(
+        &self,
+        integration_id: &str,
+        field: &str,
+        plaintext: &SecretString,
+    ) -> Result<SealedValue, SealError> {
         let mut nonce = [0u8; NONCE_LEN];
-        self.random.fill(&mut nonce).map_err(|_| SealError::Random)?;
+        self.random
+            .fill(&mut nonce)
+            .map_err(|_| SealError::Random)?;
         let aad = associated_data(integration_id, field);
         self.with_ring(|ring| {
             let key = ring.current();
             let mut in_out = plaintext.expose_secret().as_bytes().to_vec();
             key.key
-                .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&aad), &mut in_out)
+                .seal_in_place_append_tag(
+                    Nonce::assume_unique_for_key(nonce),
+                    Aad::from(&aad),
+                    &mut in_out,
+                )
                 .map_err(|_| SealError::Tampered)?;
             let mut blob = nonce.to_vec();
             blob.extend_from_slice(&in_out);
-            Ok(SealedValue { key_id: key.id.clone(), blob })
+            Ok(SealedValue {
+                key_id: key.id.clone(),
+                blob,
+            })
         })
     }
 
-    pub fn open(&self, integration_id: &str, field: &str, sealed: &SealedValue) -> Result<SecretString, SealError> {
+    pub fn open(
+        &self,
+        integration_id: &str,
+        field: &str,
+        sealed: &SealedValue,
+    ) -> Result<SecretString, SealError> {
         let known = self.with_ring(|ring| ring.find(&sealed.key_id).is_some());
         if !known {
             self.reload()?;
         }
         let aad = associated_data(integration_id, field);
         self.with_ring(|ring| {
-            let key = ring.find(&sealed.key_id).ok_or_else(|| SealError::UnknownKey(sealed.key_id.clone()))?;
+            let key = ring
+                .find(&sealed.key_id)
+                .ok_or_else(|| SealError::UnknownKey(sealed.key_id.clone()))?;
             if sealed.blob.len() < NONCE_LEN {
                 return Err(SealError::Tampered);
             }
             let (nonce, ciphertext) = sealed.blob.split_at(NONCE_LEN);
             let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| SealError::Tampered)?;
             let mut in_out = ciphertext.to_vec();
-            let plain = key.key.open_in_place(nonce, Aad::from(&aad), &mut in_out).map_err(|_| SealError::Tampered)?;
+            let plain = key
+                .key
+                .open_in_place(nonce, Aad::from(&aad), &mut in_out)
+                .map_err(|_| SealError::Tampered)?;
             let text = String::from_utf8(plain.to_vec()).map_err(|_| SealError::Tampered)?;
             Ok(SecretString::from(text))
         })
@@ -216,7 +262,9 @@ impl Sealer {
     /// not yet reloaded may still seal with them) and starts sealing with it.
     pub fn rotate_key_file(&self) -> Result<String, SealError> {
         let KeySource::File(path) = &self.source else {
-            return Err(SealError::BadKey("the key comes from SWITCHBOARD_MASTER_KEY; set the new key there".into()));
+            return Err(SealError::BadKey(
+                "the key comes from SWITCHBOARD_MASTER_KEY; set the new key there".into(),
+            ));
         };
         let mut keys = read_key_file(path)?.keys;
         let fresh = MasterKey::generate()?;
@@ -233,7 +281,10 @@ impl Sealer {
 }
 
 fn key_file_error(path: &Path) -> impl FnOnce(std::io::Error) -> SealError + '_ {
-    move |source| SealError::KeyFile { path: path.to_owned(), source }
+    move |source| SealError::KeyFile {
+        path: path.to_owned(),
+        source,
+    }
 }
 
 fn read_key_file(path: &Path) -> Result<Keyring, SealError> {
@@ -245,14 +296,19 @@ fn read_key_file(path: &Path) -> Result<Keyring, SealError> {
         .map(MasterKey::from_base64)
         .collect::<Result<Vec<_>, _>>()?;
     if keys.is_empty() {
-        return Err(SealError::BadKey(format!("{} holds no key", path.display())));
+        return Err(SealError::BadKey(format!(
+            "{} holds no key",
+            path.display()
+        )));
     }
     let current = keys.remove(0);
     Ok(Keyring::new(current, keys))
 }
 
 fn write_key_file(path: &Path, ring: &Keyring) -> Result<(), SealError> {
-    let mut text = String::from("# Switchboard master keys (base64). The first seals new values. Keep this file secret.\n");
+    let mut text = String::from(
+        "# Switchboard master keys (base64). The first seals new values. Keep this file secret.\n",
+    );
     for key in &ring.keys {
         text.push_str(&key.to_base64());
         text.push('\n');
@@ -263,7 +319,8 @@ fn write_key_file(path: &Path, ring: &Keyring) -> Result<(), SealError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut file = options.open(&temporary).map_err(key_file_error(path))?;
-    file.write_all(text.as_bytes()).map_err(key_file_error(path))?;
+    file.write_all(text.as_bytes())
+        .map_err(key_file_error(path))?;
     file.sync_all().map_err(key_file_error(path))?;
     fs::rename(&temporary, path).map_err(key_file_error(path))
 }
@@ -273,7 +330,10 @@ mod tests {
     use super::*;
 
     fn sealer() -> Sealer {
-        Sealer::new(KeySource::Environment, Keyring::new(MasterKey::generate().expect("key"), Vec::new()))
+        Sealer::new(
+            KeySource::Environment,
+            Keyring::new(MasterKey::generate().expect("key"), Vec::new()),
+        )
     }
 
     #[test]
@@ -284,8 +344,14 @@ mod tests {
         assert!(!sealed.blob.windows(10).any(|w| w == b"t0p-secret"));
         let opened = sealer.open("row-1", "apiToken", &sealed).expect("open");
         assert_eq!(opened.expose_secret(), "t0p-secret");
-        assert!(matches!(sealer.open("row-2", "apiToken", &sealed), Err(SealError::Tampered)));
-        assert!(matches!(sealer.open("row-1", "password", &sealed), Err(SealError::Tampered)));
+        assert!(matches!(
+            sealer.open("row-2", "apiToken", &sealed),
+            Err(SealError::Tampered)
+        ));
+        assert!(matches!(
+            sealer.open("row-1", "password", &sealed),
+            Err(SealError::Tampered)
+        ));
     }
 
     #[test]
@@ -298,9 +364,18 @@ mod tests {
         let mut flipped = a.clone();
         let last = flipped.blob.len() - 1;
         flipped.blob[last] ^= 1;
-        assert!(matches!(sealer.open("r", "f", &flipped), Err(SealError::Tampered)));
-        let unknown = SealedValue { key_id: "feedface".into(), blob: a.blob };
-        assert!(matches!(sealer.open("r", "f", &unknown), Err(SealError::UnknownKey(_))));
+        assert!(matches!(
+            sealer.open("r", "f", &flipped),
+            Err(SealError::Tampered)
+        ));
+        let unknown = SealedValue {
+            key_id: "feedface".into(),
+            blob: a.blob,
+        };
+        assert!(matches!(
+            sealer.open("r", "f", &unknown),
+            Err(SealError::UnknownKey(_))
+        ));
     }
 
     #[test]
@@ -314,24 +389,51 @@ mod tests {
             let mode = fs::metadata(&path).expect("metadata").permissions().mode() & 0o777;
             assert_eq!(mode, 0o600);
         }
-        let old = sealer.seal("r", "f", &SecretString::from("v")).expect("seal");
+        let old = sealer
+            .seal("r", "f", &SecretString::from("v"))
+            .expect("seal");
         let old_id = sealer.current_key_id();
         let new_id = sealer.rotate_key_file().expect("rotate");
         assert_ne!(old_id, new_id);
-        assert_eq!(sealer.seal("r", "f", &SecretString::from("v")).expect("seal").key_id, new_id);
-        assert_eq!(sealer.open("r", "f", &old).expect("old opens").expose_secret(), "v");
+        assert_eq!(
+            sealer
+                .seal("r", "f", &SecretString::from("v"))
+                .expect("seal")
+                .key_id,
+            new_id
+        );
+        assert_eq!(
+            sealer
+                .open("r", "f", &old)
+                .expect("old opens")
+                .expose_secret(),
+            "v"
+        );
 
         // A second process started before the rotation learns the new key on first sight.
         let other = Sealer::from_key_file(&path).expect("reopen");
         let newer_id = sealer.rotate_key_file().expect("rotate again");
-        let newer = sealer.seal("r", "f", &SecretString::from("w")).expect("seal");
+        let newer = sealer
+            .seal("r", "f", &SecretString::from("w"))
+            .expect("seal");
         assert_eq!(newer.key_id, newer_id);
-        assert_eq!(other.open("r", "f", &newer).expect("reloads").expose_secret(), "w");
+        assert_eq!(
+            other
+                .open("r", "f", &newer)
+                .expect("reloads")
+                .expose_secret(),
+            "w"
+        );
     }
 
     #[test]
     fn bad_keys_are_refused_with_the_reason() {
-        assert!(matches!(MasterKey::from_base64("not base64!"), Err(SealError::BadKey(_))));
-        assert!(matches!(MasterKey::from_base64(&STANDARD.encode([0u8; 16])), Err(SealError::BadKey(m)) if m.contains("16")));
+        assert!(matches!(
+            MasterKey::from_base64("not base64!"),
+            Err(SealError::BadKey(_))
+        ));
+        assert!(
+            matches!(MasterKey::from_base64(&STANDARD.encode([0u8; 16])), Err(SealError::BadKey(m)) if m.contains("16"))
+        );
     }
 }

@@ -11,15 +11,19 @@ impl Store {
     /// The tools an administrator has switched on or off; a tool not listed is on.
     pub fn tool_policy(&self) -> StoreResult<HashMap<String, bool>> {
         let mut conn = self.conn()?;
-        let rows: Vec<(String, bool)> =
-            tool_settings::table.select((tool_settings::tool_id, tool_settings::enabled)).load(&mut conn)?;
+        let rows: Vec<(String, bool)> = tool_settings::table
+            .select((tool_settings::tool_id, tool_settings::enabled))
+            .load(&mut conn)?;
         Ok(rows.into_iter().collect())
     }
 
     pub fn tool_enabled(&self, tool_id: &str) -> StoreResult<bool> {
         let mut conn = self.conn()?;
-        let enabled: Option<bool> =
-            tool_settings::table.find(tool_id).select(tool_settings::enabled).first(&mut conn).optional()?;
+        let enabled: Option<bool> = tool_settings::table
+            .find(tool_id)
+            .select(tool_settings::enabled)
+            .first(&mut conn)
+            .optional()?;
         Ok(enabled.unwrap_or(true))
     }
 
@@ -29,7 +33,11 @@ impl Store {
         conn.transaction(|conn| {
             let at = now();
             let updated = diesel::update(tool_settings::table.find(tool_id))
-                .set((tool_settings::enabled.eq(enabled), tool_settings::updated_at.eq(at), tool_settings::updated_by.eq(by)))
+                .set((
+                    tool_settings::enabled.eq(enabled),
+                    tool_settings::updated_at.eq(at),
+                    tool_settings::updated_by.eq(by),
+                ))
                 .execute(conn)?;
             if updated == 0 {
                 diesel::insert_into(tool_settings::table)

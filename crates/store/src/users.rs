@@ -62,7 +62,9 @@ impl TryFrom<UserRow> for StoredUser {
     type Error = StoreError;
 
     fn try_from(row: UserRow) -> StoreResult<Self> {
-        let role = Role::parse(&row.role).ok_or_else(|| StoreError::Corrupt(format!("user {} has role {:?}", row.id, row.role)))?;
+        let role = Role::parse(&row.role).ok_or_else(|| {
+            StoreError::Corrupt(format!("user {} has role {:?}", row.id, row.role))
+        })?;
         Ok(Self {
             id: row.id,
             username: row.username,
@@ -93,7 +95,12 @@ fn enabled_admins_besides(conn: &mut DbConnection, user_id: &str) -> QueryResult
         .get_result(conn)
 }
 
-fn insert(conn: &mut DbConnection, username: &str, password_hash: &str, role: Role) -> StoreResult<StoredUser> {
+fn insert(
+    conn: &mut DbConnection,
+    username: &str,
+    password_hash: &str,
+    role: Role,
+) -> StoreResult<StoredUser> {
     let at = now();
     let row = UserRow {
         id: new_id(),
@@ -105,7 +112,9 @@ fn insert(conn: &mut DbConnection, username: &str, password_hash: &str, role: Ro
         created_at: at,
         updated_at: at,
     };
-    diesel::insert_into(users::table).values(&row).execute(conn)?;
+    diesel::insert_into(users::table)
+        .values(&row)
+        .execute(conn)?;
     row.try_into()
 }
 
@@ -116,14 +125,23 @@ impl Store {
     }
 
     /// Creates a user; `NameTaken` when the user name exists.
-    pub fn create_user(&self, username: &str, password_hash: &str, role: Role) -> StoreResult<StoredUser> {
+    pub fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: Role,
+    ) -> StoreResult<StoredUser> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         insert(&mut conn, username, password_hash, role)
     }
 
     /// Creates `username` as an administrator if, and only if, there are no users yet.
-    pub fn create_first_admin(&self, username: &str, password_hash: &str) -> StoreResult<Option<StoredUser>> {
+    pub fn create_first_admin(
+        &self,
+        username: &str,
+        password_hash: &str,
+    ) -> StoreResult<Option<StoredUser>> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
@@ -137,7 +155,11 @@ impl Store {
 
     pub fn find_user(&self, id: &str) -> StoreResult<Option<StoredUser>> {
         let mut conn = self.conn()?;
-        let row = users::table.find(id).select(UserRow::as_select()).first(&mut conn).optional()?;
+        let row = users::table
+            .find(id)
+            .select(UserRow::as_select())
+            .first(&mut conn)
+            .optional()?;
         row.map(StoredUser::try_from).transpose()
     }
 
@@ -153,13 +175,25 @@ impl Store {
 
     /// Users ordered by user name, after `after` when given; one more than `limit` tells
     /// whether a next page exists.
-    pub fn list_users(&self, limit: i64, after: Option<&str>) -> StoreResult<(Vec<StoredUser>, bool)> {
+    pub fn list_users(
+        &self,
+        limit: i64,
+        after: Option<&str>,
+    ) -> StoreResult<(Vec<StoredUser>, bool)> {
         let mut conn = self.conn()?;
-        let mut query = users::table.select(UserRow::as_select()).order(users::username.asc()).limit(limit + 1).into_boxed();
+        let mut query = users::table
+            .select(UserRow::as_select())
+            .order(users::username.asc())
+            .limit(limit + 1)
+            .into_boxed();
         if let Some(after) = after {
             query = query.filter(users::username.gt(after.to_owned()));
         }
-        let mut rows: Vec<StoredUser> = query.load(&mut conn)?.into_iter().map(StoredUser::try_from).collect::<Result<_, _>>()?;
+        let mut rows: Vec<StoredUser> = query
+            .load(&mut conn)?
+            .into_iter()
+            .map(StoredUser::try_from)
+            .collect::<Result<_, _>>()?;
         let more = rows.len() as i64 > limit;
         rows.truncate(limit.try_into().unwrap_or(usize::MAX));
         Ok((rows, more))
@@ -170,11 +204,18 @@ impl Store {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
-            let current: StoredUser =
-                users::table.find(id).select(UserRow::as_select()).first(conn).optional()?.ok_or(StoreError::NotFound)?.try_into()?;
+            let current: StoredUser = users::table
+                .find(id)
+                .select(UserRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(StoreError::NotFound)?
+                .try_into()?;
             let role = change.role.unwrap_or(current.role);
             let disabled = change.disabled.unwrap_or(current.disabled);
-            let loses_admin = current.role == Role::Admin && !current.disabled && (role != Role::Admin || disabled);
+            let loses_admin = current.role == Role::Admin
+                && !current.disabled
+                && (role != Role::Admin || disabled);
             if loses_admin && enabled_admins_besides(conn, id)? == 0 {
                 return Err(StoreError::LastAdmin);
             }
@@ -190,7 +231,11 @@ impl Store {
                     users::updated_at.eq(now()),
                 ))
                 .execute(conn)?;
-            users::table.find(id).select(UserRow::as_select()).first(conn)?.try_into()
+            users::table
+                .find(id)
+                .select(UserRow::as_select())
+                .first(conn)?
+                .try_into()
         })
     }
 }

@@ -12,7 +12,8 @@ use crate::auth::{Caller, verify_password};
 use crate::error::ApiError;
 
 fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr().map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
+    req.peer_addr()
+        .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
 }
 
 /// Sign in with a user name and password; returns a bearer token.
@@ -37,19 +38,27 @@ pub async fn create_session(
     let client = client_address(&req);
     if let Some(wait) = state.limiter.check(&username, &client, Instant::now()) {
         tracing::warn!(client = %client, "sign-in rate limited");
-        return Err(ApiError::RateLimited { retry_after_secs: wait.as_secs().max(1) });
+        return Err(ApiError::RateLimited {
+            retry_after_secs: wait.as_secs().max(1),
+        });
     }
     let lookup_state = state.clone();
     let lookup_name = username.trim().to_lowercase();
     let user = blocking(move || {
         let user = lookup_state.store.find_user_by_username(&lookup_name)?;
-        let hash = user.as_ref().map_or(lookup_state.decoy_hash.as_str(), |user| user.password_hash.as_str());
+        let hash = user
+            .as_ref()
+            .map_or(lookup_state.decoy_hash.as_str(), |user| {
+                user.password_hash.as_str()
+            });
         let matches = verify_password(&password, hash);
         Ok(user.filter(|user| matches && !user.disabled))
     })
     .await?;
     let Some(user) = user else {
-        state.limiter.record_failure(&username, &client, Instant::now());
+        state
+            .limiter
+            .record_failure(&username, &client, Instant::now());
         tracing::info!(client = %client, "sign-in refused");
         return Err(ApiError::InvalidLogin);
     };
@@ -60,7 +69,11 @@ pub async fn create_session(
         access_token,
         token_type: "Bearer".into(),
         expires_in: state.sessions.ttl.as_secs(),
-        user: SessionUser { id: user.id, username: user.username, role: user.role },
+        user: SessionUser {
+            id: user.id,
+            username: user.username,
+            role: user.role,
+        },
     }))
 }
 
@@ -72,5 +85,9 @@ pub async fn create_session(
 )]
 #[get("/auth/me")]
 pub async fn get_current_user(caller: Caller) -> web::Json<SessionUser> {
-    web::Json(SessionUser { id: caller.id, username: caller.username, role: caller.role })
+    web::Json(SessionUser {
+        id: caller.id,
+        username: caller.username,
+        role: caller.role,
+    })
 }

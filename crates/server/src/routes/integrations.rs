@@ -3,9 +3,11 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
-use switchboard_domain::integration::{CreateIntegrationRequest, Integration, IntegrationPage, UpdateIntegrationRequest};
-use switchboard_domain::tools::{APPROVED_TOOLS, find_tool};
 use switchboard_domain::Problem;
+use switchboard_domain::integration::{
+    CreateIntegrationRequest, Integration, IntegrationPage, UpdateIntegrationRequest,
+};
+use switchboard_domain::tools::{APPROVED_TOOLS, find_tool};
 use switchboard_store::IntegrationQuery;
 use utoipa::IntoParams;
 
@@ -32,15 +34,26 @@ pub struct ListIntegrationsParams {
 }
 
 fn approved_tool_list() -> String {
-    APPROVED_TOOLS.iter().map(|tool| tool.id).collect::<Vec<_>>().join(", ")
+    APPROVED_TOOLS
+        .iter()
+        .map(|tool| tool.id)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn with_etag(mut response: actix_web::HttpResponseBuilder, integration: &Integration) -> HttpResponse {
-    response.insert_header(header::ETag(etag(integration.version))).json(integration)
+fn with_etag(
+    mut response: actix_web::HttpResponseBuilder,
+    integration: &Integration,
+) -> HttpResponse {
+    response
+        .insert_header(header::ETag(etag(integration.version)))
+        .json(integration)
 }
 
 fn name_taken(name: &str) -> ApiError {
-    ApiError::NameTaken(format!("an integration named {name:?} already exists (names are compared ignoring case)"))
+    ApiError::NameTaken(format!(
+        "an integration named {name:?} already exists (names are compared ignoring case)"
+    ))
 }
 
 fn not_found(err: ApiError) -> ApiError {
@@ -71,15 +84,28 @@ pub async fn list_integrations(
     if let Some(tool) = &params.tool
         && find_tool(tool).is_none()
     {
-        return Err(ApiError::InvalidParameter(format!("tool {tool:?} is not approved; approved tools: {}", approved_tool_list())));
+        return Err(ApiError::InvalidParameter(format!(
+            "tool {tool:?} is not approved; approved tools: {}",
+            approved_tool_list()
+        )));
     }
     if params.q.as_ref().is_some_and(|q| q.chars().count() > 100) {
-        return Err(ApiError::InvalidParameter("q has at most 100 characters".into()));
+        return Err(ApiError::InvalidParameter(
+            "q has at most 100 characters".into(),
+        ));
     }
-    let query = IntegrationQuery { limit, after, tool: params.tool, name_contains: params.q.filter(|q| !q.trim().is_empty()) };
+    let query = IntegrationQuery {
+        limit,
+        after,
+        tool: params.tool,
+        name_contains: params.q.filter(|q| !q.trim().is_empty()),
+    };
     let store = state.store.clone();
     let (items, next) = blocking(move || Ok(store.list_integrations(&query)?)).await?;
-    Ok(web::Json(IntegrationPage { items, next_cursor: next.as_deref().map(encode_cursor) }))
+    Ok(web::Json(IntegrationPage {
+        items,
+        next_cursor: next.as_deref().map(encode_cursor),
+    }))
 }
 
 /// Create an integration of an approved, enabled tool.
@@ -110,21 +136,34 @@ pub async fn create_integration(
         };
         let Some(tool) = enabled_tool else {
             let policy = store.tool_policy()?;
-            let allowed: Vec<&str> =
-                APPROVED_TOOLS.iter().filter(|tool| policy.get(tool.id).copied().unwrap_or(true)).map(|tool| tool.id).collect();
-            let reason = if find_tool(&request.tool).is_some() { "is switched off by an administrator" } else { "is not an approved tool" };
+            let allowed: Vec<&str> = APPROVED_TOOLS
+                .iter()
+                .filter(|tool| policy.get(tool.id).copied().unwrap_or(true))
+                .map(|tool| tool.id)
+                .collect();
+            let reason = if find_tool(&request.tool).is_some() {
+                "is switched off by an administrator"
+            } else {
+                "is not an approved tool"
+            };
             let detail = format!(
                 "{:?} {reason}; the approved, enabled tools are: {}",
                 request.tool,
-                if allowed.is_empty() { "none".to_owned() } else { allowed.join(", ") }
+                if allowed.is_empty() {
+                    "none".to_owned()
+                } else {
+                    allowed.join(", ")
+                }
             );
             return Err(ApiError::ToolNotApproved(detail));
         };
         let draft = request.parse(tool).map_err(ApiError::Validation)?;
-        store.create_integration(&draft, &admin.0.username).map_err(|err| match ApiError::from(err) {
-            ApiError::NameTaken(_) => name_taken(draft.name.as_str()),
-            other => other,
-        })
+        store
+            .create_integration(&draft, &admin.0.username)
+            .map_err(|err| match ApiError::from(err) {
+                ApiError::NameTaken(_) => name_taken(draft.name.as_str()),
+                other => other,
+            })
     })
     .await?;
     let location = format!("/api/v1/integrations/{}", integration.id);
@@ -144,9 +183,15 @@ pub async fn create_integration(
     security(("bearer" = []))
 )]
 #[get("/integrations/{id}")]
-pub async fn get_integration(_caller: Caller, state: web::Data<AppState>, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+pub async fn get_integration(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
-    let integration = blocking(move || Ok(store.get_integration(&id)?)).await.map_err(not_found)?;
+    let integration = blocking(move || Ok(store.get_integration(&id)?))
+        .await
+        .map_err(not_found)?;
     Ok(with_etag(HttpResponse::Ok(), &integration))
 }
 
@@ -180,12 +225,14 @@ pub async fn update_integration(
     let request = body.into_inner();
     let store = state.store.clone();
     let new_name = request.name.clone();
-    let integration = blocking(move || Ok(store.update_integration(&id, expected, |tool, stored| request.parse(tool, stored))?))
-        .await
-        .map_err(|err| match not_found(err) {
-            ApiError::NameTaken(_) => name_taken(new_name.as_deref().unwrap_or_default().trim()),
-            other => other,
-        })?;
+    let integration = blocking(move || {
+        Ok(store.update_integration(&id, expected, |tool, stored| request.parse(tool, stored))?)
+    })
+    .await
+    .map_err(|err| match not_found(err) {
+        ApiError::NameTaken(_) => name_taken(new_name.as_deref().unwrap_or_default().trim()),
+        other => other,
+    })?;
     Ok(with_etag(HttpResponse::Ok(), &integration))
 }
 
@@ -213,6 +260,8 @@ pub async fn delete_integration(
 ) -> Result<HttpResponse, ApiError> {
     let expected = if_match_version(&req)?;
     let store = state.store.clone();
-    blocking(move || Ok(store.delete_integration(&id, expected)?)).await.map_err(not_found)?;
+    blocking(move || Ok(store.delete_integration(&id, expected)?))
+        .await
+        .map_err(not_found)?;
     Ok(HttpResponse::NoContent().finish())
 }

@@ -37,36 +37,53 @@ pub fn json_config() -> web::JsonConfig {
     web::JsonConfig::default()
         .limit(BODY_LIMIT_BYTES)
         .content_type(|mime| {
-            mime.type_() == mime::APPLICATION && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
+            mime.type_() == mime::APPLICATION
+                && (mime.subtype() == mime::JSON || mime.suffix() == Some(mime::JSON))
         })
         .content_type_required(true)
         .error_handler(|err, _req| {
             let api = match &err {
                 JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
-                JsonPayloadError::Overflow { .. } | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
+                JsonPayloadError::Overflow { .. }
+                | JsonPayloadError::OverflowKnownLength { .. } => ApiError::PayloadTooLarge,
                 JsonPayloadError::Deserialize(inner) => ApiError::MalformedBody(inner.to_string()),
                 other => ApiError::MalformedBody(other.to_string()),
             };
-            actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+            actix_web::error::InternalError::from_response(
+                err,
+                actix_web::ResponseError::error_response(&api),
+            )
+            .into()
         })
 }
 
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err: QueryPayloadError, _req| {
         let api = ApiError::InvalidParameter(err.to_string());
-        actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+        actix_web::error::InternalError::from_response(
+            err,
+            actix_web::ResponseError::error_response(&api),
+        )
+        .into()
     })
 }
 
 pub fn path_config() -> web::PathConfig {
     web::PathConfig::default().error_handler(|err: PathError, _req| {
         let api = ApiError::InvalidParameter(err.to_string());
-        actix_web::error::InternalError::from_response(err, actix_web::ResponseError::error_response(&api)).into()
+        actix_web::error::InternalError::from_response(
+            err,
+            actix_web::ResponseError::error_response(&api),
+        )
+        .into()
     })
 }
 
 /// Unknown routes answer 404, and known routes asked with another method 405.
-pub async fn fallback(req: HttpRequest, state: web::Data<AppState>) -> Result<actix_web::HttpResponse, ApiError> {
+pub async fn fallback(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<actix_web::HttpResponse, ApiError> {
     Err(match state.routes.allowed_methods(req.path()) {
         Some(allow) => ApiError::MethodNotAllowed { allow },
         None => ApiError::NotFound("route"),
@@ -87,8 +104,13 @@ pub fn etag(version: i64) -> header::EntityTag {
 
 /// The version `If-Match` requires: `None` when absent or `*`.
 pub fn if_match_version(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
-    let Some(value) = req.headers().get(header::IF_MATCH) else { return Ok(None) };
-    let text = value.to_str().map_err(|_| ApiError::InvalidParameter("If-Match is not readable text".into()))?.trim();
+    let Some(value) = req.headers().get(header::IF_MATCH) else {
+        return Ok(None);
+    };
+    let text = value
+        .to_str()
+        .map_err(|_| ApiError::InvalidParameter("If-Match is not readable text".into()))?
+        .trim();
     if text == "*" {
         return Ok(None);
     }
@@ -96,7 +118,11 @@ pub fn if_match_version(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
         .and_then(|rest| rest.strip_suffix('"'))
         .and_then(|inner| inner.parse::<i64>().ok())
         .map(Some)
-        .ok_or_else(|| ApiError::InvalidParameter(format!("If-Match must be an ETag from this API such as \"3\", not {text}")))
+        .ok_or_else(|| {
+            ApiError::InvalidParameter(format!(
+                "If-Match must be an ETag from this API such as \"3\", not {text}"
+            ))
+        })
 }
 
 /// Cursors are opaque to clients: the sort key of the last item, base64url-encoded.
@@ -119,6 +145,8 @@ pub fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
     match limit {
         None => Ok(DEFAULT_PAGE_SIZE),
         Some(limit) if (1..=MAX_PAGE_SIZE).contains(&limit) => Ok(limit),
-        Some(limit) => Err(ApiError::InvalidParameter(format!("limit must be 1 to {MAX_PAGE_SIZE}, not {limit}"))),
+        Some(limit) => Err(ApiError::InvalidParameter(format!(
+            "limit must be 1 to {MAX_PAGE_SIZE}, not {limit}"
+        ))),
     }
 }

@@ -13,13 +13,21 @@ use crate::AppState;
 use crate::error::ApiError;
 
 pub fn configure(config: &mut ServiceConfig) {
-    config.service(get_health).service(get_readiness).service(get_metrics).service(get_openapi).service(get_docs);
+    config
+        .service(get_health)
+        .service(get_readiness)
+        .service(get_metrics)
+        .service(get_openapi)
+        .service(get_docs);
 }
 
 /// The Swagger UI, served from the binary: it loads nothing from elsewhere.
 pub fn docs_service() -> SwaggerUi {
     SwaggerUi::new("/api/docs/{_:.*}").config(
-        Config::new(["/api/openapi.json"]).validator_url("none").display_operation_id(true).try_it_out_enabled(true),
+        Config::new(["/api/openapi.json"])
+            .validator_url("none")
+            .display_operation_id(true)
+            .try_it_out_enabled(true),
     )
 }
 
@@ -57,8 +65,16 @@ pub async fn get_health() -> web::Json<Health> {
 #[get("/readyz")]
 pub async fn get_readiness(state: web::Data<AppState>) -> Result<web::Json<Readiness>, ApiError> {
     let store = state.store.clone();
-    blocking(move || store.ping().map_err(|err| ApiError::DatabaseUnavailable(err.to_string()))).await?;
-    Ok(web::Json(Readiness { status: "ok", database: state.store.backend_name() }))
+    blocking(move || {
+        store
+            .ping()
+            .map_err(|err| ApiError::DatabaseUnavailable(err.to_string()))
+    })
+    .await?;
+    Ok(web::Json(Readiness {
+        status: "ok",
+        database: state.store.backend_name(),
+    }))
 }
 
 /// Request counts and latencies in the Prometheus text format.
@@ -70,8 +86,12 @@ pub async fn get_readiness(state: web::Data<AppState>) -> Result<web::Json<Readi
 #[get("/metrics")]
 pub async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
-    let database_up = blocking(move || Ok(store.ping().is_ok())).await.unwrap_or(false);
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(state.metrics.render(database_up))
+    let database_up = blocking(move || Ok(store.ping().is_ok()))
+        .await
+        .unwrap_or(false);
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(state.metrics.render(database_up))
 }
 
 /// This document.
@@ -82,7 +102,9 @@ pub async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
 )]
 #[get("/api/openapi.json")]
 pub async fn get_openapi(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type("application/json").body(state.openapi_json.clone())
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(state.openapi_json.clone())
 }
 
 /// The interactive API documentation.
@@ -93,5 +115,7 @@ pub async fn get_openapi(state: web::Data<AppState>) -> HttpResponse {
 )]
 #[get("/api/docs")]
 pub async fn get_docs() -> HttpResponse {
-    HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/api/docs/")).finish()
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, "/api/docs/"))
+        .finish()
 }

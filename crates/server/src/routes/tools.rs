@@ -16,10 +16,16 @@ use crate::error::ApiError;
     security(("bearer" = []))
 )]
 #[get("/tools")]
-pub async fn list_tools(_caller: Caller, state: web::Data<AppState>) -> Result<web::Json<ToolList>, ApiError> {
+pub async fn list_tools(
+    _caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<web::Json<ToolList>, ApiError> {
     let store = state.store.clone();
     let policy = blocking(move || Ok(store.tool_policy()?)).await?;
-    let items = APPROVED_TOOLS.iter().map(|spec| Tool::from_spec(spec, policy.get(spec.id).copied().unwrap_or(true))).collect();
+    let items = APPROVED_TOOLS
+        .iter()
+        .map(|spec| Tool::from_spec(spec, policy.get(spec.id).copied().unwrap_or(true)))
+        .collect();
     Ok(web::Json(ToolList { items }))
 }
 

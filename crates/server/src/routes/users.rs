@@ -42,13 +42,24 @@ fn not_found(err: ApiError) -> ApiError {
     security(("bearer" = []))
 )]
 #[get("/users")]
-pub async fn list_users(_admin: Admin, state: web::Data<AppState>, params: web::Query<ListUsersParams>) -> Result<web::Json<UserPage>, ApiError> {
+pub async fn list_users(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    params: web::Query<ListUsersParams>,
+) -> Result<web::Json<UserPage>, ApiError> {
     let limit = page_size(params.limit)?;
     let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
     let store = state.store.clone();
     let (users, more) = blocking(move || Ok(store.list_users(limit, after.as_deref())?)).await?;
-    let next_cursor = if more { users.last().map(|user| encode_cursor(&user.username)) } else { None };
-    Ok(web::Json(UserPage { items: users.iter().map(|user| user.to_api()).collect(), next_cursor }))
+    let next_cursor = if more {
+        users.last().map(|user| encode_cursor(&user.username))
+    } else {
+        None
+    };
+    Ok(web::Json(UserPage {
+        items: users.iter().map(|user| user.to_api()).collect(),
+        next_cursor,
+    }))
 }
 
 /// Create a user.
@@ -64,7 +75,11 @@ pub async fn list_users(_admin: Admin, state: web::Data<AppState>, params: web::
     security(("bearer" = []))
 )]
 #[post("/users")]
-pub async fn create_user(admin: Admin, state: web::Data<AppState>, body: web::Json<CreateUserRequest>) -> Result<HttpResponse, ApiError> {
+pub async fn create_user(
+    admin: Admin,
+    state: web::Data<AppState>,
+    body: web::Json<CreateUserRequest>,
+) -> Result<HttpResponse, ApiError> {
     let new_user = body.parse().map_err(ApiError::Validation)?;
     let iterations = state.password_iterations;
     let store = state.store.clone();
@@ -79,7 +94,9 @@ pub async fn create_user(admin: Admin, state: web::Data<AppState>, body: web::Js
         other => other,
     })?;
     tracing::info!(user = %user.username, role = %user.role, by = %admin.0.username, "user created");
-    Ok(HttpResponse::Created().insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id))).json(user.to_api()))
+    Ok(HttpResponse::Created()
+        .insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)))
+        .json(user.to_api()))
 }
 
 /// Read one user.
@@ -94,7 +111,11 @@ pub async fn create_user(admin: Admin, state: web::Data<AppState>, body: web::Js
     security(("bearer" = []))
 )]
 #[get("/users/{id}")]
-pub async fn get_user(_admin: Admin, state: web::Data<AppState>, id: web::Path<String>) -> Result<web::Json<User>, ApiError> {
+pub async fn get_user(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<web::Json<User>, ApiError> {
     let store = state.store.clone();
     let user = blocking(move || store.find_user(&id)?.ok_or(ApiError::NotFound("user"))).await?;
     Ok(web::Json(user.to_api()))
@@ -125,8 +146,19 @@ pub async fn update_user(
     let iterations = state.password_iterations;
     let store = state.store.clone();
     let user = blocking(move || {
-        let password_hash = patch.password.as_ref().map(|password| hash_password(password.expose(), iterations)).transpose()?;
-        Ok(store.update_user(&id, UserChange { role: patch.role, disabled: patch.disabled, password_hash })?)
+        let password_hash = patch
+            .password
+            .as_ref()
+            .map(|password| hash_password(password.expose(), iterations))
+            .transpose()?;
+        Ok(store.update_user(
+            &id,
+            UserChange {
+                role: patch.role,
+                disabled: patch.disabled,
+                password_hash,
+            },
+        )?)
     })
     .await
     .map_err(not_found)?;

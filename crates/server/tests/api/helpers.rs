@@ -58,8 +58,12 @@ impl PgDatabase {
         let admin_url = std::env::var(PG_ENV).expect("SWITCHBOARD_TEST_PG_URL");
         let name = format!("switchboard_test_{}", uuid::Uuid::new_v4().simple());
         let mut conn = PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
-        diesel::sql_query(format!("CREATE DATABASE {name}")).execute(&mut conn).expect("create database");
-        let (base, _) = admin_url.rsplit_once('/').expect("URL with a database path");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .expect("create database");
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("URL with a database path");
         let url = format!("{base}/{name}");
         (Self { admin_url, name }, url)
     }
@@ -68,7 +72,11 @@ impl PgDatabase {
 impl Drop for PgDatabase {
     fn drop(&mut self) {
         if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
-            let _ = diesel::sql_query(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).execute(&mut conn);
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
         }
     }
 }
@@ -93,14 +101,24 @@ pub struct TestApp {
 pub fn test_config(dir: &std::path::Path, database: DatabaseUrl) -> Config {
     Config {
         bind: "127.0.0.1:0".parse().expect("address"),
-        storage: StorageConfig { data_dir: dir.to_owned(), database, master_key: None, previous_master_keys: Vec::new(), db_pool_size: 4 },
+        storage: StorageConfig {
+            data_dir: dir.to_owned(),
+            database,
+            master_key: None,
+            previous_master_keys: Vec::new(),
+            db_pool_size: 4,
+        },
         session_secret: None,
         session_ttl: Duration::from_secs(600),
         admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
         workers: Some(2),
         // Fast hashes keep the suite quick; production uses config::PASSWORD_ITERATIONS.
         password_iterations: 1_000,
-        login_limits: LoginLimits { per_username: 3, per_client: 10, window: Duration::from_secs(60) },
+        login_limits: LoginLimits {
+            per_username: 3,
+            per_client: 10,
+            window: Duration::from_secs(60),
+        },
     }
 }
 
@@ -120,7 +138,10 @@ impl TestApp {
         let started = switchboard_server::startup::start(&config, listener).expect("server starts");
         let handle = started.server.handle();
         actix_web::rt::spawn(started.server);
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("client");
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("client");
         let mut app = Self {
             base,
             client,
@@ -140,13 +161,24 @@ impl TestApp {
     }
 
     pub async fn login(&self, username: &str, password: &str) -> String {
-        let response = self.post_json("/api/v1/auth/login", None, &json!({"username": username, "password": password})).await;
+        let response = self
+            .post_json(
+                "/api/v1/auth/login",
+                None,
+                &json!({"username": username, "password": password}),
+            )
+            .await;
         assert_eq!(response.status(), StatusCode::OK, "login as {username}");
         let body: Value = response.json().await.expect("json");
         body["access_token"].as_str().expect("token").to_owned()
     }
 
-    pub fn request(&self, method: Method, path: &str, token: Option<&str>) -> reqwest::RequestBuilder {
+    pub fn request(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+    ) -> reqwest::RequestBuilder {
         let builder = self.client.request(method, self.url(path));
         match token {
             Some(token) => builder.bearer_auth(token),
@@ -154,16 +186,37 @@ impl TestApp {
         }
     }
 
-    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
-        self.request(Method::POST, path, token).json(body).send().await.expect("request")
+    pub async fn post_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.request(Method::POST, path, token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
-    pub async fn patch_json(&self, path: &str, token: Option<&str>, body: &Value) -> reqwest::Response {
-        self.request(Method::PATCH, path, token).json(body).send().await.expect("request")
+    pub async fn patch_json(
+        &self,
+        path: &str,
+        token: Option<&str>,
+        body: &Value,
+    ) -> reqwest::Response {
+        self.request(Method::PATCH, path, token)
+            .json(body)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn get(&self, path: &str, token: Option<&str>) -> reqwest::Response {
-        self.request(Method::GET, path, token).send().await.expect("request")
+        self.request(Method::GET, path, token)
+            .send()
+            .await
+            .expect("request")
     }
 
     pub async fn get_json(&self, path: &str) -> Value {
@@ -174,7 +227,9 @@ impl TestApp {
 
     /// Creates an integration as admin and returns its body.
     pub async fn create(&self, body: &Value) -> Value {
-        let response = self.post_json("/api/v1/integrations", Some(&self.admin_token), body).await;
+        let response = self
+            .post_json("/api/v1/integrations", Some(&self.admin_token), body)
+            .await;
         let status = response.status();
         let text = response.text().await.expect("body");
         assert_eq!(status, StatusCode::CREATED, "{text}");
@@ -185,7 +240,11 @@ impl TestApp {
     pub async fn user_token(&self, username: &str, role: &str) -> String {
         let password = format!("{username} password 123");
         let response = self
-            .post_json("/api/v1/users", Some(&self.admin_token), &json!({"username": username, "password": password, "role": role}))
+            .post_json(
+                "/api/v1/users",
+                Some(&self.admin_token),
+                &json!({"username": username, "password": password, "role": role}),
+            )
             .await;
         assert_eq!(response.status(), StatusCode::CREATED);
         self.login(username, &password).await
@@ -205,7 +264,12 @@ impl TestApp {
             DatabaseUrl::Postgres(url) => {
                 let mut conn = PgConnection::establish(url).expect("connect");
                 let mut text = String::new();
-                for table in ["users", "tool_settings", "integrations", "integration_credentials"] {
+                for table in [
+                    "users",
+                    "tool_settings",
+                    "integrations",
+                    "integration_credentials",
+                ] {
                     let dump: Vec<Dump> = diesel::sql_query(format!(
                         "SELECT coalesce(string_agg(t::text, '\n'), '') AS dump FROM {table} t"
                     ))
@@ -222,7 +286,8 @@ impl TestApp {
     pub fn execute_sql(&self, sql: &str) -> usize {
         match &self.database {
             DatabaseUrl::Sqlite(path) => {
-                let mut conn = SqliteConnection::establish(&path.to_string_lossy()).expect("connect");
+                let mut conn =
+                    SqliteConnection::establish(&path.to_string_lossy()).expect("connect");
                 diesel::sql_query(sql).execute(&mut conn).expect("sql")
             }
             DatabaseUrl::Postgres(url) => {
@@ -258,8 +323,16 @@ pub fn jenkins(name: &str) -> Value {
 /// Reads a problem response, checking its media type and shape.
 pub async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status, "status");
-    let content_type = response.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
-    assert!(content_type.starts_with("application/problem+json"), "content type {content_type:?}");
+    let content_type = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    assert!(
+        content_type.starts_with("application/problem+json"),
+        "content type {content_type:?}"
+    );
     let body: Value = response.json().await.expect("problem json");
     assert_eq!(body["status"], json!(status.as_u16()));
     for key in ["type", "title", "detail", "code"] {
@@ -270,5 +343,13 @@ pub async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
 
 /// The fields named in a validation problem.
 pub fn fields(problem: &Value) -> Vec<String> {
-    problem["errors"].as_array().map(|errors| errors.iter().filter_map(|e| e["field"].as_str().map(str::to_owned)).collect()).unwrap_or_default()
+    problem["errors"]
+        .as_array()
+        .map(|errors| {
+            errors
+                .iter()
+                .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
 }

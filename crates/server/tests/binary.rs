@@ -1,0 +1,388 @@
+//! The `switchboard` binary as an operator runs it: first start, logs, shutdown and the
+//! administrative commands.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_switchboard");
+const SECRET: &str = "binary-test-token-9d8c7b6a";
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+fn switchboard(data_dir: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("SWITCHBOARD_DATA_DIR", data_dir);
+    command
+}
+
+struct Server {
+    child: Child,
+    stderr: Arc<Mutex<Vec<String>>>,
+    base: String,
+}
+
+impl Server {
+    fn start(data_dir: &Path) -> Self {
+        let port = free_port();
+        let mut child = switchboard(data_dir)
+            .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
+            .env("SWITCHBOARD_LOG_FORMAT", "json")
+            .arg("serve")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let lines = stderr.clone();
+        let pipe = child.stderr.take().expect("stderr");
+        std::thread::spawn(move || {
+            for line in BufReader::new(pipe).lines().map_while(Result::ok) {
+                lines.lock().expect("lock").push(line);
+            }
+        });
+        Self {
+            child,
+            stderr,
+            base: format!("http://127.0.0.1:{port}"),
+        }
+    }
+
+    async fn wait_ready(&self, client: &reqwest::Client) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if client
+                .get(format!("{}/readyz", self.base))
+                .send()
+                .await
+                .is_ok_and(|r| r.status().is_success())
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("server not ready: {:?}", self.log());
+    }
+
+    fn log(&self) -> Vec<String> {
+        self.stderr.lock().expect("lock").clone()
+    }
+
+    /// SIGTERM, then the exit status.
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success());
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "no exit after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+async fn login(
+    client: &reqwest::Client,
+    base: &str,
+    username: &str,
+    password: &str,
+) -> reqwest::Response {
+    client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": username, "password": password}))
+        .send()
+        .await
+        .expect("login")
+}
+
+#[tokio::test]
+async fn first_start_prints_the_password_logs_json_keeps_secrets_out_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let client = reqwest::Client::new();
+    server.wait_ready(&client).await;
+
+    let log = server.log();
+    let password_line = log
+        .iter()
+        .find(|line| line.contains("password:"))
+        .expect("the first password is printed");
+    let password = password_line
+        .split_whitespace()
+        .last()
+        .expect("password")
+        .to_owned();
+    assert!(password.len() >= 20);
+    let session: Value = login(&client, &server.base, "admin", &password)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let token = session["access_token"].as_str().expect("token").to_owned();
+
+    let created = client
+        .post(format!("{}/api/v1/integrations", server.base))
+        .bearer_auth(&token)
+        .header("x-request-id", "req-create-1")
+        .json(&json!({"name": "Jenkins", "tool": "jenkins", "urls": {"apiUrl": "https://jenkins.example.com/"},
+            "credentials": {"username": "alice", "apiToken": SECRET}}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(created.status(), 201);
+    let bad = client
+        .post(format!("{}/api/v1/integrations", server.base))
+        .bearer_auth(&token)
+        .json(&json!({"name": "", "tool": "jenkins", "credentials": {"apiToken": SECRET}}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(bad.status(), 422);
+    let wrong = login(&client, &server.base, "admin", SECRET).await;
+    assert_eq!(wrong.status(), 401);
+
+    let lines = server.stderr.clone();
+    let status = server.terminate();
+    assert!(status.success(), "graceful exit: {status:?}");
+    std::thread::sleep(Duration::from_millis(200));
+    let log = lines.lock().expect("lock").clone();
+
+    for line in &log {
+        assert!(!line.contains(SECRET), "a log line holds a secret: {line}");
+    }
+    let requests: Vec<Value> = log
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line).ok())
+        .filter(|entry| entry["message"] == "request")
+        .collect();
+    let create = requests
+        .iter()
+        .find(|entry| entry["request_id"] == "req-create-1")
+        .expect("the create request is logged with its id");
+    assert_eq!(create["method"], "POST");
+    assert_eq!(create["route"], "/api/v1/integrations");
+    assert_eq!(create["status"], 201);
+    assert_eq!(create["user"], "admin");
+    assert!(create["duration_ms"].is_number());
+    assert!(requests.iter().all(|entry| {
+        entry["request_id"]
+            .as_str()
+            .is_some_and(|id| !id.is_empty())
+    }));
+    assert!(log.iter().any(|line| line.contains("stopped")), "{log:?}");
+
+    // The second start creates no new administrator and prints no password.
+    let again = Server::start(dir.path());
+    again.wait_ready(&client).await;
+    assert_eq!(
+        login(&client, &again.base, "admin", &password)
+            .await
+            .status(),
+        200
+    );
+    assert!(!again.log().iter().any(|line| line.contains("password:")));
+}
+
+#[test]
+fn the_openapi_command_prints_the_committed_document() {
+    let output = Command::new(BINARY).arg("openapi").output().expect("run");
+    assert!(output.status.success());
+    let committed = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../api-spec/openapi.json"
+    ))
+    .expect("committed spec");
+    assert!(
+        output.stdout == committed,
+        "api-spec/openapi.json is stale: run `just spec`"
+    );
+}
+
+#[test]
+fn invalid_configuration_is_refused_with_what_to_fix() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = switchboard(dir.path())
+        .env("SWITCHBOARD_DATABASE_URL", "mysql://db/switchboard")
+        .env("SWITCHBOARD_MASTER_KEY", "too-short")
+        .env("SWITCHBOARD_BIND", "everywhere")
+        .arg("serve")
+        .output()
+        .expect("run");
+    assert!(!output.status.success());
+    let message = String::from_utf8_lossy(&output.stderr);
+    for expected in [
+        "SWITCHBOARD_DATABASE_URL",
+        "mysql",
+        "SWITCHBOARD_MASTER_KEY",
+        "SWITCHBOARD_BIND",
+    ] {
+        assert!(
+            message.contains(expected),
+            "{expected} missing from {message}"
+        );
+    }
+    assert!(
+        !message.contains("too-short"),
+        "the key value is not echoed"
+    );
+}
+
+#[tokio::test]
+async fn user_add_migrate_and_rotate_key_work_on_the_data_directory() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let migrate = switchboard(dir.path())
+        .arg("migrate")
+        .output()
+        .expect("migrate");
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    assert!(String::from_utf8_lossy(&migrate.stdout).contains("1 migration(s) applied"));
+
+    let mut add = switchboard(dir.path())
+        .args([
+            "user",
+            "add",
+            "Bob",
+            "--role",
+            "operator",
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("user add");
+    add.stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"bob's password 1\n")
+        .expect("write");
+    let added = add.wait_with_output().expect("wait");
+    assert!(added.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&added.stdout).trim(),
+        "created bob (operator)"
+    );
+    let duplicate = switchboard(dir.path())
+        .args(["user", "add", "bob"])
+        .output()
+        .expect("run");
+    assert!(
+        !duplicate.status.success()
+            && String::from_utf8_lossy(&duplicate.stderr).contains("exists already")
+    );
+    let bad_role = switchboard(dir.path())
+        .args(["user", "add", "x", "--role", "root"])
+        .output()
+        .expect("run");
+    assert!(!bad_role.status.success());
+
+    // bob exists, so the server creates no admin; add one to write an integration.
+    let admin = switchboard(dir.path())
+        .args(["user", "add", "root", "--role", "admin"])
+        .output()
+        .expect("run");
+    let admin_out = String::from_utf8_lossy(&admin.stdout).to_string();
+    let admin_password = admin_out
+        .lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .expect("generated password")
+        .to_owned();
+
+    let server = Server::start(dir.path());
+    let client = reqwest::Client::new();
+    server.wait_ready(&client).await;
+    assert_eq!(
+        login(&client, &server.base, "bob", "bob's password 1")
+            .await
+            .status(),
+        200
+    );
+    let session: Value = login(&client, &server.base, "root", &admin_password)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let token = session["access_token"].as_str().expect("token");
+    let created = client
+        .post(format!("{}/api/v1/integrations", server.base))
+        .bearer_auth(token)
+        .json(&json!({"name": "Jenkins", "tool": "jenkins", "urls": {"apiUrl": "https://j.example.com/"},
+            "credentials": {"username": "alice", "apiToken": SECRET}}))
+        .send()
+        .await
+        .expect("create");
+    assert_eq!(created.status(), 201);
+
+    // Rotation while the server runs: it re-seals in one transaction; the running server
+    // picks the new key up from the key file when it meets a value sealed with it.
+    let key_file = dir.path().join("master.key");
+    let keys_before = std::fs::read_to_string(&key_file).expect("key file");
+    let rotated = switchboard(dir.path())
+        .arg("rotate-key")
+        .output()
+        .expect("rotate");
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let rotated_out = String::from_utf8_lossy(&rotated.stdout);
+    assert!(
+        rotated_out.contains("re-sealed 1 credential value(s)"),
+        "{rotated_out}"
+    );
+    let keys_after = std::fs::read_to_string(&key_file).expect("key file");
+    assert_ne!(keys_before, keys_after);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(
+            std::fs::metadata(&key_file)
+                .expect("meta")
+                .permissions()
+                .mode()
+                & 0o777,
+            0o600
+        );
+    }
+    // A second rotation must open every value the first one sealed.
+    let again = switchboard(dir.path())
+        .arg("rotate-key")
+        .output()
+        .expect("rotate");
+    assert!(
+        String::from_utf8_lossy(&again.stdout).contains("re-sealed 1"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert!(server.terminate().success());
+}
