@@ -174,7 +174,7 @@ fn problem_for_status(status: actix_web::http::StatusCode) -> Problem {
             "Service unavailable",
             "try again shortly",
         ),
-        400..=499 => (
+        402 | 406..=412 | 414 | 416..=499 => (
             ErrorCode::MalformedBody,
             "Bad request",
             "the request could not be handled",
