@@ -301,6 +301,7 @@ fn check_required_credentials(
 })))]
 pub struct CreateIntegrationRequest {
     /// A friendly name, unique ignoring case (1–100 characters after trimming).
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, pattern = r"\S"))]
     pub name: String,
     /// The id of an approved, enabled tool (see `GET /api/v1/tools`).
     pub tool: String,
@@ -360,7 +361,9 @@ impl CreateIntegrationRequest {
     "credentials": {"apiToken": "99ff88ee77dd66cc55bb44aa3322110099"}
 })))]
 pub struct UpdateIntegrationRequest {
+    /// A new name (1–100 characters after trimming).
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 1, pattern = r"\S"))]
     pub name: Option<String>,
     /// Replaces the whole URL set when present.
     #[serde(default)]

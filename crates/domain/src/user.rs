@@ -57,7 +57,7 @@ pub struct Username(String);
 
 impl Username {
     pub fn parse(raw: &str) -> ParseResult<Self> {
-        let name = raw.trim().to_lowercase();
+        let name = raw.to_lowercase();
         if name.is_empty() {
             return Err((FieldErrorCode::Blank, "a user name is required".into()));
         }
@@ -146,8 +146,14 @@ pub struct UserPage {
 #[serde(deny_unknown_fields)]
 #[cfg_attr(feature = "openapi", schema(example = json!({"username": "bob", "password": "correct horse battery staple", "role": "operator"})))]
 pub struct CreateUserRequest {
+    /// Letters, digits, `.`, `_`, `-` and `@`; stored lowercase.
+    #[cfg_attr(
+        feature = "openapi",
+        schema(max_length = 64, pattern = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+    )]
     pub username: String,
     /// 12–1024 characters.
+    #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 1024))]
     pub password: String,
     pub role: Role,
 }
@@ -194,8 +200,9 @@ pub struct UpdateUserRequest {
     pub role: Option<Role>,
     #[serde(default)]
     pub disabled: Option<bool>,
-    /// Sets a new password and ends the user's sessions.
+    /// Sets a new password (12–1024 characters) and ends the user's sessions.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 1024))]
     pub password: Option<String>,
 }
 
@@ -288,8 +295,12 @@ mod tests {
     #[test]
     fn usernames_are_lowercased_and_restricted() {
         assert_eq!(
-            Username::parse(" Alice ").map(|u| u.as_str().to_owned()),
+            Username::parse("Alice").map(|u| u.as_str().to_owned()),
             Ok("alice".to_owned())
+        );
+        assert_eq!(
+            Username::parse(" alice").map_err(|e| e.0),
+            Err(FieldErrorCode::InvalidFormat)
         );
         assert!(Username::parse("bob.smith@example.com").is_ok());
         assert_eq!(

@@ -2,10 +2,12 @@
 //! every operation shares (security, the error answers).
 
 use utoipa::OpenApi;
-use utoipa::openapi::path::{Operation, PathItem};
+use utoipa::openapi::path::{Operation, ParameterIn, PathItem};
+use utoipa::openapi::schema::{Schema, SchemaType, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
 
+use switchboard_domain::tools::APPROVED_TOOLS;
 use switchboard_domain::{ErrorCode, FieldError, FieldErrorCode, Problem};
 
 #[derive(OpenApi)]
@@ -44,9 +46,41 @@ pub fn document() -> utoipa::openapi::OpenApi {
     for (path, item) in &mut doc.paths.paths {
         for operation in operations_mut(item) {
             document_common_errors(path, operation);
+            tighten_parameters(operation);
         }
     }
     doc
+}
+
+/// An optional parameter is absent or a value, never the text `null`; and `tool` can only
+/// name an approved tool, so clients and SDKs get the registry's ids as an enum.
+fn tighten_parameters(operation: &mut Operation) {
+    for parameter in operation.parameters.iter_mut().flatten() {
+        let RefOr::T(parameter) = parameter else {
+            continue;
+        };
+        let Some(RefOr::T(Schema::Object(schema))) = &mut parameter.schema else {
+            continue;
+        };
+        if let SchemaType::Array(types) = &schema.schema_type {
+            let kept: Vec<Type> = types
+                .iter()
+                .filter(|t| **t != Type::Null)
+                .cloned()
+                .collect();
+            if let [single] = kept.as_slice() {
+                schema.schema_type = SchemaType::Type(single.clone());
+            }
+        }
+        if parameter.name == "tool" && parameter.parameter_in == ParameterIn::Query {
+            schema.enum_values = Some(
+                APPROVED_TOOLS
+                    .iter()
+                    .map(|tool| serde_json::Value::from(tool.id))
+                    .collect(),
+            );
+        }
+    }
 }
 
 /// The document as served and committed: pretty JSON with a final newline.

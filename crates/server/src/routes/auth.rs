@@ -6,7 +6,7 @@ use actix_web::{HttpRequest, get, post, web};
 use switchboard_domain::Problem;
 use switchboard_domain::user::{LoginRequest, LoginResponse, SessionUser};
 
-use super::blocking;
+use super::{Body, blocking};
 use crate::AppState;
 use crate::auth::{Caller, verify_password};
 use crate::error::ApiError;
@@ -32,9 +32,9 @@ fn client_address(req: &HttpRequest) -> String {
 pub async fn create_session(
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: web::Json<LoginRequest>,
+    body: Body<LoginRequest>,
 ) -> Result<web::Json<LoginResponse>, ApiError> {
-    let LoginRequest { username, password } = body.into_inner();
+    let LoginRequest { username, password } = body.0;
     let client = client_address(&req);
     if let Some(wait) = state.limiter.check(&username, &client, Instant::now()) {
         tracing::warn!(client = %client, "sign-in rate limited");

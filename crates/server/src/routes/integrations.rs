@@ -11,7 +11,7 @@ use switchboard_domain::tools::{APPROVED_TOOLS, find_tool};
 use switchboard_store::IntegrationQuery;
 use utoipa::IntoParams;
 
-use super::{blocking, decode_cursor, encode_cursor, etag, if_match_version, page_size};
+use super::{Body, blocking, decode_cursor, encode_cursor, etag, if_match_version, page_size};
 use crate::AppState;
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
@@ -24,6 +24,7 @@ pub struct ListIntegrationsParams {
     #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^([0-9a-fA-F]{2})*$")]
     cursor: Option<String>,
     /// Only integrations of this tool.
     #[param(example = "jenkins")]
@@ -125,9 +126,9 @@ pub async fn list_integrations(
 pub async fn create_integration(
     admin: Admin,
     state: web::Data<AppState>,
-    body: web::Json<CreateIntegrationRequest>,
+    body: Body<CreateIntegrationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let request = body.into_inner();
+    let request = body.0;
     let store = state.store.clone();
     let integration = blocking(move || {
         let enabled_tool = match find_tool(&request.tool) {
@@ -219,10 +220,10 @@ pub async fn update_integration(
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<UpdateIntegrationRequest>,
+    body: Body<UpdateIntegrationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = if_match_version(&req)?;
-    let request = body.into_inner();
+    let expected = if_match_version(&req);
+    let request = body.0;
     let store = state.store.clone();
     let new_name = request.name.clone();
     let integration = blocking(move || {
@@ -258,7 +259,7 @@ pub async fn delete_integration(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = if_match_version(&req)?;
+    let expected = if_match_version(&req);
     let store = state.store.clone();
     blocking(move || Ok(store.delete_integration(&id, expected)?))
         .await

@@ -6,11 +6,10 @@ pub mod operations;
 pub mod tools;
 pub mod users;
 
+use actix_web::dev::Payload;
 use actix_web::error::{JsonPayloadError, PathError, QueryPayloadError};
 use actix_web::http::header;
-use actix_web::{HttpRequest, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use actix_web::{FromRequest, HttpRequest, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use crate::error::ApiError;
@@ -79,6 +78,40 @@ pub fn path_config() -> web::PathConfig {
     })
 }
 
+/// A JSON object body. Unlike `web::Json`, it refuses arrays and other non-objects, which
+/// serde would otherwise accept for a struct by position.
+#[derive(Debug)]
+pub struct Body<T>(pub T);
+
+impl<T> std::ops::Deref for Body<T> {
+    type Target = T;
+
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T: serde::de::DeserializeOwned + 'static> FromRequest for Body<T> {
+    type Error = actix_web::Error;
+    type Future =
+        std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, actix_web::Error>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = web::Json::<serde_json::Value>::from_request(req, payload);
+        Box::pin(async move {
+            let web::Json(value) = json.await?;
+            if !value.is_object() {
+                return Err(
+                    ApiError::MalformedBody("the body must be a JSON object".into()).into(),
+                );
+            }
+            serde_json::from_value(value)
+                .map(Body)
+                .map_err(|err| ApiError::MalformedBody(err.to_string()).into())
+        })
+    }
+}
+
 /// Unknown routes answer 404, and known routes asked with another method 405.
 pub async fn fallback(
     req: HttpRequest,
@@ -102,40 +135,49 @@ pub fn etag(version: i64) -> header::EntityTag {
     header::EntityTag::new_strong(version.to_string())
 }
 
-/// The version `If-Match` requires: `None` when absent or `*`.
-pub fn if_match_version(req: &HttpRequest) -> Result<Option<i64>, ApiError> {
-    let Some(value) = req.headers().get(header::IF_MATCH) else {
-        return Ok(None);
-    };
-    let text = value
+/// Stands for an `If-Match` value that names no version of this API: it can never match.
+const MATCHES_NO_VERSION: i64 = -1;
+
+/// The version `If-Match` requires: `None` when absent or `*`. Per RFC 9110 a value that
+/// matches no current tag (a weak tag, a tag from elsewhere) fails the precondition: 412.
+pub fn if_match_version(req: &HttpRequest) -> Option<i64> {
+    let text = req
+        .headers()
+        .get(header::IF_MATCH)?
         .to_str()
-        .map_err(|_| ApiError::InvalidParameter("If-Match is not readable text".into()))?
+        .unwrap_or_default()
         .trim();
     if text == "*" {
-        return Ok(None);
+        return None;
     }
-    text.strip_prefix('"')
+    let bare = text
+        .strip_prefix('"')
         .and_then(|rest| rest.strip_suffix('"'))
-        .and_then(|inner| inner.parse::<i64>().ok())
-        .map(Some)
-        .ok_or_else(|| {
-            ApiError::InvalidParameter(format!(
-                "If-Match must be an ETag from this API such as \"3\", not {text}"
-            ))
-        })
+        .unwrap_or(text);
+    Some(bare.parse::<i64>().unwrap_or(MATCHES_NO_VERSION))
 }
 
-/// Cursors are opaque to clients: the sort key of the last item, base64url-encoded.
+/// Cursors are opaque to clients: the sort key of the last item, hex-encoded (any even-length
+/// hex string is a valid position).
 pub fn encode_cursor(key: &str) -> String {
-    URL_SAFE_NO_PAD.encode(key.as_bytes())
+    key.bytes().map(|byte| format!("{byte:02x}")).collect()
 }
 
 pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    URL_SAFE_NO_PAD
-        .decode(cursor)
-        .ok()
-        .and_then(|bytes| String::from_utf8(bytes).ok())
-        .ok_or_else(|| ApiError::InvalidParameter("cursor is not one this API returned".into()))
+    let invalid = || ApiError::InvalidParameter("cursor is not one this API returned".into());
+    if cursor.len() % 2 != 0 {
+        return Err(invalid());
+    }
+    let bytes = (0..cursor.len())
+        .step_by(2)
+        .map(|at| {
+            cursor
+                .get(at..at + 2)
+                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
+        })
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(invalid)?;
+    Ok(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 pub const DEFAULT_PAGE_SIZE: i64 = 50;

@@ -4,7 +4,7 @@ use actix_web::{get, patch, web};
 use switchboard_domain::Problem;
 use switchboard_domain::tools::{APPROVED_TOOLS, Tool, ToolList, UpdateToolRequest, find_tool};
 
-use super::blocking;
+use super::{Body, blocking};
 use crate::AppState;
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
@@ -46,7 +46,7 @@ pub async fn update_tool(
     admin: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<UpdateToolRequest>,
+    body: Body<UpdateToolRequest>,
 ) -> Result<web::Json<Tool>, ApiError> {
     let spec = find_tool(&id).ok_or(ApiError::NotFound("approved tool"))?;
     let enabled = body.enabled;

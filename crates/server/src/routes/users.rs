@@ -8,7 +8,7 @@ use switchboard_domain::user::{CreateUserRequest, UpdateUserRequest, User, UserP
 use switchboard_store::UserChange;
 use utoipa::IntoParams;
 
-use super::{blocking, decode_cursor, encode_cursor, page_size};
+use super::{Body, blocking, decode_cursor, encode_cursor, page_size};
 use crate::AppState;
 use crate::auth::{Admin, hash_password};
 use crate::error::ApiError;
@@ -21,6 +21,7 @@ pub struct ListUsersParams {
     #[param(minimum = 1, maximum = 200)]
     limit: Option<i64>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^([0-9a-fA-F]{2})*$")]
     cursor: Option<String>,
 }
 
@@ -78,7 +79,7 @@ pub async fn list_users(
 pub async fn create_user(
     admin: Admin,
     state: web::Data<AppState>,
-    body: web::Json<CreateUserRequest>,
+    body: Body<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let new_user = body.parse().map_err(ApiError::Validation)?;
     let iterations = state.password_iterations;
@@ -140,7 +141,7 @@ pub async fn update_user(
     admin: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: web::Json<UpdateUserRequest>,
+    body: Body<UpdateUserRequest>,
 ) -> Result<web::Json<User>, ApiError> {
     let patch = body.parse().map_err(ApiError::Validation)?;
     let iterations = state.password_iterations;

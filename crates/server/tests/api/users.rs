@@ -13,7 +13,7 @@ async fn admins_manage_users_and_roles(backend: Backend) {
         .post_json(
             "/api/v1/users",
             token,
-            &json!({"username": " Carol ", "password": "carol password 1", "role": "operator"}),
+            &json!({"username": "Carol", "password": "carol password 1", "role": "operator"}),
         )
         .await;
     assert_eq!(created.status(), StatusCode::CREATED);
