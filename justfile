@@ -82,6 +82,7 @@ spec:
     tmp="$(mktemp api-spec/.openapi.json.XXXXXX)"
     trap 'rm -f "$tmp"' EXIT
     cargo run --quiet --locked -p switchboard-server -- openapi > "$tmp"
+    chmod 0644 "$tmp"
     mv "$tmp" api-spec/openapi.json
     echo "spec: wrote api-spec/openapi.json"
 

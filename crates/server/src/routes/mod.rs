@@ -165,7 +165,7 @@ pub fn encode_cursor(key: &str) -> String {
 
 pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
     let invalid = || ApiError::InvalidParameter("cursor is not one this API returned".into());
-    if cursor.len() % 2 != 0 {
+    if !cursor.len().is_multiple_of(2) {
         return Err(invalid());
     }
     let bytes = (0..cursor.len())

@@ -95,6 +95,8 @@ pub struct TestApp {
     pub database: DatabaseUrl,
     _dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
+    server_thread: Option<std::thread::JoinHandle<()>>,
+    // Dropped last: after the server and its pool are gone.
     _pg: Option<PgDatabase>,
 }
 
@@ -135,9 +137,18 @@ impl TestApp {
         let config = test_config(dir.path(), database.clone());
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
-        let started = switchboard_server::startup::start(&config, listener).expect("server starts");
-        let handle = started.server.handle();
-        actix_web::rt::spawn(started.server);
+        // The server runs on a thread of its own so that dropping the app can wait for it to
+        // stop and release its database connections before the database goes away.
+        let (ready, started) = std::sync::mpsc::channel();
+        let server_thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let started =
+                    switchboard_server::startup::start(&config, listener).expect("server starts");
+                let _ = ready.send((started.server.handle(), started.state.clone()));
+                let _ = started.server.await;
+            });
+        });
+        let (handle, state) = started.recv().expect("server started");
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
@@ -146,10 +157,11 @@ impl TestApp {
             base,
             client,
             admin_token: String::new(),
-            state: started.state,
+            state,
             database,
             _dir: dir,
             handle,
+            server_thread: Some(server_thread),
             _pg: pg,
         };
         app.admin_token = app.login("admin", ADMIN_PASSWORD).await;
@@ -304,9 +316,11 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Stop the server before its database is dropped.
-        let handle = self.handle.clone();
-        drop(handle.stop(false));
+        // The stop command is sent at once; joining waits until the server has shut down.
+        drop(self.handle.stop(false));
+        if let Some(thread) = self.server_thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 
