@@ -7,6 +7,7 @@ pub mod error;
 pub mod metrics;
 mod middleware;
 pub mod openapi;
+pub mod page_cache;
 pub mod rate_limit;
 mod routes;
 pub mod startup;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub sessions: SessionKeys,
     pub limiter: LoginLimiter,
     pub metrics: Metrics,
+    /// Integration list pages by query, valid for one data version.
+    pub integration_pages: page_cache::PageCache,
     pub password_iterations: u32,
     pub decoy_hash: String,
     /// The OpenAPI document, rendered once.
@@ -46,6 +49,7 @@ impl AppState {
             sessions,
             limiter: LoginLimiter::new(config.login_limits),
             metrics: Metrics::default(),
+            integration_pages: page_cache::PageCache::new(256),
             password_iterations: config.password_iterations,
             decoy_hash: auth::decoy_hash(config.password_iterations),
             openapi_json: openapi::render(&spec),

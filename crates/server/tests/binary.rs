@@ -265,7 +265,19 @@ async fn user_add_migrate_and_rotate_key_work_on_the_data_directory() {
         "{}",
         String::from_utf8_lossy(&migrate.stderr)
     );
-    assert!(String::from_utf8_lossy(&migrate.stdout).contains("1 migration(s) applied"));
+    let applied = String::from_utf8_lossy(&migrate.stdout).to_string();
+    assert!(
+        applied.starts_with("sqlite database: ") && !applied.contains(" 0 migration"),
+        "{applied}"
+    );
+    let again = switchboard(dir.path())
+        .arg("migrate")
+        .output()
+        .expect("migrate");
+    assert_eq!(
+        String::from_utf8_lossy(&again.stdout).trim(),
+        "sqlite database: 0 migration(s) applied"
+    );
 
     let mut add = switchboard(dir.path())
         .args([

@@ -12,7 +12,7 @@ use switchboard_domain::integration::{
 };
 use switchboard_domain::tools::{ToolSpec, find_tool};
 
-use crate::schema::{integration_credentials as creds, integrations};
+use crate::schema::{data_versions, integration_credentials as creds, integrations};
 use crate::seal::SealedValue;
 use crate::{DbConnection, Store, StoreError, StoreResult, new_id, now, utc};
 
@@ -149,6 +149,16 @@ fn name_taken(conn: &mut DbConnection, name_key: &str, except_id: &str) -> Query
     Ok(count > 0)
 }
 
+const INTEGRATIONS_VERSION: &str = "integrations";
+
+/// Marks the integrations as changed; call inside the changing transaction.
+fn bump_version(conn: &mut DbConnection) -> QueryResult<()> {
+    diesel::update(data_versions::table.find(INTEGRATIONS_VERSION))
+        .set(data_versions::version.eq(data_versions::version + 1))
+        .execute(conn)
+        .map(drop)
+}
+
 fn escape_like(text: &str) -> String {
     let mut escaped = String::with_capacity(text.len() + 2);
     escaped.push('%');
@@ -163,6 +173,15 @@ fn escape_like(text: &str) -> String {
 }
 
 impl Store {
+    /// A number that changes whenever any integration or credential changes, on any replica.
+    pub fn integrations_version(&self) -> StoreResult<i64> {
+        let mut conn = self.conn()?;
+        Ok(data_versions::table
+            .find(INTEGRATIONS_VERSION)
+            .select(data_versions::version)
+            .first(&mut conn)?)
+    }
+
     fn write_credentials(
         &self,
         conn: &mut DbConnection,
@@ -299,6 +318,7 @@ impl Store {
                 .values(&row)
                 .execute(conn)?;
             self.write_credentials(conn, &id, draft.tool, &draft.credentials)?;
+            bump_version(conn)?;
             load_view(conn, &id)
         })
     }
@@ -361,6 +381,7 @@ impl Store {
                 ))
                 .execute(conn)?;
             self.write_credentials(conn, id, tool, &patch.credentials)?;
+            bump_version(conn)?;
             load_view(conn, id)
         })
     }
@@ -382,6 +403,7 @@ impl Store {
             }
             diesel::delete(creds::table.filter(creds::integration_id.eq(id))).execute(conn)?;
             diesel::delete(integrations::table.find(id)).execute(conn)?;
+            bump_version(conn)?;
             Ok(())
         })
     }

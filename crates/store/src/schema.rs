@@ -49,9 +49,18 @@ diesel::table! {
 }
 
 diesel::joinable!(integration_credentials -> integrations (integration_id));
+
+diesel::table! {
+    data_versions (name) {
+        name -> Text,
+        version -> BigInt,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     tool_settings,
     integrations,
-    integration_credentials
+    integration_credentials,
+    data_versions
 );

@@ -78,7 +78,7 @@ pub async fn list_integrations(
     _caller: Caller,
     state: web::Data<AppState>,
     params: web::Query<ListIntegrationsParams>,
-) -> Result<web::Json<IntegrationPage>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let params = params.into_inner();
     let limit = page_size(params.limit)?;
     let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
@@ -101,12 +101,28 @@ pub async fn list_integrations(
         tool: params.tool,
         name_contains: params.q.filter(|q| !q.trim().is_empty()),
     };
-    let store = state.store.clone();
-    let (items, next) = blocking(move || Ok(store.list_integrations(&query)?)).await?;
-    Ok(web::Json(IntegrationPage {
-        items,
-        next_cursor: next.as_deref().map(encode_cursor),
-    }))
+    let cache_key = format!("{:?}", query);
+    let state = state.into_inner();
+    let page = blocking(move || {
+        let version = state.store.integrations_version()?;
+        if let Some(page) = state.integration_pages.get(&cache_key, version) {
+            return Ok(page);
+        }
+        let (items, next) = state.store.list_integrations(&query)?;
+        let page = IntegrationPage {
+            items,
+            next_cursor: next.as_deref().map(encode_cursor),
+        };
+        let body = web::Bytes::from(serde_json::to_vec(&page).map_err(ApiError::internal)?);
+        state
+            .integration_pages
+            .put(cache_key, version, body.clone());
+        Ok(body)
+    })
+    .await?;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(page))
 }
 
 /// Create an integration of an approved, enabled tool.

@@ -92,6 +92,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub admin_token: String,
     pub state: web::Data<AppState>,
+    storage: StorageConfig,
     pub database: DatabaseUrl,
     _dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
@@ -135,6 +136,7 @@ impl TestApp {
             }
         };
         let config = test_config(dir.path(), database.clone());
+        let storage = config.storage.clone();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));
         // The server runs on a thread of its own so that dropping the app can wait for it to
@@ -158,6 +160,7 @@ impl TestApp {
             client,
             admin_token: String::new(),
             state,
+            storage,
             database,
             _dir: dir,
             handle,
@@ -311,6 +314,11 @@ impl TestApp {
 
     pub fn store(&self) -> Arc<switchboard_store::Store> {
         self.state.store.clone()
+    }
+
+    /// A second store on the same database and keys, as another replica would have.
+    pub fn other_replica(&self) -> Arc<switchboard_store::Store> {
+        switchboard_server::startup::open_store(&self.storage, false).expect("second store")
     }
 }
 

@@ -12,6 +12,7 @@ on_both_backends!(
     each_validation_rule_names_its_field_and_stores_nothing,
     a_failed_update_changes_nothing,
     lists_page_through_every_integration_in_name_order_with_filters,
+    lists_show_changes_made_by_this_or_another_replica_at_once,
 );
 
 async fn count(app: &TestApp) -> usize {
@@ -613,4 +614,51 @@ async fn lists_page_through_every_integration_in_name_order_with_filters(backend
         .await;
         assert_eq!(refused["code"], "invalid_parameter", "{bad}");
     }
+}
+
+async fn lists_show_changes_made_by_this_or_another_replica_at_once(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let created = app.create(&jenkins("Before")).await;
+    let id = created["id"].as_str().expect("id").to_owned();
+    let first = app.get_json("/api/v1/integrations").await;
+    assert_eq!(
+        app.get_json("/api/v1/integrations").await,
+        first,
+        "the same page twice"
+    );
+    assert_eq!(first["items"][0]["name"], "Before");
+
+    let renamed = app
+        .patch_json(
+            &format!("/api/v1/integrations/{id}"),
+            Some(&app.admin_token),
+            &json!({"name": "Renamed"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_json("/api/v1/integrations").await["items"][0]["name"],
+        "Renamed"
+    );
+
+    // A write by another replica on the same database shows on the next read here.
+    let replica = app.other_replica();
+    let change = switchboard_domain::integration::UpdateIntegrationRequest {
+        name: Some("From elsewhere".into()),
+        ..Default::default()
+    };
+    replica
+        .update_integration(&id, None, |tool, stored| change.parse(tool, stored))
+        .expect("update by the replica");
+    let listed = app.get_json("/api/v1/integrations").await;
+    assert_eq!(listed["items"][0]["name"], "From elsewhere");
+    assert_eq!(listed["items"][0]["version"], 3);
+
+    replica
+        .delete_integration(&id, None)
+        .expect("delete by the replica");
+    assert_eq!(
+        app.get_json("/api/v1/integrations").await["items"],
+        json!([])
+    );
 }
