@@ -464,7 +464,7 @@ def report(args: argparse.Namespace, facts: dict[str, str], runs: list[BackendRu
         "",
         f"- Machine: {facts['nproc']} cores (`nproc`), {facts['cpu']}, {facts['memory']} memory, Linux {facts['kernel']}.",
         f"- Code: commit `{facts['commit']}`, release build (`cargo build --release`), {facts['rustc']}.",
-        "- Server: `switchboard serve` with its defaults (one HTTP worker per core, 16 pooled database",
+        "- Server: `switchboard serve` with its defaults (one HTTP worker per core; a database pool of twice the cores, at least 4",
         "  connections), `RUST_LOG=warn`, a fresh data directory, listening on a free loopback port.",
         f"- Load: {facts['wrk']}, {args.threads} threads, {args.connections} connections, {args.duration} s per endpoint"
         + (f" after a {args.warmup} s warm-up" if args.warmup else "")
