@@ -39,24 +39,30 @@ deps:
         rustup target add wasm32-unknown-unknown
     fi
 
-# Create e2e/.venv and install e2e/requirements.txt (again only when that file changes).
-venv:
+# Create e2e/.venv with e2e/requirements.txt (the OpenAPI validator).
+venv: (_venv "e2e/.venv" "e2e/requirements.txt")
+
+# Create e2e/.venv-fuzz with e2e/requirements-fuzz.txt (schemathesis).
+venv-fuzz: (_venv "e2e/.venv-fuzz" "e2e/requirements-fuzz.txt")
+
+# Create a venv and install its requirements (again only when that file changes).
+_venv dir requirements:
     #!/usr/bin/env bash
     set -euo pipefail
-    if [ ! -x e2e/.venv/bin/python ]; then
+    if [ ! -x "{{ dir }}/bin/python" ]; then
         if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
             echo "venv: installing python3-venv"
             {{ sudo }} apt-get update
             {{ sudo }} env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends python3-venv
         fi
-        echo "venv: creating e2e/.venv"
-        python3 -m venv e2e/.venv
+        echo "venv: creating {{ dir }}"
+        python3 -m venv "{{ dir }}"
     fi
-    stamp=e2e/.venv/.requirements.sha256
-    want="$(sha256sum e2e/requirements.txt | cut -d' ' -f1)"
+    stamp="{{ dir }}/.requirements.sha256"
+    want="$(sha256sum "{{ requirements }}" | cut -d' ' -f1)"
     if [ "$(cat "$stamp" 2>/dev/null || true)" != "$want" ]; then
-        echo "venv: installing e2e/requirements.txt"
-        e2e/.venv/bin/python -m pip install --quiet --disable-pip-version-check -r e2e/requirements.txt
+        echo "venv: installing {{ requirements }}"
+        "{{ dir }}/bin/python" -m pip install --quiet --disable-pip-version-check -r "{{ requirements }}"
         echo "$want" > "$stamp"
     fi
 
@@ -68,11 +74,12 @@ build: deps
 run *ARGS: build
     SWITCHBOARD_DATA_DIR="${SWITCHBOARD_DATA_DIR:-data}" exec "{{ server_bin }}" serve {{ ARGS }}
 
-# Run every Rust test (PostgreSQL ones too when SWITCHBOARD_TEST_PG_URL is set) and validate api-spec/openapi.json.
-test: deps venv
+# Run every Rust test (PostgreSQL ones too when SWITCHBOARD_TEST_PG_URL is set), validate api-spec/openapi.json and fuzz the API.
+test: deps venv venv-fuzz
     @if [ -n "${SWITCHBOARD_TEST_PG_URL:-}" ]; then echo "test: PostgreSQL tests use SWITCHBOARD_TEST_PG_URL"; else echo "test: SWITCHBOARD_TEST_PG_URL is not set; PostgreSQL tests are skipped"; fi
     cargo test --workspace --locked
     e2e/.venv/bin/python e2e/validate_spec.py api-spec/openapi.json
+    e2e/.venv-fuzz/bin/python e2e/fuzz_api.py --binary "{{ CARGO_TARGET_DIR }}/debug/switchboard" --schemathesis e2e/.venv-fuzz/bin/schemathesis
 
 # Write the OpenAPI document to api-spec/openapi.json.
 spec:

@@ -324,7 +324,8 @@ impl Store {
     }
 
     /// Validates and applies a change in one transaction. `parse` gets the integration's tool
-    /// and which credential fields are stored now; `expected_version` comes from `If-Match`.
+    /// and which credential fields are stored now; `expected_version` comes from `If-Match`
+    /// and is checked after the body.
     pub fn update_integration(
         &self,
         id: &str,
@@ -343,13 +344,6 @@ impl Store {
                 .first(conn)
                 .optional()?
                 .ok_or(StoreError::NotFound)?;
-            if let Some(expected) = expected_version
-                && expected != row.version
-            {
-                return Err(StoreError::VersionMismatch {
-                    current: row.version,
-                });
-            }
             let tool = find_tool(&row.tool).ok_or_else(|| {
                 StoreError::Corrupt(format!("integration {id} has unknown tool {:?}", row.tool))
             })?;
@@ -359,6 +353,15 @@ impl Store {
                 .load(conn)?;
             let patch = parse(tool, &|key| stored_fields.iter().any(|field| field == key))
                 .map_err(StoreError::Invalid)?;
+            // The body is checked first: an invalid request is refused as such whatever its
+            // precondition (RFC 9110 §13.2.1).
+            if let Some(expected) = expected_version
+                && expected != row.version
+            {
+                return Err(StoreError::VersionMismatch {
+                    current: row.version,
+                });
+            }
 
             let (name, name_key) = match &patch.name {
                 Some(name) => (name.as_str().to_owned(), name.key()),
