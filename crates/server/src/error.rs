@@ -235,6 +235,7 @@ impl From<StoreError> for ApiError {
             StoreError::LastAdmin => Self::LastAdmin,
             StoreError::Invalid(errors) => Self::Validation(errors),
             StoreError::Unavailable(err) => Self::DatabaseUnavailable(err.to_string()),
+            StoreError::ConnectionLost(err) => Self::DatabaseUnavailable(err),
             other => Self::Internal(other.to_string()),
         }
     }

@@ -17,6 +17,8 @@ pub enum StoreError {
     Invalid(ValidationErrors),
     #[error("the database is unavailable: {0}")]
     Unavailable(#[from] diesel::r2d2::PoolError),
+    #[error("the database connection was lost: {0}")]
+    ConnectionLost(String),
     #[error("database error: {0}")]
     Database(diesel::result::Error),
     #[error("cannot seal or open a credential: {0}")]

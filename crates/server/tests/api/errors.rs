@@ -171,3 +171,59 @@ async fn health_readiness_and_metrics_answer(backend: Backend) {
         "{metrics}"
     );
 }
+
+on_both_backends!(an_internal_failure_answers_500_without_its_cause);
+
+async fn an_internal_failure_answers_500_without_its_cause(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let created = app.create(&jenkins("Jenkins")).await;
+    let id = created["id"].as_str().expect("id");
+    // A row no version of this server could have written.
+    app.execute_sql(&format!(
+        "UPDATE integrations SET status = 'exploded-status-x' WHERE id = '{id}'"
+    ));
+    for path in [
+        format!("/api/v1/integrations/{id}"),
+        "/api/v1/integrations".to_owned(),
+    ] {
+        let failed = problem(
+            app.get(&path, Some(&app.admin_token)).await,
+            StatusCode::INTERNAL_SERVER_ERROR,
+        )
+        .await;
+        assert_eq!(failed["code"], "internal");
+        let text = failed.to_string();
+        assert!(
+            !text.contains("exploded") && !text.contains("inconsistent") && !text.contains(id),
+            "{text}"
+        );
+    }
+}
+
+/// PostgreSQL only: a database that goes away makes readiness and requests answer 503.
+#[actix_web::test]
+async fn a_lost_database_answers_503() {
+    if std::env::var_os(crate::helpers::PG_ENV).is_none() {
+        eprintln!(
+            "skipped: set {} to run on PostgreSQL",
+            crate::helpers::PG_ENV
+        );
+        return;
+    }
+    let mut app = TestApp::spawn(Backend::Postgres).await;
+    assert_eq!(app.get("/readyz", None).await.status(), StatusCode::OK);
+    app.drop_database();
+    let unready = problem(
+        app.get("/readyz", None).await,
+        StatusCode::SERVICE_UNAVAILABLE,
+    )
+    .await;
+    assert_eq!(unready["code"], "database_unavailable");
+    let metrics = app
+        .get("/metrics", None)
+        .await
+        .text()
+        .await
+        .expect("metrics");
+    assert!(metrics.contains("switchboard_up 0"), "{metrics}");
+}

@@ -98,7 +98,7 @@ pub struct TestApp {
     handle: actix_web::dev::ServerHandle,
     server_thread: Option<std::thread::JoinHandle<()>>,
     // Dropped last: after the server and its pool are gone.
-    _pg: Option<PgDatabase>,
+    pg: Option<PgDatabase>,
 }
 
 pub fn test_config(dir: &std::path::Path, database: DatabaseUrl) -> Config {
@@ -165,7 +165,7 @@ impl TestApp {
             _dir: dir,
             handle,
             server_thread: Some(server_thread),
-            _pg: pg,
+            pg,
         };
         app.admin_token = app.login("admin", ADMIN_PASSWORD).await;
         app
@@ -314,6 +314,13 @@ impl TestApp {
 
     pub fn store(&self) -> Arc<switchboard_store::Store> {
         self.state.store.clone()
+    }
+
+    /// Drops the PostgreSQL database under the running server.
+    pub fn drop_database(&mut self) {
+        if let Some(pg) = self.pg.take() {
+            drop(pg);
+        }
     }
 
     /// A second store on the same database and keys, as another replica would have.
