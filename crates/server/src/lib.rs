@@ -59,25 +59,15 @@ impl AppState {
 }
 
 /// Registers every documented operation; both the server and the OpenAPI document come from here.
-fn register(
-    app: utoipa_actix_web::UtoipaApp<
-        impl actix_web::dev::ServiceFactory<
+fn register<T>(app: utoipa_actix_web::UtoipaApp<T>) -> utoipa_actix_web::UtoipaApp<T>
+where
+    T: actix_web::dev::ServiceFactory<
             actix_web::dev::ServiceRequest,
             Config = (),
-            Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
             Error = actix_web::Error,
             InitError = (),
         >,
-    >,
-) -> utoipa_actix_web::UtoipaApp<
-    impl actix_web::dev::ServiceFactory<
-        actix_web::dev::ServiceRequest,
-        Config = (),
-        Response = actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>,
-        Error = actix_web::Error,
-        InitError = (),
-    >,
-> {
+{
     app.configure(routes::operations::configure)
         .service(utoipa_actix_web::scope("/api/v1").configure(routes::configure))
 }

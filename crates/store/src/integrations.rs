@@ -126,13 +126,17 @@ fn view(row: IntegrationRow, credentials: &[CredentialSummary]) -> StoreResult<I
     })
 }
 
-fn load_view(conn: &mut DbConnection, id: &str) -> StoreResult<Integration> {
-    let row = integrations::table
+fn load_row(conn: &mut DbConnection, id: &str) -> StoreResult<IntegrationRow> {
+    integrations::table
         .find(id)
         .select(IntegrationRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound)
+}
+
+fn load_view(conn: &mut DbConnection, id: &str) -> StoreResult<Integration> {
+    let row = load_row(conn, id)?;
     let credentials = creds::table
         .filter(creds::integration_id.eq(id))
         .select(CredentialSummary::as_select())
@@ -338,12 +342,7 @@ impl Store {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
-            let row = integrations::table
-                .find(id)
-                .select(IntegrationRow::as_select())
-                .first(conn)
-                .optional()?
-                .ok_or(StoreError::NotFound)?;
+            let row = load_row(conn, id)?;
             let tool = find_tool(&row.tool).ok_or_else(|| {
                 StoreError::Corrupt(format!("integration {id} has unknown tool {:?}", row.tool))
             })?;
