@@ -1,0 +1,212 @@
+//! One function per API operation, and the one way a failed call is described.
+
+use gloo_net::http::{Request, RequestBuilder, Response};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use switchboard_domain::Problem;
+use switchboard_domain::integration::{
+    CreateIntegrationRequest, Integration, IntegrationPage, UpdateIntegrationRequest,
+};
+use switchboard_domain::tools::{Tool, ToolList, UpdateToolRequest};
+use switchboard_domain::user::{
+    CreateUserRequest, LoginRequest, LoginResponse, UpdateUserRequest, User, UserPage,
+};
+
+/// Why a call failed, as the page needs to show it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ApiError {
+    /// The server answered with a problem document.
+    Problem(Problem),
+    /// The server could not be reached, or answered something unreadable.
+    Network(String),
+}
+
+impl ApiError {
+    pub fn status(&self) -> u16 {
+        match self {
+            Self::Problem(problem) => problem.status,
+            Self::Network(_) => 0,
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            Self::Problem(problem) => problem.detail.clone(),
+            Self::Network(reason) => format!("The server could not be reached ({reason})."),
+        }
+    }
+}
+
+/// A value with the entity tag it was read with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tagged<T> {
+    pub value: T,
+    pub etag: Option<String>,
+}
+
+fn with_token(builder: RequestBuilder, token: Option<&str>) -> RequestBuilder {
+    let builder = builder.header("Accept", "application/json");
+    match token {
+        Some(token) => builder.header("Authorization", &format!("Bearer {token}")),
+        None => builder,
+    }
+}
+
+async fn read<T: DeserializeOwned>(response: Response) -> Result<Tagged<T>, ApiError> {
+    let etag = response.headers().get("etag");
+    if response.ok() {
+        let value = response
+            .json::<T>()
+            .await
+            .map_err(|err| ApiError::Network(err.to_string()))?;
+        return Ok(Tagged { value, etag });
+    }
+    let status = response.status();
+    match response.json::<Problem>().await {
+        Ok(problem) => Err(ApiError::Problem(problem)),
+        Err(_) => Err(ApiError::Problem(Problem::new(
+            status,
+            switchboard_domain::ErrorCode::Internal,
+            "Unexpected answer",
+            format!("The server answered {status}."),
+        ))),
+    }
+}
+
+async fn send<T: DeserializeOwned>(
+    request: Result<Request, gloo_net::Error>,
+) -> Result<Tagged<T>, ApiError> {
+    let request = request.map_err(|err| ApiError::Network(err.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|err| ApiError::Network(err.to_string()))?;
+    read(response).await
+}
+
+async fn get<T: DeserializeOwned>(path: &str, token: &str) -> Result<Tagged<T>, ApiError> {
+    send(with_token(Request::get(path), Some(token)).build()).await
+}
+
+async fn with_body<B: Serialize, T: DeserializeOwned>(
+    builder: RequestBuilder,
+    token: Option<&str>,
+    body: &B,
+) -> Result<Tagged<T>, ApiError> {
+    send(with_token(builder, token).json(body)).await
+}
+
+pub async fn create_session(request: &LoginRequest) -> Result<LoginResponse, ApiError> {
+    with_body(Request::post("/api/v1/auth/login"), None, request)
+        .await
+        .map(|t| t.value)
+}
+
+pub async fn list_tools(token: &str) -> Result<Vec<Tool>, ApiError> {
+    get::<ToolList>("/api/v1/tools", token)
+        .await
+        .map(|t| t.value.items)
+}
+
+pub async fn update_tool(token: &str, id: &str, enabled: bool) -> Result<Tool, ApiError> {
+    let path = format!("/api/v1/tools/{id}");
+    with_body(
+        Request::patch(&path),
+        Some(token),
+        &UpdateToolRequest { enabled },
+    )
+    .await
+    .map(|t| t.value)
+}
+
+/// Every integration, following the cursors.
+pub async fn list_integrations(token: &str) -> Result<Vec<Integration>, ApiError> {
+    let mut items = Vec::new();
+    let mut path = "/api/v1/integrations?limit=200".to_owned();
+    loop {
+        let page = get::<IntegrationPage>(&path, token).await?.value;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => path = format!("/api/v1/integrations?limit=200&cursor={cursor}"),
+            None => return Ok(items),
+        }
+    }
+}
+
+pub async fn get_integration(token: &str, id: &str) -> Result<Tagged<Integration>, ApiError> {
+    get(&format!("/api/v1/integrations/{id}"), token).await
+}
+
+pub async fn create_integration(
+    token: &str,
+    request: &CreateIntegrationRequest,
+) -> Result<Integration, ApiError> {
+    with_body(Request::post("/api/v1/integrations"), Some(token), request)
+        .await
+        .map(|t| t.value)
+}
+
+pub async fn update_integration(
+    token: &str,
+    id: &str,
+    etag: Option<&str>,
+    request: &UpdateIntegrationRequest,
+) -> Result<Integration, ApiError> {
+    let mut builder = Request::patch(&format!("/api/v1/integrations/{id}"));
+    if let Some(etag) = etag {
+        builder = builder.header("If-Match", etag);
+    }
+    with_body(builder, Some(token), request)
+        .await
+        .map(|t| t.value)
+}
+
+pub async fn delete_integration(token: &str, id: &str) -> Result<(), ApiError> {
+    let request = with_token(
+        Request::delete(&format!("/api/v1/integrations/{id}")),
+        Some(token),
+    )
+    .build();
+    let request = request.map_err(|err| ApiError::Network(err.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|err| ApiError::Network(err.to_string()))?;
+    if response.ok() {
+        return Ok(());
+    }
+    read::<serde_json::Value>(response).await.map(drop)
+}
+
+pub async fn list_users(token: &str) -> Result<Vec<User>, ApiError> {
+    let mut items = Vec::new();
+    let mut path = "/api/v1/users?limit=200".to_owned();
+    loop {
+        let page = get::<UserPage>(&path, token).await?.value;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => path = format!("/api/v1/users?limit=200&cursor={cursor}"),
+            None => return Ok(items),
+        }
+    }
+}
+
+pub async fn create_user(token: &str, request: &CreateUserRequest) -> Result<User, ApiError> {
+    with_body(Request::post("/api/v1/users"), Some(token), request)
+        .await
+        .map(|t| t.value)
+}
+
+pub async fn update_user(
+    token: &str,
+    id: &str,
+    request: &UpdateUserRequest,
+) -> Result<User, ApiError> {
+    with_body(
+        Request::patch(&format!("/api/v1/users/{id}")),
+        Some(token),
+        request,
+    )
+    .await
+    .map(|t| t.value)
+}

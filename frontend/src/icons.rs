@@ -1,0 +1,42 @@
+//! Inline SVG icons (decorative: the buttons carrying them have their own names).
+
+use leptos::prelude::*;
+
+#[component]
+pub fn PencilIcon() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <path d="M4 20h4L19 9l-4-4L4 16v4z" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/>
+            <path d="M13.5 6.5l4 4" fill="none" stroke="currentColor" stroke-width="2"/>
+        </svg>
+    }
+}
+
+#[component]
+pub fn TrashIcon() -> impl IntoView {
+    view! {
+        <svg class="icon" viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <path d="M5 7h14M10 7V4h4v3M7 7l1 13h8l1-13" fill="none" stroke="currentColor" stroke-width="2" stroke-linejoin="round"/>
+        </svg>
+    }
+}
+
+#[component]
+pub fn ChevronIcon(open: Signal<bool>) -> impl IntoView {
+    view! {
+        <svg class="icon chevron" class:open=move || open.get() viewBox="0 0 24 24" aria-hidden="true" focusable="false">
+            <path d="M9 6l6 6-6 6" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round"/>
+        </svg>
+    }
+}
+
+/// The mark of an approved tool.
+#[component]
+pub fn ToolIcon(tool: String) -> impl IntoView {
+    let (letter, class) = match tool.as_str() {
+        "jenkins" => ("J", "tool-icon jenkins"),
+        "buildbot" => ("B", "tool-icon buildbot"),
+        _ => ("?", "tool-icon"),
+    };
+    view! { <span class=class aria-hidden="true">{letter}</span> }
+}
