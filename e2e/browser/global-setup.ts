@@ -1,0 +1,149 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import type { FullConfig } from '@playwright/test';
+import { chromiumLaunchOptions } from './support/chromium';
+
+const REPO = path.resolve(__dirname, '..', '..');
+/** The first administrator's password on the test server: a known value, only for this run. */
+export const ADMIN_PASSWORD = 'e2e-admin-password-known';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+function tail(file: string, lines = 40): string {
+  try {
+    return fs.readFileSync(file, 'utf8').split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+async function waitReady(base: string, child: ChildProcess, logFile: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null || child.signalCode !== null) {
+      throw new Error(`switchboard exited (${child.exitCode ?? child.signalCode}) before it was ready:\n${tail(logFile)}`);
+    }
+    try {
+      const response = await fetch(`${base}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      if (response.status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`switchboard was not ready within ${timeoutMs / 1000}s:\n${tail(logFile)}`);
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.kill('SIGTERM');
+  const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 20_000));
+  if ((await Promise.race([exited, timer])) === 'timeout') {
+    console.warn('[e2e] switchboard did not stop within 20 s of SIGTERM; killing it');
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
+
+export default async function globalSetup(config: FullConfig): Promise<() => Promise<void>> {
+  const bin = process.env.SWITCHBOARD_BIN || path.join(os.homedir(), '.cache/switchboard/target/debug/switchboard');
+  if (!fs.existsSync(bin)) {
+    throw new Error(
+      `no switchboard binary at ${bin}: build it with \`cargo build -p switchboard-server\` ` +
+        '(CARGO_TARGET_DIR=~/.cache/switchboard/target) or set SWITCHBOARD_BIN',
+    );
+  }
+  const chromium = chromiumLaunchOptions().executablePath;
+  if (!fs.existsSync(chromium)) {
+    throw new Error(`no Chromium at ${chromium}: \`apt-get install -y chromium\` (or set SWITCHBOARD_CHROMIUM)`);
+  }
+
+  const explicitWebDir = process.env.SWITCHBOARD_WEB_DIR;
+  const webDir = path.resolve(explicitWebDir || path.join(REPO, 'frontend', 'dist'));
+  const haveApp = fs.existsSync(path.join(webDir, 'index.html'));
+  if (!haveApp) {
+    console.warn(
+      `[e2e] WARNING: ${webDir}/index.html does not exist: build the web app (trunk build in frontend/) ` +
+        'or set SWITCHBOARD_WEB_DIR. Every UI test will fail.',
+    );
+  }
+
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
+  const logFile = path.join(dataDir, 'server.log');
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!key.startsWith('SWITCHBOARD_')) env[key] = value;
+  }
+  Object.assign(env, {
+    SWITCHBOARD_BIND: `127.0.0.1:${port}`,
+    SWITCHBOARD_DATA_DIR: dataDir,
+    SWITCHBOARD_ADMIN_PASSWORD: ADMIN_PASSWORD,
+    SWITCHBOARD_LOG_FORMAT: 'text',
+    RUST_LOG: process.env.RUST_LOG || 'info',
+    NO_COLOR: '1',
+  });
+  if (haveApp || explicitWebDir) env.SWITCHBOARD_WEB_DIR = webDir;
+
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(bin, ['serve'], { env, stdio: ['ignore', log, log] });
+  fs.closeSync(log);
+  const killOnExit = () => child.kill('SIGKILL');
+  process.once('exit', killOnExit);
+
+  try {
+    await waitReady(base, child, logFile);
+  } catch (err) {
+    await stop(child);
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  if (haveApp) {
+    // Fail loudly (not with 13 timeouts) when the server does not serve the app at all.
+    const login = await fetch(`${base}/login`).catch((err) => err as Error);
+    const type = login instanceof Error ? '' : login.headers.get('content-type') ?? '';
+    if (login instanceof Error || login.status !== 200 || !type.includes('text/html')) {
+      const what = login instanceof Error ? login.message : `${login.status} ${type}`;
+      console.warn(`[e2e] WARNING: GET /login answered ${what}: this server does not serve SWITCHBOARD_WEB_DIR; every UI test will fail.`);
+    }
+  }
+  console.log(`[e2e] switchboard pid ${child.pid} on ${base}; web dir ${env.SWITCHBOARD_WEB_DIR ?? '(none)'}; data ${dataDir}`);
+
+  // Workers are started after the global setup and inherit these.
+  process.env.SWITCHBOARD_E2E_BASE_URL = base;
+  process.env.SWITCHBOARD_E2E_ADMIN_USER = 'admin';
+  process.env.SWITCHBOARD_E2E_ADMIN_PASSWORD = ADMIN_PASSWORD;
+  process.env.SWITCHBOARD_E2E_RUN_ID = crypto.randomBytes(3).toString('hex');
+
+  return async () => {
+    await stop(child);
+    process.removeListener('exit', killOnExit);
+    const outputDir = config.projects[0]?.outputDir ?? path.join(__dirname, 'test-results');
+    try {
+      fs.mkdirSync(outputDir, { recursive: true });
+      fs.copyFileSync(logFile, path.join(outputDir, 'switchboard-server.log'));
+    } catch {
+      // the log is a convenience
+    }
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    console.log(`[e2e] switchboard stopped (exit ${child.exitCode ?? child.signalCode}); log in ${path.relative(process.cwd(), outputDir)}/switchboard-server.log`);
+  };
+}
