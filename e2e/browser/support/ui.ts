@@ -173,7 +173,7 @@ export async function isFocused(locator: Locator): Promise<boolean> {
 export async function describeFocus(page: Page): Promise<string> {
   return page.evaluate(() => {
     const el = document.activeElement as HTMLElement | null;
-    if (!el) return 'nothing';
+    if (!el || el === document.body) return '<body> (nothing focused)';
     const label = el.getAttribute('aria-label') || (el as HTMLInputElement).labels?.[0]?.textContent || el.textContent || '';
     return `<${el.tagName.toLowerCase()}> ${label.trim().slice(0, 60)}`;
   });
