@@ -56,6 +56,10 @@ pub struct ServeArgs {
     /// HTTP worker threads; default: one per core.
     #[arg(long, env = "SWITCHBOARD_WORKERS")]
     pub workers: Option<usize>,
+    /// The web app's build output (a directory with index.html, e.g. frontend/dist), served
+    /// at every path outside /api; default: no web app.
+    #[arg(long, env = "SWITCHBOARD_WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
 }
 
 /// Validated settings for the server.
@@ -67,6 +71,8 @@ pub struct Config {
     pub session_ttl: Duration,
     pub admin_password: Option<SecretString>,
     pub workers: Option<usize>,
+    /// The web app's build output, served outside `/api`; `None`: API only.
+    pub web_dir: Option<PathBuf>,
     /// PBKDF2 rounds for new password hashes.
     pub password_iterations: u32,
     pub login_limits: LoginLimits,
@@ -193,6 +199,19 @@ impl ServeArgs {
         if self.workers == Some(0) {
             problems.push("SWITCHBOARD_WORKERS must be at least 1".into());
         }
+        if let Some(dir) = &self.web_dir {
+            if !dir.is_dir() {
+                problems.push(format!(
+                    "SWITCHBOARD_WEB_DIR: {} is not a directory; point it at the web app's build output (frontend/dist, made by `just web`)",
+                    dir.display()
+                ));
+            } else if !dir.join("index.html").is_file() {
+                problems.push(format!(
+                    "SWITCHBOARD_WEB_DIR: {} has no index.html; point it at the web app's build output (frontend/dist, made by `just web`)",
+                    dir.display()
+                ));
+            }
+        }
         match (storage, bind) {
             (Some(storage), Some(bind)) if problems.is_empty() => Ok(Config {
                 bind,
@@ -201,6 +220,7 @@ impl ServeArgs {
                 session_ttl: Duration::from_secs(self.session_ttl_secs),
                 admin_password: self.admin_password.map(SecretString::from),
                 workers: self.workers,
+                web_dir: self.web_dir,
                 password_iterations: PASSWORD_ITERATIONS,
                 login_limits: LoginLimits::default(),
             }),
@@ -266,5 +286,20 @@ mod tests {
             assert!(text.contains(expected), "{expected} missing from {text}");
         }
         assert!(!text.contains("tiny"), "secrets stay out of messages");
+    }
+
+    #[test]
+    fn a_web_dir_must_hold_index_html() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().to_str().expect("utf-8 path");
+        let err = parse(&["--web-dir", path]).expect_err("no index.html");
+        assert!(err.to_string().contains("has no index.html"), "{err}");
+        let missing = format!("{path}/missing");
+        let err = parse(&["--web-dir", &missing]).expect_err("no directory");
+        assert!(err.to_string().contains("is not a directory"), "{err}");
+        std::fs::write(dir.path().join("index.html"), "<!doctype html>").expect("write");
+        let config = parse(&["--web-dir", path]).expect("valid");
+        assert_eq!(config.web_dir.as_deref(), Some(dir.path()));
+        assert_eq!(parse(&[]).expect("valid").web_dir, None);
     }
 }

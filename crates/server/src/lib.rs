@@ -11,10 +11,12 @@ pub mod page_cache;
 pub mod rate_limit;
 mod routes;
 pub mod startup;
+pub mod web;
 
 use std::sync::Arc;
 
-use actix_web::{App, web};
+use actix_web::App;
+use actix_web::web::Data;
 use utoipa_actix_web::AppExt;
 
 use crate::auth::SessionKeys;
@@ -39,10 +41,17 @@ pub struct AppState {
     /// The OpenAPI document, rendered once.
     pub openapi_json: String,
     pub routes: openapi::RouteTable,
+    /// The web app's files, when `SWITCHBOARD_WEB_DIR` is set.
+    pub web: Option<web::WebApp>,
 }
 
 impl AppState {
-    pub fn new(config: &Config, store: Arc<Store>, sessions: SessionKeys) -> Self {
+    pub fn new(
+        config: &Config,
+        store: Arc<Store>,
+        sessions: SessionKeys,
+        web: Option<web::WebApp>,
+    ) -> Self {
         let spec = openapi::document();
         Self {
             store,
@@ -54,6 +63,7 @@ impl AppState {
             decoy_hash: auth::decoy_hash(config.password_iterations),
             openapi_json: openapi::render(&spec),
             routes: openapi::RouteTable::from_spec(&spec),
+            web,
         }
     }
 }
@@ -80,7 +90,7 @@ pub(crate) fn collected_openapi() -> utoipa::openapi::OpenApi {
 
 /// The whole application for `state`.
 pub fn build_app(
-    state: web::Data<AppState>,
+    state: Data<AppState>,
 ) -> App<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -100,7 +110,7 @@ pub fn build_app(
     )
     .split_for_parts();
     app.service(routes::operations::docs_service())
-        .default_service(web::to(routes::fallback))
+        .default_service(actix_web::web::to(web::fallback))
         .wrap(actix_web::middleware::from_fn(middleware::authenticate))
         .wrap(actix_web::middleware::from_fn(
             middleware::problems_everywhere,

@@ -114,6 +114,18 @@ pub struct Started {
 }
 
 pub fn start(config: &Config, listener: TcpListener) -> Result<Started, StartupError> {
+    let web_app = config
+        .web_dir
+        .as_deref()
+        .map(crate::web::WebApp::load)
+        .transpose()?;
+    if let (Some(dir), Some(web_app)) = (&config.web_dir, &web_app) {
+        tracing::info!(
+            web_dir = %dir.display(),
+            files = web_app.file_count(),
+            "serving the web app"
+        );
+    }
     let store = open_store(&config.storage, true)?;
     let admin_password = bootstrap_admin(&store, config)?;
     let secret = SessionKeys::load_or_create_secret(
@@ -122,7 +134,7 @@ pub fn start(config: &Config, listener: TcpListener) -> Result<Started, StartupE
     )
     .map_err(|err| format!("cannot read or create the session key: {err}"))?;
     let sessions = SessionKeys::new(&secret, config.session_ttl);
-    let state = web::Data::new(AppState::new(config, store, sessions));
+    let state = web::Data::new(AppState::new(config, store, sessions, web_app));
     let app_state = state.clone();
     let mut server =
         HttpServer::new(move || crate::build_app(app_state.clone())).shutdown_timeout(30);

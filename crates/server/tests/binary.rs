@@ -231,6 +231,7 @@ fn invalid_configuration_is_refused_with_what_to_fix() {
         .env("SWITCHBOARD_DATABASE_URL", "mysql://db/switchboard")
         .env("SWITCHBOARD_MASTER_KEY", "too-short")
         .env("SWITCHBOARD_BIND", "everywhere")
+        .env("SWITCHBOARD_WEB_DIR", dir.path())
         .arg("serve")
         .output()
         .expect("run");
@@ -241,6 +242,8 @@ fn invalid_configuration_is_refused_with_what_to_fix() {
         "mysql",
         "SWITCHBOARD_MASTER_KEY",
         "SWITCHBOARD_BIND",
+        "SWITCHBOARD_WEB_DIR",
+        "has no index.html",
     ] {
         assert!(
             message.contains(expected),

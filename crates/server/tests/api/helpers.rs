@@ -115,6 +115,7 @@ pub fn test_config(dir: &std::path::Path, database: DatabaseUrl) -> Config {
         session_ttl: Duration::from_secs(600),
         admin_password: Some(SecretString::from(ADMIN_PASSWORD)),
         workers: Some(2),
+        web_dir: None,
         // Fast hashes keep the suite quick; production uses config::PASSWORD_ITERATIONS.
         password_iterations: 1_000,
         login_limits: LoginLimits {
@@ -127,6 +128,11 @@ pub fn test_config(dir: &std::path::Path, database: DatabaseUrl) -> Config {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> Self {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn`], with `configure` changing the configuration first.
+    pub async fn spawn_with(backend: Backend, configure: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let (pg, database) = match backend {
             Backend::Sqlite => (None, DatabaseUrl::Sqlite(dir.path().join("switchboard.db"))),
@@ -135,7 +141,8 @@ impl TestApp {
                 (Some(pg), DatabaseUrl::Postgres(url))
             }
         };
-        let config = test_config(dir.path(), database.clone());
+        let mut config = test_config(dir.path(), database.clone());
+        configure(&mut config);
         let storage = config.storage.clone();
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let base = format!("http://{}", listener.local_addr().expect("address"));

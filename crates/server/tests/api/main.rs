@@ -9,3 +9,4 @@ mod integrations;
 mod secrets;
 mod spec;
 mod users;
+mod web;
