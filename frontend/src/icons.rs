@@ -40,3 +40,15 @@ pub fn ToolIcon(tool: String) -> impl IntoView {
     };
     view! { <span class=class aria-hidden="true">{letter}</span> }
 }
+
+/// The product mark (the same drawing as the favicon).
+#[component]
+pub fn BrandMark(size: u32) -> impl IntoView {
+    view! {
+        <svg width=size height=size viewBox="0 0 32 32" aria-hidden="true" focusable="false">
+            <rect width="32" height="32" rx="7" fill="#1d4ed8"/>
+            <path d="M8 11h10m-10 10h16M18 7v8m-4 2v8" stroke="#fff" stroke-width="2.6" stroke-linecap="round"/>
+            <circle cx="24" cy="11" r="2.6" fill="#fff"/>
+        </svg>
+    }
+}

@@ -13,7 +13,7 @@ use leptos_router::hooks::use_location;
 use leptos_router::path;
 use switchboard_domain::user::Role;
 
-use crate::icons::ChevronIcon;
+use crate::icons::{BrandMark, ChevronIcon};
 use crate::session::{Auth, use_auth};
 use crate::toast::{ToastRegion, Toasts};
 
@@ -77,7 +77,7 @@ fn Shell(#[prop(optional)] admin: bool, children: ChildrenFn) -> impl IntoView {
                 <div class="layout">
                     <aside class="sidebar">
                         <div class="brand">
-                            <img src="/favicon.svg" alt="" width="28" height="28"/>
+                            <BrandMark size=28/>
                             <span>"Switchboard"</span>
                         </div>
                         <nav aria-label="Main">

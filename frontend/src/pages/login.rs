@@ -5,6 +5,7 @@ use leptos_router::components::Redirect;
 use switchboard_domain::user::LoginRequest;
 
 use crate::api;
+use crate::icons::BrandMark;
 use crate::session::{Session, use_auth};
 
 #[component]
@@ -43,7 +44,7 @@ pub fn LoginPage() -> impl IntoView {
             <main class="login">
                 <form class="login-card" on:submit=submit>
                     <div class="brand large">
-                        <img src="/favicon.svg" alt="" width="36" height="36"/>
+                        <BrandMark size=36/>
                         <span>"Switchboard"</span>
                     </div>
                     <h1>"Sign in"</h1>
