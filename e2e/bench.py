@@ -12,10 +12,17 @@ in the same run:
 It also samples the CPU time used by the server, by wrk and (for PostgreSQL) by the
 postgres processes during each measured run, from /proc.
 
+When the web app is built (frontend/dist, or --web-dir), the SQLite server also serves it, and
+after wrk e2e/browser/measure-load.mjs measures in headless Chromium: the first-load transfer
+size of /login (wasm, JS, CSS, gzipped) and the time from navigation until the integrations
+table shows the 100 integrations (median of --web-runs runs). That section ("Web app") is
+skipped with a note when the app, node or Chromium is missing (or with --skip-web).
+
 The tables in the output are generated from this run only; the "What limits it"
 section is copied from e2e/bench-notes.md so that reruns keep the analysis.
 
-Standard library only. Usage: python3 e2e/bench.py --binary PATH [--out BENCHMARKS.md]
+Standard library only (the browser part needs node and Debian's chromium). Usage:
+python3 e2e/bench.py --binary PATH [--out BENCHMARKS.md]
 """
 
 from __future__ import annotations
@@ -50,6 +57,12 @@ CLK_TCK = os.sysconf("SC_CLK_TCK")
 # The aims this benchmark checks.
 AIM_LIST_SHARE_OF_HEALTHZ = 0.5
 AIM_LIST_P99_MS = 20.0
+AIM_WEB_FIRST_LOAD_KB = 400.0  # wasm + JS + CSS of the first load, gzipped (1 KB = 1,000 bytes)
+AIM_WEB_TABLE_MS = 500.0  # navigation to a rendered table of 100 integrations, median
+
+BROWSER_DIR = REPO / "e2e/browser"
+MEASURE_LOAD = BROWSER_DIR / "measure-load.mjs"
+CHROMIUM_JSON = BROWSER_DIR / "chromium.json"
 
 
 def log(message: str) -> None:
@@ -230,7 +243,7 @@ def measure(args: argparse.Namespace, base: str, token: str, server_pid: int, wi
 
 
 class Server:
-    def __init__(self, binary: Path, data_dir: Path, database_url: str | None) -> None:
+    def __init__(self, binary: Path, data_dir: Path, database_url: str | None, web_dir: Path | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.password = "bench-" + secrets.token_urlsafe(18)
@@ -247,6 +260,8 @@ class Server:
         )
         if database_url:
             env["SWITCHBOARD_DATABASE_URL"] = database_url
+        if web_dir:
+            env["SWITCHBOARD_WEB_DIR"] = str(web_dir)
         self.log_file = self.log_path.open("wb")
         self.process = subprocess.Popen([str(binary), "serve"], env=env, stdout=self.log_file, stderr=subprocess.STDOUT)
 
@@ -313,18 +328,29 @@ def check_list(server: Server, token: str) -> int:
 
 
 @dataclass
+class WebRun:
+    """The app-load figures from e2e/browser/measure-load.mjs, or why there are none."""
+
+    skipped: str | None = None
+    data: dict = field(default_factory=dict)
+
+
+@dataclass
 class BackendRun:
     name: str
     detail: str
     results: list[WrkResult] = field(default_factory=list)
     list_bytes: int = 0
     skipped: str | None = None
+    web: WebRun | None = None
 
 
-def run_backend(args: argparse.Namespace, name: str, detail: str, database_url: str | None) -> BackendRun:
-    run = BackendRun(name, detail)
+def run_backend(args: argparse.Namespace, name: str, detail: str, database_url: str | None, web: WebRun | None = None) -> BackendRun:
+    """Measure one backend; with `web` (not skipped) the server also serves the app and the browser measures it."""
+    run = BackendRun(name, detail, web=web)
+    with_web = web is not None and web.skipped is None
     with tempfile.TemporaryDirectory(prefix="switchboard-bench-") as tmp:
-        server = Server(args.binary, Path(tmp), database_url)
+        server = Server(args.binary, Path(tmp), database_url, args.web_dir if with_web else None)
         try:
             log(f"{name}: server pid {server.process.pid} on {server.base}")
             server.wait_ready()
@@ -336,6 +362,8 @@ def run_backend(args: argparse.Namespace, name: str, detail: str, database_url: 
             run.results = measure(args, server.base, token, server.process.pid, database_url is not None)
             if server.process.poll() is not None:
                 raise RuntimeError(f"the server died during the run:\n{server.log_tail()}")
+            if with_web:
+                run.web = measure_web(args, server)
         finally:
             server.stop()
             tail = server.log_tail()
@@ -386,6 +414,65 @@ def redact(url: str) -> str:
         netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
         return urllib.parse.urlunsplit(parts._replace(netloc=netloc))
     return url
+
+
+# --------------------------------------------------------------------------- the web app in a browser
+
+
+def chromium_path() -> Path:
+    configured = "/usr/bin/chromium"
+    try:
+        configured = json.loads(CHROMIUM_JSON.read_text()).get("executablePath", configured)
+    except (OSError, ValueError):
+        pass
+    return Path(os.environ.get("SWITCHBOARD_CHROMIUM") or configured)
+
+
+def web_prerequisites(args: argparse.Namespace) -> WebRun:
+    """A WebRun ready to measure, or skipped with the reason (installs e2e/browser/node_modules if missing)."""
+    if args.skip_web:
+        return WebRun(skipped="skipped with --skip-web")
+    shown = args.web_dir.relative_to(REPO) if args.web_dir.is_relative_to(REPO) else args.web_dir
+    if not (args.web_dir / "index.html").is_file():
+        return WebRun(skipped=f"`{shown}` does not exist (or has no index.html): build the web app first (`just web`)")
+    if shutil.which("node") is None:
+        return WebRun(skipped="node is not installed (apt-get install nodejs npm)")
+    chromium = chromium_path()
+    if not os.access(chromium, os.X_OK):
+        return WebRun(skipped=f"Chromium is not installed at {chromium} (apt-get install chromium)")
+    if not (BROWSER_DIR / "node_modules/playwright-core/package.json").is_file():
+        if shutil.which("npm") is None:
+            return WebRun(skipped="e2e/browser/node_modules is missing and npm is not installed")
+        log("installing e2e/browser/node_modules (npm ci)")
+        env = dict(os.environ, PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD="1")
+        done = subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=BROWSER_DIR, env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            last = (done.stderr or done.stdout).strip().splitlines()[-1:] or [""]
+            return WebRun(skipped=f"`npm ci` in e2e/browser failed: {last[0]}")
+    return WebRun()
+
+
+def measure_web(args: argparse.Namespace, server: Server) -> WebRun:
+    """Run e2e/browser/measure-load.mjs against the server (which serves the app and holds the integrations)."""
+    command = [
+        "node", str(MEASURE_LOAD), "--base", server.base, "--username", "admin", "--password", server.password,
+        "--runs", str(args.web_runs), "--rows", str(INTEGRATIONS),
+    ]
+    log("web app: measuring in headless Chromium")
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=900)
+    except subprocess.TimeoutExpired:
+        return WebRun(skipped="measure-load.mjs did not finish within 15 minutes")
+    for line in done.stderr.strip().splitlines():
+        log(f"web app: {line}")
+    lines = done.stdout.strip().splitlines()
+    if done.returncode != 0 or not lines:
+        last = done.stderr.strip().splitlines()[-1:] or [f"exit {done.returncode}"]
+        return WebRun(skipped=f"measure-load.mjs failed ({last[0]})")
+    try:
+        return WebRun(data=json.loads(lines[-1]))
+    except ValueError as err:
+        return WebRun(skipped=f"measure-load.mjs printed no JSON ({err})")
 
 
 # --------------------------------------------------------------------------- facts about the run
@@ -451,6 +538,90 @@ def verdicts(run: BackendRun) -> tuple[float, bool, bool, WrkResult, WrkResult]:
     return ratio, ratio >= AIM_LIST_SHARE_OF_HEALTHZ, listing.p99_ms < AIM_LIST_P99_MS, listing, health
 
 
+def fmt_kb(size: float) -> str:
+    return f"{size / 1000:,.1f} KB"
+
+
+def web_verdicts(web: WebRun) -> tuple[float | None, float | None]:
+    """(first-load app bytes gzipped, median cold table ms), each None when not measured."""
+    if web.skipped or not web.data:
+        return None, None
+    transfer, load = web.data.get("transfer", {}), web.data.get("load", {})
+    size = transfer.get("app", {}).get("gzip") if transfer.get("rendered") else None
+    cold = load.get("cold") if load.get("reached") else None
+    return size, (cold or {}).get("median_ms")
+
+
+def web_section(args: argparse.Namespace, web: WebRun | None) -> list[str]:
+    lines = ["## Web app", ""]
+    if web is None:
+        return lines + ["Not measured: the SQLite run did not reach it.", ""]
+    if web.skipped:
+        return lines + [f"Not measured: {web.skipped}.", ""]
+    data = web.data
+    transfer, load = data["transfer"], data["load"]
+    shown = args.web_dir.relative_to(REPO) if args.web_dir.is_relative_to(REPO) else args.web_dir
+    try:
+        built = dt.datetime.fromtimestamp((args.web_dir / "index.html").stat().st_mtime, dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    except OSError:
+        built = "unknown"
+    lines += [
+        f"`{shown}` (index.html written {built}), served by the SQLite server above and measured after wrk in",
+        f"headless Chromium {data.get('chromium', '')} by [`e2e/browser/measure-load.mjs`](e2e/browser/measure-load.mjs). 1 KB = 1,000 bytes.",
+        "",
+        "### First load of `/login`",
+        "",
+        "Everything a fresh browser context (empty cache) fetches loading `/login` with `Accept-Encoding: gzip`, until",
+        "the network is idle. On the wire: the response bodies as received. Gzipped: the same when the server sent",
+        "gzip, else `gzip -6` of the body"
+        + (" (the server sent the app's files gzipped)." if transfer.get("server_gzips") else " (the server sent the app's files uncompressed)."),
+        "",
+    ]
+    if not transfer.get("rendered"):
+        lines += [f"The app did not render the sign-in page: {(transfer.get('error') or 'unknown error').rstrip('.')}.", ""]
+    names = {"wasm": "wasm", "js": "JS", "css": "CSS", "other": "other (HTML, icons, API)"}
+    zero = {"count": 0, "raw": 0, "transferred": 0, "gzip": 0}
+    lines += ["| what | files | raw | on the wire | gzipped |", "|---|---:|---:|---:|---:|"]
+    rows = [(names[k], transfer["by_kind"].get(k, zero)) for k in names]
+    rows += [("**app: wasm + JS + CSS**", transfer["app"]), ("**everything**", transfer["total"])]
+    for label, sizes in rows:
+        lines.append(f"| {label} | {sizes['count']} | {fmt_kb(sizes['raw'])} | {fmt_kb(sizes['transferred'])} | {fmt_kb(sizes['gzip'])} |")
+    lines += [
+        "",
+        f"### Integrations table with {load['rows']} rows",
+        "",
+        "From the start of the navigation to `/integrations` (signed in by putting the session into sessionStorage)",
+        f"until the table holds {load['rows']} rows (`tbody tr`, seen by a MutationObserver; `performance.now()`).",
+        "Cold: a fresh browser context each run (empty HTTP cache); warm: a second navigation in the same context.",
+        "",
+    ]
+    if load.get("failure"):
+        lines += [f"Not reached: {load['failure'].rstrip('.')}.", ""]
+    if load.get("cold"):
+        lines += ["| load | median | min | max | runs (ms) | median, next frame |", "|---|---:|---:|---:|---|---:|"]
+        for label in ("cold", "warm"):
+            r = load.get(label)
+            if r:
+                runs_ms = ", ".join(f"{v:.0f}" for v in r["runs_ms"])
+                lines.append(
+                    f"| {label} | {r['median_ms']:.0f} ms | {r['min_ms']:.0f} ms | {r['max_ms']:.0f} ms | {runs_ms} | {r['median_frame_ms']:.0f} ms |"
+                )
+        lines.append("")
+    size, table_ms = web_verdicts(web)
+    size_result = "not measured" if size is None else f"{'met' if size / 1000 < AIM_WEB_FIRST_LOAD_KB else '**not met**'} ({fmt_kb(size)})"
+    table_result = "not measured" if table_ms is None else f"{'met' if table_ms < AIM_WEB_TABLE_MS else '**not met**'} ({table_ms:.0f} ms)"
+    lines += [
+        "### Aims for the web app",
+        "",
+        "| aim | result |",
+        "|---|---|",
+        f"| first load (wasm + JS + CSS, gzipped) under {AIM_WEB_FIRST_LOAD_KB:.0f} KB | {size_result} |",
+        f"| table with {INTEGRATIONS} rows under {AIM_WEB_TABLE_MS:.0f} ms (median, cold) | {table_result} |",
+        "",
+    ]
+    return lines
+
+
 def report(args: argparse.Namespace, facts: dict[str, str], runs: list[BackendRun]) -> str:
     lines = [
         "# Benchmarks",
@@ -505,6 +676,7 @@ def report(args: argparse.Namespace, facts: dict[str, str], runs: list[BackendRu
         ]
         if errors:
             lines += ["wrk socket errors: " + "; ".join(errors) + ".", ""]
+    lines += web_section(args, runs[0].web if runs else None)
     lines += [
         "## Aims",
         "",
@@ -572,12 +744,16 @@ def main() -> int:
     parser.add_argument("--pg-url", default=os.environ.get("SWITCHBOARD_BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres"),
                         help="PostgreSQL to create the benchmark database in")
     parser.add_argument("--skip-postgres", action="store_true")
+    parser.add_argument("--web-dir", type=Path, default=REPO / "frontend/dist", help="the built web app the SQLite server serves")
+    parser.add_argument("--web-runs", type=int, default=5, help="browser runs for the table timing (median)")
+    parser.add_argument("--skip-web", action="store_true", help="leave out the \"Web app\" section's measurements")
     parser.add_argument("--notes-only", action="store_true",
                         help="measure nothing: copy the notes into the existing output's \"What limits it\" section")
     args = parser.parse_args()
     args.binary = args.binary.resolve()
     args.out = args.out if args.out.is_absolute() else (Path.cwd() / args.out)
     args.notes = args.notes.resolve()
+    args.web_dir = args.web_dir.resolve()
 
     if args.notes_only:
         return refresh_notes(args)
@@ -591,7 +767,10 @@ def main() -> int:
     started = time.monotonic()
     facts = machine_facts()
     log(f"{facts['nproc']} cores, {facts['cpu']}; commit {facts['commit']}")
-    runs = [run_backend(args, "SQLite", "SQLite (bundled) in a fresh data directory", None)]
+    web = web_prerequisites(args)
+    if web.skipped:
+        log(f"web app: {web.skipped}")
+    runs = [run_backend(args, "SQLite", "SQLite (bundled) in a fresh data directory", None, web)]
     runs.append(run_postgres(args))
     for run in runs:
         if run.skipped:
@@ -606,6 +785,14 @@ def main() -> int:
             f"{run.name}: list {listing.requests_per_sec:,.0f} req/s p50 {fmt_ms(listing.p50_ms)} p99 {fmt_ms(listing.p99_ms)};"
             f" healthz {health.requests_per_sec:,.0f} req/s p50 {fmt_ms(health.p50_ms)} p99 {fmt_ms(health.p99_ms)};"
             f" ratio {ratio:.2f}; aims: share {'met' if share_ok else 'NOT met'}, p99 {'met' if p99_ok else 'NOT met'}"
+        )
+    if runs[0].web is not None and not runs[0].web.skipped:
+        size, table_ms = web_verdicts(runs[0].web)
+        log(
+            "web app: first load "
+            + ("not measured" if size is None else f"{fmt_kb(size)} gzipped ({'met' if size / 1000 < AIM_WEB_FIRST_LOAD_KB else 'NOT met'})")
+            + f"; {INTEGRATIONS}-row table "
+            + ("not measured" if table_ms is None else f"{table_ms:.0f} ms median ({'met' if table_ms < AIM_WEB_TABLE_MS else 'NOT met'})")
         )
     return 0
 
