@@ -16,6 +16,17 @@ fn focusables(container: &web_sys::HtmlElement) -> Vec<web_sys::HtmlElement> {
         .collect()
 }
 
+/// Focuses the first enabled form field inside `container`, or else its first focusable element.
+pub fn focus_first_field(container: &web_sys::HtmlElement) {
+    let targets = focusables(container);
+    let first_field = targets
+        .iter()
+        .find(|e| matches!(e.tag_name().as_str(), "INPUT" | "SELECT" | "TEXTAREA"));
+    if let Some(target) = first_field.or_else(|| targets.first()) {
+        let _ = target.focus();
+    }
+}
+
 fn active_element() -> Option<web_sys::HtmlElement> {
     document()
         .active_element()?
@@ -51,7 +62,9 @@ pub fn Modal(
         }
     });
     on_cleanup(move || {
-        if let Some(Some(opener)) = opener.try_get_value() {
+        if let Some(Some(opener)) = opener.try_get_value()
+            && opener.is_connected()
+        {
             let _ = opener.focus();
         }
     });

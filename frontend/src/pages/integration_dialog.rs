@@ -313,6 +313,19 @@ pub fn IntegrationDialog(
         load(id_for_load.clone());
     }
 
+    // Once an edited integration has loaded, its first field takes the focus.
+    Effect::new(move |was_loading: Option<bool>| {
+        let now_loading = loading.get();
+        if was_loading == Some(true)
+            && !now_loading
+            && let Some(dialog) = document().get_element_by_id("integration-dialog-form")
+            && let Ok(dialog) = wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(dialog)
+        {
+            crate::modal::focus_first_field(&dialog);
+        }
+        now_loading
+    });
+
     let client_errors = Memo::new(move |_| form.client_errors(adding));
     let error_for = move |path: String| -> Option<String> {
         let server = server_errors.with(|errors| {
@@ -393,7 +406,7 @@ pub fn IntegrationDialog(
 
     view! {
         <Modal role="dialog" labelled_by="integration-dialog-title" on_close=on_close wide=true>
-            <form class="dialog-form" novalidate on:submit=move |ev| { ev.prevent_default(); save(); }>
+            <form class="dialog-form" id="integration-dialog-form" novalidate on:submit=move |ev| { ev.prevent_default(); save(); }>
                 <h2 id="integration-dialog-title">{heading}</h2>
                 {move || top_error.get().map(|error| match error {
                     TopError::Stale(message) => view! {

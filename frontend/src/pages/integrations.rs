@@ -67,6 +67,8 @@ pub fn IntegrationsPage() -> impl IntoView {
 
     let on_saved = Callback::new(move |saved: Integration| {
         toasts.show(format!("Saved “{}”.", saved.name));
+        let edited = matches!(dialog.get_untracked(), Some(DialogMode::Edit(_)));
+        let saved_id = saved.id.clone();
         items.update(|loaded| {
             if let Loaded::Ready(list) = loaded {
                 match list.iter_mut().find(|item| item.id == saved.id) {
@@ -77,6 +79,21 @@ pub fn IntegrationsPage() -> impl IntoView {
             }
         });
         dialog.set(None);
+        if edited {
+            // The row was drawn anew with the saved values: its pencil gets the focus back.
+            set_timeout(
+                move || {
+                    let selector = format!("button[data-edit='{saved_id}']");
+                    if let Ok(Some(button)) = document().query_selector(&selector)
+                        && let Ok(button) =
+                            wasm_bindgen::JsCast::dyn_into::<web_sys::HtmlElement>(button)
+                    {
+                        let _ = button.focus();
+                    }
+                },
+                std::time::Duration::ZERO,
+            );
+        }
     });
 
     let confirm_delete = move |_| {
@@ -177,7 +194,7 @@ pub fn IntegrationsPage() -> impl IntoView {
                                         <td><time datetime=item.updated_at.to_rfc3339()>{item.updated_at.format("%Y-%m-%d %H:%M UTC").to_string()}</time></td>
                                         <td class="actions">
                                             <Show when=is_admin>
-                                                <button class="icon-button" aria-label=edit_label.clone() title=edit_label.clone()
+                                                <button class="icon-button" aria-label=edit_label.clone() title=edit_label.clone() data-edit=id.clone()
                                                     on:click={ let id = id.clone(); move |_| dialog.set(Some(DialogMode::Edit(id.clone()))) }>
                                                     <PencilIcon/>
                                                 </button>
