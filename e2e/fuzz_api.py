@@ -88,7 +88,8 @@ def main() -> int:
                 "--exclude-checks", "positive_data_acceptance",
             ]
             print("fuzz:", " ".join(c if "Bearer" not in c else "Authorization: Bearer ***" for c in command), flush=True)
-            result = subprocess.run(command, env=dict(os.environ, NO_COLOR="1"))
+            # Run from the temporary directory so schemathesis keeps its cache out of the checkout.
+            result = subprocess.run(command, env=dict(os.environ, NO_COLOR="1"), cwd=data_dir)
             if server.poll() is not None:
                 print(f"fuzz: the server died during the run (exit {server.returncode})", file=sys.stderr)
                 return 1
