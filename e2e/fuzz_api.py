@@ -73,7 +73,7 @@ def main() -> int:
             wait_ready(base, server)
             token = sign_in(base)
             command = [
-                str(args.schemathesis), "run", f"{base}/api/openapi.json",
+                str(args.schemathesis.resolve()), "run", f"{base}/api/openapi.json",
                 "--header", f"Authorization: Bearer {token}",
                 "--seed", str(args.seed),
                 "--max-examples", str(args.max_examples),
