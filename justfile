@@ -13,6 +13,18 @@ sudo := if `id -u` == "0" { "" } else { "sudo" }
 # The release binary `just build` makes.
 server_bin := CARGO_TARGET_DIR / "release/switchboard"
 
+# The web build tools (docs: /work/shared/reference/toolchain.md). wasm-bindgen-cli must equal the
+# `wasm-bindgen` crate in Cargo.lock; wasm-opt comes from npm binaryen (Debian's breaks the app).
+trunk_version := "0.21.14"
+wasm_bindgen_version := "0.2.130"
+binaryen_version := "132"
+
+# Where `just web` writes the web app; `just run` and the browser tests serve it.
+web_dist := justfile_directory() / "frontend/dist"
+
+# The web app (switchboard-web) builds for wasm32 only: host clippy and tests leave it out.
+exclude_web := if path_exists(justfile_directory() / "frontend/Cargo.toml") == "true" { "--exclude switchboard-web" } else { "" }
+
 # List the recipes.
 default:
     @just --list
@@ -66,20 +78,143 @@ _venv dir requirements:
         echo "$want" > "$stamp"
     fi
 
+# Install npm (Debian's nodejs and npm) if it is missing.
+_npm:
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "npm: installing Debian's nodejs and npm"
+        {{ sudo }} apt-get update
+        {{ sudo }} env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends nodejs npm
+    fi
+
+# Install the web build tools that are missing: trunk, wasm-bindgen-cli, wasm-opt (npm binaryen in frontend/).
+web-tools: deps _npm
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+    # reports TOOL VERSION: whether `TOOL --version` names VERSION.
+    reports() { command -v "$1" >/dev/null 2>&1 && "$1" --version 2>/dev/null | grep -qwF -- "$2"; }
+    # cargo_tool CRATE BINARY VERSION [ARGS]: cargo install CRATE unless BINARY is that version,
+    # waiting first for a `cargo install CRATE` already running (it holds cargo's install lock).
+    cargo_tool() {
+        local crate=$1 binary=$2 version=$3 waited=0
+        shift 3
+        reports "$binary" "$version" && return 0
+        while pgrep -f "cargo install $crate( |$)" >/dev/null; do
+            if [ "$waited" -eq 0 ]; then echo "web-tools: waiting for the running \`cargo install $crate\`"; fi
+            if [ "$waited" -ge 3600 ]; then echo "web-tools: \`cargo install $crate\` still runs after an hour; giving up" >&2; return 1; fi
+            sleep 5
+            waited=$((waited + 5))
+        done
+        reports "$binary" "$version" && return 0
+        echo "web-tools: installing $crate $version"
+        cargo install "$crate" --version "$version" "$@"
+        if ! reports "$binary" "$version"; then
+            echo "web-tools: \`$binary --version\` does not report $version after the install; is another $binary earlier on PATH? ($(command -v "$binary"))" >&2
+            return 1
+        fi
+    }
+    cargo_tool trunk trunk "{{ trunk_version }}" --locked
+    # No --locked: wasm-bindgen-cli's lockfile pins a crate version the registry mirror lacks.
+    cargo_tool wasm-bindgen-cli wasm-bindgen "{{ wasm_bindgen_version }}"
+    locked="$(awk '$0 == "name = \"wasm-bindgen\"" { getline; gsub(/"/, "", $3); print $3 }' Cargo.lock)"
+    if [ -n "$locked" ] && [ "$locked" != "{{ wasm_bindgen_version }}" ]; then
+        echo "web-tools: Cargo.lock has wasm-bindgen $locked but the justfile installs wasm-bindgen-cli {{ wasm_bindgen_version }}; they must be equal" >&2
+        exit 1
+    fi
+    if [ ! -f frontend/package.json ]; then
+        echo "web-tools: frontend/package.json is missing (it pins npm binaryen {{ binaryen_version }} for wasm-opt)" >&2
+        exit 1
+    fi
+    if ! frontend/node_modules/.bin/wasm-opt --version 2>/dev/null | grep -qwF "version {{ binaryen_version }}"; then
+        echo "web-tools: installing frontend/node_modules (binaryen {{ binaryen_version }} for wasm-opt)"
+        npm ci --prefix frontend --no-audit --no-fund
+    fi
+
+# Build the web app into frontend/dist (release, offline); skipped when no input changed since the last build.
+web: web-tools
+    #!/usr/bin/env bash
+    set -euo pipefail
+    export PATH="$PWD/frontend/node_modules/.bin:${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
+    # Trunk writes wasm-opt's output to one path in the shared target directory, so two builds at
+    # once (two checkouts, `just run` beside `just test`) can ship each other's half-written wasm.
+    mkdir -p "{{ CARGO_TARGET_DIR }}"
+    exec 9>"{{ CARGO_TARGET_DIR }}/.trunk-build.lock"
+    if ! flock -n 9; then
+        echo "web: waiting for another web build using {{ CARGO_TARGET_DIR }}"
+        flock 9
+    fi
+    # Everything the build reads: the web app, the domain crate it uses, the workspace manifest
+    # and lock, and the tools. The stamp is a dot file, which the server never serves.
+    stamp=frontend/dist/.inputs.sha256
+    want="$(
+        {
+            find frontend crates/domain \( -path frontend/dist -o -path frontend/node_modules -o -path frontend/target \) -prune \
+                -o -type f -print0 | LC_ALL=C sort -z | xargs -0 sha256sum
+            sha256sum Cargo.toml Cargo.lock
+            trunk --version; wasm-bindgen --version; wasm-opt --version; rustc --version
+        } | sha256sum | cut -d' ' -f1
+    )"
+    if [ -f frontend/dist/index.html ] && [ "$(cat "$stamp" 2>/dev/null || true)" = "$want" ]; then
+        echo "web: frontend/dist is up to date"
+        exit 0
+    fi
+    cargo fetch --locked
+    (cd frontend && trunk build --release --offline --locked)
+    # A trunk build run by hand at the same time can still leave a broken wasm: check it.
+    shopt -s nullglob
+    wasm=(frontend/dist/*.wasm)
+    if [ "${#wasm[@]}" -eq 0 ]; then
+        echo "web: trunk wrote no .wasm to frontend/dist" >&2
+        exit 1
+    fi
+    for file in "${wasm[@]}"; do
+        if ! node -e 'process.exit(WebAssembly.validate(require("fs").readFileSync(process.argv[1])) ? 0 : 1)' "$file"; then
+            echo "web: $file is not a valid WebAssembly module (was another trunk build running?); run \`just web\` again" >&2
+            exit 1
+        fi
+    done
+    echo "$want" > "$stamp"
+    echo "web: built frontend/dist"
+
 # Build the release server binary.
 build: deps
     cargo build --release --locked -p switchboard-server
 
-# Build and serve (data in $SWITCHBOARD_DATA_DIR, default ./data); extra arguments go to `switchboard serve`.
-run *ARGS: build
-    SWITCHBOARD_DATA_DIR="${SWITCHBOARD_DATA_DIR:-data}" exec "{{ server_bin }}" serve {{ ARGS }}
+# Build the web app and the server, and serve both (data in $SWITCHBOARD_DATA_DIR, default ./data); extra arguments go to `switchboard serve`.
+run *ARGS: web build
+    SWITCHBOARD_DATA_DIR="${SWITCHBOARD_DATA_DIR:-data}" SWITCHBOARD_WEB_DIR="${SWITCHBOARD_WEB_DIR:-{{ web_dist }}}" exec "{{ server_bin }}" serve {{ ARGS }}
 
-# Run every Rust test (PostgreSQL ones too when SWITCHBOARD_TEST_PG_URL is set), validate api-spec/openapi.json and fuzz the API.
-test: deps venv venv-fuzz
+# Run every Rust test (PostgreSQL ones too when SWITCHBOARD_TEST_PG_URL is set), validate api-spec/openapi.json, fuzz the API, then the browser tests.
+test: deps web venv venv-fuzz
     @if [ -n "${SWITCHBOARD_TEST_PG_URL:-}" ]; then echo "test: PostgreSQL tests use SWITCHBOARD_TEST_PG_URL"; else echo "test: SWITCHBOARD_TEST_PG_URL is not set; PostgreSQL tests are skipped"; fi
-    cargo test --workspace --locked
+    cargo test --workspace --locked {{ exclude_web }}
     e2e/.venv/bin/python e2e/validate_spec.py api-spec/openapi.json
     e2e/.venv-fuzz/bin/python e2e/fuzz_api.py --binary "{{ CARGO_TARGET_DIR }}/debug/switchboard" --schemathesis e2e/.venv-fuzz/bin/schemathesis
+    "{{ just_executable() }}" browser-test
+
+# Run the Playwright browser tests (e2e/browser) with Debian's chromium against the debug server serving frontend/dist.
+browser-test: deps web _npm
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if [ ! -f e2e/browser/package.json ]; then
+        echo "browser-test: e2e/browser/package.json is missing, so there are no browser tests to run; failing rather than passing without them" >&2
+        exit 1
+    fi
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "browser-test: installing Debian's chromium"
+        {{ sudo }} apt-get update
+        {{ sudo }} env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends chromium
+    fi
+    export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+    if ! npm ls --prefix e2e/browser --depth=0 >/dev/null 2>&1; then
+        echo "browser-test: installing e2e/browser/node_modules"
+        npm ci --prefix e2e/browser --no-audit --no-fund
+    fi
+    cargo build --locked -p switchboard-server
+    SWITCHBOARD_BIN="{{ CARGO_TARGET_DIR }}/debug/switchboard" SWITCHBOARD_WEB_DIR="{{ web_dist }}" \
+        npx --prefix e2e/browser playwright test -c e2e/browser/playwright.config.ts
 
 # Write the OpenAPI document to api-spec/openapi.json.
 spec:
@@ -93,11 +228,12 @@ spec:
     mv "$tmp" api-spec/openapi.json
     echo "spec: wrote api-spec/openapi.json"
 
-# Check formatting and run clippy (host, all targets; domain crate also for wasm32).
+# Check formatting and run clippy (host, all targets but the web app; domain crate and web app for wasm32).
 lint: deps
     cargo fmt --all -- --check
-    cargo clippy --workspace --all-targets --locked -- -D warnings
+    cargo clippy --workspace --all-targets --locked {{ exclude_web }} -- -D warnings
     cargo clippy -p switchboard-domain --target wasm32-unknown-unknown --locked -- -D warnings
+    if [ -f frontend/Cargo.toml ]; then cargo clippy -p switchboard-web --target wasm32-unknown-unknown --locked -- -D warnings; fi
 
 # What CI runs: lint, then test.
 ci: lint test
