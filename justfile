@@ -239,7 +239,7 @@ lint: deps
 ci: lint test
 
 # Load-test the release server with wrk on SQLite and PostgreSQL; writes BENCHMARKS.md.
-bench: build
+bench: web build
     #!/usr/bin/env bash
     set -euo pipefail
     if ! command -v wrk >/dev/null 2>&1; then
