@@ -39,6 +39,10 @@ pub fn set_title(page: &str) {
 fn App() -> impl IntoView {
     provide_context(Auth::new());
     provide_context(Toasts::new());
+    provide_context(MenuState {
+        ci_cd: RwSignal::new(true),
+        administration: RwSignal::new(true),
+    });
     view! {
         <Router>
             <Routes fallback=|| view! { <Redirect path="/integrations"/> }>
@@ -53,13 +57,37 @@ fn App() -> impl IntoView {
     }
 }
 
+/// Which menu groups are expanded; kept while moving between pages.
+#[derive(Debug, Clone, Copy)]
+struct MenuState {
+    ci_cd: RwSignal<bool>,
+    administration: RwSignal<bool>,
+}
+
+/// A collapsible group of the left-hand menu.
+#[component]
+fn MenuGroup(
+    label: &'static str,
+    id: &'static str,
+    open: RwSignal<bool>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <button class="group" aria-expanded=move || open.get().to_string() aria-controls=id
+            on:click=move |_| open.update(|open| *open = !*open)>
+            <ChevronIcon open=open.into()/>
+            {label}
+        </button>
+        <ul id=id hidden=move || !open.get()>{children()}</ul>
+    }
+}
+
 /// The frame of every signed-in page: the menu on the left, the user on top.
 #[component]
 fn Shell(#[prop(optional)] admin: bool, children: ChildrenFn) -> impl IntoView {
     let auth = use_auth();
     let location = use_location();
-    let ci_open = RwSignal::new(true);
-    let admin_open = RwSignal::new(true);
+    let menu = expect_context::<MenuState>();
     let current = move |path: &'static str| {
         let pathname = location.pathname.get();
         if pathname == path { Some("page") } else { None }
@@ -81,24 +109,14 @@ fn Shell(#[prop(optional)] admin: bool, children: ChildrenFn) -> impl IntoView {
                             <span>"Switchboard"</span>
                         </div>
                         <nav aria-label="Main">
-                            <button class="group" aria-expanded=move || ci_open.get().to_string() aria-controls="menu-cicd"
-                                on:click=move |_| ci_open.update(|open| *open = !*open)>
-                                <ChevronIcon open=ci_open.into()/>
-                                "CI/CD"
-                            </button>
-                            <ul id="menu-cicd" hidden=move || !ci_open.get()>
+                            <MenuGroup label="CI/CD" id="menu-cicd" open=menu.ci_cd>
                                 <li><A href="/integrations" attr:aria-current=move || current("/integrations")>"Integrations"</A></li>
-                            </ul>
+                            </MenuGroup>
                             <Show when=move || is_admin>
-                                <button class="group" aria-expanded=move || admin_open.get().to_string() aria-controls="menu-admin"
-                                    on:click=move |_| admin_open.update(|open| *open = !*open)>
-                                    <ChevronIcon open=admin_open.into()/>
-                                    "Administration"
-                                </button>
-                                <ul id="menu-admin" hidden=move || !admin_open.get()>
+                                <MenuGroup label="Administration" id="menu-admin" open=menu.administration>
                                     <li><A href="/admin/users" attr:aria-current=move || current("/admin/users")>"Users"</A></li>
                                     <li><A href="/admin/tools" attr:aria-current=move || current("/admin/tools")>"Tools"</A></li>
-                                </ul>
+                                </MenuGroup>
                             </Show>
                         </nav>
                     </aside>
