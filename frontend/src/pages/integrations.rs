@@ -165,6 +165,7 @@ pub fn IntegrationsPage() -> impl IntoView {
                 <p class="state">"No integration matches “" {search.get()} "”."</p>
             }.into_any(),
             Loaded::Ready(list) => view! {
+                <div class="table-wrap">
                 <table class="data">
                     <thead>
                         <tr>
@@ -172,7 +173,7 @@ pub fn IntegrationsPage() -> impl IntoView {
                             <th scope="col">"Tool"</th>
                             <th scope="col">"URL"</th>
                             <th scope="col">"Status"</th>
-                            <th scope="col">"Last change"</th>
+                            <th scope="col">"Last change " <span class="unit">"(UTC)"</span></th>
                             <th scope="col" class="actions">"Actions"</th>
                         </tr>
                     </thead>
@@ -191,7 +192,7 @@ pub fn IntegrationsPage() -> impl IntoView {
                                         <td><span class="tool"><ToolIcon tool=item.tool.clone()/>{tool_name(&item.tool)}</span></td>
                                         <td class="url"><span title=url.clone()>{url.clone()}</span></td>
                                         <td><span class=status_class>{status_text}</span></td>
-                                        <td><time datetime=item.updated_at.to_rfc3339()>{item.updated_at.format("%Y-%m-%d %H:%M UTC").to_string()}</time></td>
+                                        <td><time datetime=item.updated_at.to_rfc3339() title=item.updated_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()>{item.updated_at.format("%Y-%m-%d %H:%M").to_string()}</time></td>
                                         <td class="actions">
                                             <Show when=is_admin>
                                                 <button class="icon-button" aria-label=edit_label.clone() title=edit_label.clone() data-edit=id.clone()
@@ -210,6 +211,7 @@ pub fn IntegrationsPage() -> impl IntoView {
                         </For>
                     </tbody>
                 </table>
+                </div>
             }.into_any(),
         }}
         {move || dialog.get().map(|mode| view! {
