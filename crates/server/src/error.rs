@@ -185,11 +185,6 @@ impl ApiError {
     }
 }
 
-/// A validation error on one field.
-pub fn field_error(field: &str, code: FieldErrorCode, message: impl Into<String>) -> ApiError {
-    ApiError::Validation(ValidationErrors::single(field, code, message))
-}
-
 impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         self.parts().0
