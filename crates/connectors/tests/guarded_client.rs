@@ -189,6 +189,8 @@ async fn denied_ip_literals_are_refused_without_resolving() {
         "http://[::ffff:169.254.169.254]/",
         "http://2852039166/",
         "http://0xa9fea9fe/",
+        "http://169.254.169.254./",
+        "http://169.254.43518/",
         "http://169.254.1.1:8080/",
         "http://[fe80::1]/",
         "http://0.0.0.0/",
