@@ -46,6 +46,7 @@
 
 mod client;
 mod error;
+pub mod jenkins;
 mod policy;
 mod resolve;
 
