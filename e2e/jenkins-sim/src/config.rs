@@ -1,5 +1,4 @@
-//! The simulator's configuration file (JSON, or TOML by file extension is not supported:
-//! JSON only, which every test can write with `serde_json::json!`).
+//! The simulator's configuration file (JSON; tests can build one with `serde_json::json!`).
 //!
 //! Everything here is the simulator's own invention: Jenkins keeps its configuration in XML
 //! files under `JENKINS_HOME`, which clients never see.

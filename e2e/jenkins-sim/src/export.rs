@@ -271,7 +271,7 @@ fn value_to_json(v: V<'_>, sel: Sel<'_>, range: Option<(usize, usize)>) -> Out {
         V::Bool(b) => Out::Json(Value::Bool(b)),
         V::Int(i) => Out::Json(Value::from(i)),
         V::Str(s) => Out::Json(Value::String(s)),
-        V::Json(j) => Out::Json(j),
+        V::Json(j) => Out::Json(prune(j, sel, range)),
         V::Obj(m) => export(m.as_ref(), sel),
         V::List(items) => {
             let (from, to) = range.unwrap_or((0, usize::MAX));
@@ -284,6 +284,40 @@ fn value_to_json(v: V<'_>, sel: Sel<'_>, range: Option<(usize, usize)>) -> Out {
                     .collect(),
             )
         }
+    }
+}
+
+/// Applies a tree (and range) to a literal JSON value, as if its objects were models whose
+/// properties are their keys.
+fn prune(v: Value, sel: Sel<'_>, range: Option<(usize, usize)>) -> Value {
+    let Sel::Tree(t) = sel else {
+        return v;
+    };
+    match v {
+        Value::Object(map) => Value::Object(
+            map.into_iter()
+                .filter_map(|(k, v)| {
+                    if k == "_class" {
+                        return Some((k, v));
+                    }
+                    let sub = t.child(&k)?;
+                    let v = prune(v, Sel::Tree(sub), sub.range);
+                    Some((k, v))
+                })
+                .collect(),
+        ),
+        Value::Array(items) => {
+            let (from, to) = range.unwrap_or((0, usize::MAX));
+            Value::Array(
+                items
+                    .into_iter()
+                    .skip(from)
+                    .take(to.saturating_sub(from))
+                    .map(|item| prune(item, sel, None))
+                    .collect(),
+            )
+        }
+        other => other,
     }
 }
 
