@@ -186,7 +186,7 @@ pub fn color(st: &State, id: ItemId) -> Option<String> {
             .find_map(|b| b.result())
             .map_or("notbuilt", BuildResult::color)
     };
-    let building = job.builds.values().rev().any(Build::building);
+    let building = st.job_building(id).is_some();
     Some(if building {
         format!("{base}_anime")
     } else {

@@ -291,6 +291,8 @@ pub struct State {
     pub root_children: Vec<ItemId>,
     pub root_index: HashMap<String, ItemId>,
     pub queue: BTreeMap<u64, QueueItem>,
+    /// Running builds (job, number), in start order.
+    pub running: Vec<(ItemId, u32)>,
     pub left: HashMap<u64, LeftItem>,
     pub next_queue_id: u64,
     pub users: Vec<User>,
@@ -351,6 +353,7 @@ impl State {
             root_children: Vec::new(),
             root_index: HashMap::new(),
             queue: BTreeMap::new(),
+            running: Vec::new(),
             left: HashMap::new(),
             users,
             secret,
@@ -673,34 +676,38 @@ impl State {
         }
     }
 
-    fn job_building(&self, id: ItemId) -> Option<&Build> {
-        self.items[id]
-            .job
-            .as_ref()
-            .and_then(|j| j.builds.values().rev().find(|b| b.building()))
+    /// The oldest running build of a job.
+    pub fn job_building(&self, id: ItemId) -> Option<&Build> {
+        let (_, number) = self.running.iter().find(|(j, _)| *j == id)?;
+        self.items[id].job.as_ref()?.builds.get(number)
     }
 
     /// Applies everything due at `now`. Returns the next deadline (epoch ms), if any.
     pub fn advance(&mut self, now: u64) -> Option<u64> {
         // 1. Builds whose time is up finish (at their planned end, not at `now`).
-        let mut running = 0usize;
-        for item in &mut self.items {
-            let kind = item.kind;
-            if let Some(job) = &mut item.job {
-                for b in job.builds.values_mut().rev() {
-                    if b.outcome.is_some() {
-                        continue;
-                    }
-                    let end = b.start_ms + b.planned.duration_ms;
-                    if end <= now {
-                        let result = b.planned.result;
-                        b.finish(kind, result, end, None);
-                    } else {
-                        running += 1;
-                    }
-                }
+        let mut still = Vec::with_capacity(self.running.len());
+        for &(job, number) in &self.running {
+            let kind = self.items[job].kind;
+            let Some(b) = self.items[job]
+                .job
+                .as_mut()
+                .and_then(|j| j.builds.get_mut(&number))
+            else {
+                continue;
+            };
+            if b.outcome.is_some() {
+                continue;
+            }
+            let end = b.start_ms + b.planned.duration_ms;
+            if end <= now {
+                let result = b.planned.result;
+                b.finish(kind, result, end, None);
+            } else {
+                still.push((job, number));
             }
         }
+        self.running = still;
+        let mut running = self.running.len();
         // 2. Queue items: quiet period, blockage, executors.
         let ids: Vec<u64> = self.queue.keys().copied().collect();
         let executors = self.cfg.executors as usize;
@@ -754,11 +761,13 @@ impl State {
                 consider(q.due);
             }
         }
-        for item in &self.items {
-            if let Some(job) = &item.job {
-                for b in job.builds.values().rev().filter(|b| b.building()) {
-                    consider(b.start_ms + b.planned.duration_ms);
-                }
+        for &(job, number) in &self.running {
+            if let Some(b) = self.items[job]
+                .job
+                .as_ref()
+                .and_then(|j| j.builds.get(&number))
+            {
+                consider(b.start_ms + b.planned.duration_ms);
             }
         }
         next
@@ -784,6 +793,7 @@ impl State {
                 outcome: None,
             },
         );
+        self.running.push((qi.job, number));
         number
     }
 
@@ -880,6 +890,7 @@ impl State {
         {
             b.finish(kind, BuildResult::Aborted, now.max(b.start_ms), Some(by));
         }
+        self.running.retain(|&(j, n)| (j, n) != (job, number));
     }
 }
 
