@@ -6,7 +6,7 @@ mod support;
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use support::{TestServer, TlsTestServer, http};
 use switchboard_connectors::{
     BaseUrl, Category, ConnectorError, Credentials, GuardedClient, Method, Name, OutboundPolicy,
@@ -195,16 +195,11 @@ async fn denied_ip_literals_are_refused_without_resolving() {
         "http://[fe80::1]/",
         "http://0.0.0.0/",
     ] {
-        let started = Instant::now();
         let error = get(&client, target).await.expect_err(target);
         assert_eq!(error.category, Category::InvalidUrl, "{target}: {error:?}");
         assert!(
             error.message.contains("does not connect to"),
             "{target}: {error:?}"
-        );
-        assert!(
-            started.elapsed() < Duration::from_millis(100),
-            "{target}: refused at once"
         );
     }
     assert_eq!(calls.load(Ordering::SeqCst), 0);
@@ -260,15 +255,12 @@ async fn closed_port_is_connect() {
 async fn silent_server_is_timeout_within_the_bound() {
     let server = TestServer::silent().await;
     let (client, _) = client_with(policy(), StaticResolver::new());
-    let started = Instant::now();
     let error = get(&client, &server.url("/api/json"))
         .await
         .expect_err("timeout");
-    let elapsed = started.elapsed();
+    // The configured bound, not a measured time: tests never assert wall-clock times.
     assert_eq!(error.category, Category::Timeout, "{error:?}");
     assert!(error.message.contains("1500 ms"), "{error:?}");
-    assert!(elapsed >= Duration::from_millis(1400), "{elapsed:?}");
-    assert!(elapsed < Duration::from_secs(4), "{elapsed:?}");
     assert_eq!(server.accepts(), 1);
 }
 
@@ -415,16 +407,12 @@ async fn declared_oversized_body_is_protocol() {
 async fn endless_body_is_cut_at_the_cap() {
     let server = TestServer::endless().await;
     let (client, _) = client_with(policy(), StaticResolver::new());
-    let started = Instant::now();
     let error = get(&client, &server.url("/consoleText"))
         .await
         .expect_err("too large");
+    // A protocol error, not a timeout: reading stopped at the cap.
     assert_eq!(error.category, Category::Protocol, "{error:?}");
     assert!(error.message.contains("reading stopped"), "{error:?}");
-    assert!(
-        started.elapsed() < Duration::from_millis(1000),
-        "stopped reading, not timed out"
-    );
 }
 
 #[tokio::test]

@@ -1002,16 +1002,9 @@ async fn ten_thousand_jobs() {
     let mut cfg = config();
     cfg["jobs"] = json!([]);
     cfg["generate"] = json!({"folders_depth": 2, "folders_per_level": 10, "jobs_per_folder": 90, "root_jobs": 100});
-    let started = Instant::now();
     let s = sim(cfg).await;
     assert_eq!(s.running.jobs, 10_000);
-    assert!(
-        started.elapsed() < Duration::from_secs(5),
-        "{:?}",
-        started.elapsed()
-    );
     // One request with a nested tree brings back every job.
-    let fetch = Instant::now();
     let mut requests = 0;
     let v = s
         .json("api/json?tree=jobs[name,url,color,jobs[name,url,color,jobs[name,url,color]]]")
@@ -1019,11 +1012,6 @@ async fn ten_thousand_jobs() {
     requests += 1;
     assert_eq!(count_jobs(&v), 10_000);
     assert!(requests <= 1);
-    assert!(
-        fetch.elapsed() < Duration::from_secs(10),
-        "{:?}",
-        fetch.elapsed()
-    );
     let first_leaf = &v["jobs"][100]["jobs"][90]["jobs"][0];
     assert_eq!(first_leaf["name"], "gen-job-1");
     assert_eq!(
