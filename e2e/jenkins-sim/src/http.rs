@@ -195,6 +195,16 @@ impl Call<'_> {
         }
     }
 
+    /// What the API models need to render for `who` at this request's time.
+    fn ctx<'a>(&self, st: &'a State, who: &'a Principal) -> Ctx<'a> {
+        Ctx {
+            st,
+            who,
+            root: self.root_url(st),
+            now: self.now,
+        }
+    }
+
     fn crumb(&self, st: &State, who: &Principal) -> String {
         let session = if st.cfg.csrf.session_bound() {
             self.session_cookie().unwrap_or_default()
@@ -349,12 +359,7 @@ impl Call<'_> {
             segs.pop();
         }
         let segs: Vec<&str> = segs.iter().map(String::as_str).collect();
-        let ctx = Ctx {
-            st,
-            who: &who,
-            root: self.root_url(st),
-            now: self.now,
-        };
+        let ctx = self.ctx(st, &who);
         // Always readable.
         if segs.first() == Some(&"whoAmI") {
             let m = WhoAmI {
@@ -509,12 +514,7 @@ impl Call<'_> {
         match rest {
             [] => html_page(&st.full_display_name(id), ""),
             ["api", "json"] => {
-                let ctx = Ctx {
-                    st,
-                    who,
-                    root: self.root_url(st),
-                    now: self.now,
-                };
+                let ctx = self.ctx(st, who);
                 self.json(&ItemModel { ctx: &ctx, id })
             }
             ["build"] if is_job => self.build(st, who, id, false),
@@ -560,12 +560,7 @@ impl Call<'_> {
         match rest {
             [] => html_page(&format!("{} #{number}", st.full_display_name(id)), ""),
             ["api", "json"] => {
-                let ctx = Ctx {
-                    st,
-                    who,
-                    root: self.root_url(st),
-                    now: self.now,
-                };
+                let ctx = self.ctx(st, who);
                 self.json(&BuildModel {
                     ctx: &ctx,
                     job: id,

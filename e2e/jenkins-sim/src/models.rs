@@ -642,62 +642,32 @@ impl Model for QueueItemModel<'_> {
         })
     }
     fn properties(&self) -> &'static [(&'static str, i32)] {
-        const COMMON: [(&str, i32); 10] = [
-            ("actions", 1),
-            ("blocked", 1),
-            ("buildable", 1),
-            ("id", 1),
-            ("inQueueSince", 1),
-            ("params", 1),
-            ("stuck", 1),
-            ("task", 1),
-            ("url", 1),
-            ("why", 1),
-        ];
+        // Every queue item exports these, in this order; each state adds its own after them.
+        macro_rules! queue_item_fields {
+            ($($extra:literal),*) => {
+                &[
+                    ("actions", 1),
+                    ("blocked", 1),
+                    ("buildable", 1),
+                    ("id", 1),
+                    ("inQueueSince", 1),
+                    ("params", 1),
+                    ("stuck", 1),
+                    ("task", 1),
+                    ("url", 1),
+                    ("why", 1),
+                    $(($extra, 1),)*
+                ]
+            };
+        }
         match self {
-            QueueItemModel::Left { .. } => &[
-                ("actions", 1),
-                ("blocked", 1),
-                ("buildable", 1),
-                ("id", 1),
-                ("inQueueSince", 1),
-                ("params", 1),
-                ("stuck", 1),
-                ("task", 1),
-                ("url", 1),
-                ("why", 1),
-                ("cancelled", 1),
-                ("executable", 1),
-            ],
+            QueueItemModel::Left { .. } => queue_item_fields!("cancelled", "executable"),
             QueueItemModel::Queued { item, .. } => match item.state {
-                QueueState::Waiting => &[
-                    ("actions", 1),
-                    ("blocked", 1),
-                    ("buildable", 1),
-                    ("id", 1),
-                    ("inQueueSince", 1),
-                    ("params", 1),
-                    ("stuck", 1),
-                    ("task", 1),
-                    ("url", 1),
-                    ("why", 1),
-                    ("timestamp", 1),
-                ],
-                QueueState::Blocked => &COMMON,
-                QueueState::Buildable { .. } => &[
-                    ("actions", 1),
-                    ("blocked", 1),
-                    ("buildable", 1),
-                    ("id", 1),
-                    ("inQueueSince", 1),
-                    ("params", 1),
-                    ("stuck", 1),
-                    ("task", 1),
-                    ("url", 1),
-                    ("why", 1),
-                    ("buildableStartMilliseconds", 1),
-                    ("pending", 1),
-                ],
+                QueueState::Waiting => queue_item_fields!("timestamp"),
+                QueueState::Blocked => queue_item_fields!(),
+                QueueState::Buildable { .. } => {
+                    queue_item_fields!("buildableStartMilliseconds", "pending")
+                }
             },
         }
     }
