@@ -7,23 +7,12 @@
 
 use std::time::Instant;
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 
 use crate::{
-    Category, ConnectorError, Credentials, Method, OriginClient, OutboundResponse, display_url,
+    Category, ConnectionReport, ConnectorError, Credentials, Method, OriginClient,
+    OutboundResponse, display_url,
 };
-
-/// What a successful check learned.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-pub struct ConnectionReport {
-    /// The `X-Jenkins` version, e.g. `2.479.3`.
-    pub tool_version: String,
-    /// The user Jenkins says the credentials belong to.
-    pub authenticated_as: String,
-    /// The time both checking requests took, in milliseconds.
-    pub latency_ms: u64,
-}
 
 #[derive(Debug, Deserialize)]
 struct WhoAmI {
@@ -140,6 +129,7 @@ pub async fn check(client: &OriginClient) -> Result<ConnectionReport, ConnectorE
     Ok(ConnectionReport {
         tool_version: version,
         authenticated_as: who.name,
+        permissions: vec!["Overall/Read".to_owned()],
         latency_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
     })
 }

@@ -40,11 +40,11 @@
 //! [`display_url`], and credentials live only in [`Credentials`], which the client sends
 //! only to the integration's origin.
 //!
-//! The connector trait itself (check / discover / trigger / poll / log / cancel) is left to
-//! the Jenkins connector, its first implementation, so that its types are shaped by a real
-//! tool rather than guessed here.
+//! The [`Connector`] trait (check / discover / trigger / poll / log / cancel) is what the
+//! server calls; each approved tool implements it in its own module.
 
 mod client;
+mod connector;
 mod error;
 pub mod jenkins;
 mod policy;
@@ -53,6 +53,10 @@ mod resolve;
 pub use client::{
     BaseUrl, ClientBuildError, Credentials, GuardedClient, OriginClient, OutboundRequest,
     OutboundResponse,
+};
+pub use connector::{
+    BoxFuture, ConnectionReport, Connector, Connectors, DiscoveredPipeline, Discovery, LogPiece,
+    PipelineRef, RunHandle, RunState, Target,
 };
 pub use error::{Category, ConnectorError, display_url};
 pub use policy::{AddressClass, AddressDenied, OutboundPolicy};

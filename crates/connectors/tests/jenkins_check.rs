@@ -24,7 +24,7 @@ fn policy() -> OutboundPolicy {
 
 async fn check(
     server: &TestServer,
-) -> Result<jenkins::ConnectionReport, switchboard_connectors::ConnectorError> {
+) -> Result<switchboard_connectors::ConnectionReport, switchboard_connectors::ConnectorError> {
     let client = GuardedClient::new(policy()).expect("client");
     let origin = client.for_origin(
         BaseUrl::parse(&server.url("/jenkins/")).expect("base"),

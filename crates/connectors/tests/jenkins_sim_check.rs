@@ -27,7 +27,7 @@ async fn check(
     base: &str,
     username: &str,
     token: &str,
-) -> Result<jenkins::ConnectionReport, ConnectorError> {
+) -> Result<switchboard_connectors::ConnectionReport, ConnectorError> {
     let policy = OutboundPolicy {
         connect_timeout: Duration::from_millis(500),
         total_timeout: Duration::from_secs(2),

@@ -84,6 +84,10 @@ pub enum FieldErrorCode {
     UnknownField,
     NotApproved,
     Taken,
+    /// A value of the wrong JSON type (e.g. text for a boolean parameter).
+    WrongType,
+    /// A value outside a choice parameter's list.
+    NotAChoice,
 }
 
 /// One rejected field: `field` is a dotted path such as `urls.apiUrl` or `credentials.apiToken`.

@@ -7,6 +7,7 @@ use std::fmt;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::check::{ConnectionCheck, SyncReport};
 use crate::error::{FieldErrorCode, ValidationErrors};
 use crate::tools::ToolSpec;
 
@@ -416,18 +417,26 @@ impl UpdateIntegrationRequest {
 pub enum IntegrationStatus {
     /// Saved, but its connection has not been checked since.
     Untested,
+    /// The last connection check succeeded.
+    Connected,
+    /// The last connection check failed; `last_check` says why.
+    Failed,
 }
 
 impl IntegrationStatus {
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Untested => "untested",
+            Self::Connected => "connected",
+            Self::Failed => "failed",
         }
     }
 
     pub fn parse(raw: &str) -> Option<Self> {
         match raw {
             "untested" => Some(Self::Untested),
+            "connected" => Some(Self::Connected),
+            "failed" => Some(Self::Failed),
             _ => None,
         }
     }
@@ -459,7 +468,13 @@ pub enum CredentialView {
     "tool": "jenkins",
     "urls": {"apiUrl": "https://jenkins.example.com/"},
     "credentials": {"username": "alice", "apiToken": {"configured": true, "updated_at": "2026-11-25T09:00:00Z"}},
-    "status": "untested",
+    "status": "connected",
+    "last_check": {"ok": true, "category": null, "message": "Connected to Jenkins 2.479.3 as alice", "hint": null,
+        "tool_version": "2.479.3", "authenticated_as": "alice", "permissions": ["Overall/Read"], "latency_ms": 23,
+        "checked_at": "2026-11-25T09:00:00Z"},
+    "last_sync": {"added": 12, "updated": 0, "removed": 0, "total": 12, "requests": 3, "duration_ms": 95,
+        "synced_at": "2026-11-25T09:00:01Z"},
+    "pipelines": 12,
     "version": 1,
     "created_at": "2026-11-25T09:00:00Z",
     "updated_at": "2026-11-25T09:00:00Z",
@@ -473,6 +488,12 @@ pub struct Integration {
     /// Plain fields by value; every secret field of the tool as `{configured, updated_at}`.
     pub credentials: BTreeMap<String, CredentialView>,
     pub status: IntegrationStatus,
+    /// The most recent connection check (on save, on demand or periodic); `null` before the first.
+    pub last_check: Option<ConnectionCheck>,
+    /// The most recent successful discovery of pipelines; `null` before the first.
+    pub last_sync: Option<SyncReport>,
+    /// How many pipelines the tool has (removed ones not counted).
+    pub pipelines: u64,
     /// Increases with every change; send it back in `If-Match` to update safely.
     pub version: i64,
     pub created_at: DateTime<Utc>,

@@ -3,8 +3,10 @@
 //! This crate knows no HTTP framework, database or DOM: it compiles to `wasm32` so the
 //! browser validates input with exactly the rules the server enforces.
 
+pub mod check;
 pub mod error;
 pub mod integration;
+pub mod pipeline;
 pub mod tools;
 pub mod user;
 
