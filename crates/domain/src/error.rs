@@ -37,6 +37,14 @@ pub enum ErrorCode {
     ToolNotApproved,
     /// Too many attempts; retry after the `Retry-After` seconds (429).
     RateLimited,
+    /// The pipeline cannot be triggered: the tool disabled it or no longer has it (409).
+    PipelineNotBuildable,
+    /// The run has already finished (409).
+    RunFinished,
+    /// The CI/CD tool failed or answered badly; see `category` and `hint` (502).
+    ToolError,
+    /// The CI/CD tool did not answer in time (504).
+    ToolTimeout,
     /// The database cannot be reached (503).
     DatabaseUnavailable,
     /// An unexpected failure; the details are in the server log (500).
@@ -61,6 +69,10 @@ impl ErrorCode {
             Self::ValidationFailed => "validation_failed",
             Self::ToolNotApproved => "tool_not_approved",
             Self::RateLimited => "rate_limited",
+            Self::PipelineNotBuildable => "pipeline_not_buildable",
+            Self::RunFinished => "run_finished",
+            Self::ToolError => "tool_error",
+            Self::ToolTimeout => "tool_timeout",
             Self::DatabaseUnavailable => "database_unavailable",
             Self::Internal => "internal",
         }
@@ -193,6 +205,12 @@ pub struct Problem {
     /// Per-field errors, present for validation failures.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// For `tool_error` and `tool_timeout`: the kind of failure (as in a connection check).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<crate::check::Category>,
+    /// For `tool_error` and `tool_timeout`: what to do about it, in one line.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hint: Option<String>,
 }
 
 impl Problem {
@@ -204,6 +222,8 @@ impl Problem {
             detail: detail.into(),
             code,
             errors: Vec::new(),
+            category: None,
+            hint: None,
         }
     }
 }
