@@ -54,11 +54,17 @@ pub struct Shared {
     pub context_path: String,
     pub rng: SystemRandom,
     pub session_header: String,
+    /// When set, every request answers this status (see [`crate::Control::set_outage`]).
+    pub outage: Mutex<Option<u16>>,
 }
 
 pub type Data = web::Data<Arc<Shared>>;
 
 pub async fn handle(req: HttpRequest, body: web::Bytes, shared: Data) -> HttpResponse {
+    let outage = shared.outage.lock().ok().and_then(|o| *o);
+    if let Some(status) = outage {
+        return outage_page(&req, status);
+    }
     let (mut resp, wake, version) = {
         let Ok(mut st) = shared.state.lock() else {
             return HttpResponse::InternalServerError().finish();
@@ -96,6 +102,15 @@ pub async fn handle(req: HttpRequest, body: web::Bytes, shared: Data) -> HttpRes
         "request"
     );
     resp
+}
+
+/// A failing controller (or the proxy in front of it): the status with a Jetty error page
+/// and nothing else, since a broken Jenkins gets no further than its servlet container.
+fn outage_page(req: &HttpRequest, status: u16) -> HttpResponse {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let message = status.canonical_reason().unwrap_or("Server Error");
+    tracing::info!(method = %req.method(), path = %req.uri(), status = status.as_u16(), "outage");
+    error_page(status, req.uri().path(), message)
 }
 
 struct Call<'r> {

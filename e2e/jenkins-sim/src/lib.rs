@@ -28,13 +28,82 @@ pub struct Running {
     pub handle: actix_web::dev::ServerHandle,
     pub server: tokio::task::JoinHandle<std::io::Result<()>>,
     pub jobs: usize,
+    shared: Arc<http::Shared>,
 }
 
 impl Running {
+    /// Changes the running controller from a test (not part of Jenkins' API).
+    pub fn control(&self) -> Control {
+        Control {
+            shared: self.shared.clone(),
+        }
+    }
+
     /// Stops the server (in-flight requests are dropped).
     pub async fn stop(self) {
         self.handle.stop(false).await;
         let _ = self.server.await;
+    }
+}
+
+/// Changes a running simulator the way an administrator (or an accident) changes a
+/// Jenkins: items created and deleted, queue items forgotten, the controller failing. For
+/// in-process tests only; Jenkins' own ways to do this (`createItem` with `config.xml`,
+/// `doDelete`, a restart) are not simulated.
+#[derive(Clone)]
+pub struct Control {
+    shared: Arc<http::Shared>,
+}
+
+impl Control {
+    fn with_state<T>(&self, f: impl FnOnce(&mut sim::State) -> T) -> Result<T, String> {
+        let mut st = self
+            .shared
+            .state
+            .lock()
+            .map_err(|_| "the simulator's state is poisoned".to_owned())?;
+        let out = f(&mut st);
+        drop(st);
+        self.shared.wake.notify_one();
+        Ok(out)
+    }
+
+    /// Creates `items` (as in the configuration's `jobs`) under the folder at `parent`
+    /// (`"a/b"`; `""` for the root).
+    pub fn add_items(&self, parent: &str, items: &[config::ItemConfig]) -> Result<(), String> {
+        self.with_state(|st| st.add_items(parent, items))?
+    }
+
+    /// Deletes the item at `full_name` and everything below it; its queued items are
+    /// cancelled.
+    pub fn remove_item(&self, full_name: &str) -> Result<(), String> {
+        self.with_state(|st| {
+            let now = st.clock.now();
+            st.remove_item(full_name, now)
+        })?
+    }
+
+    /// Forgets every queue item that has left the queue, as Jenkins does a few minutes
+    /// after (and across a restart): `/queue/item/N/` answers 404 from then on.
+    pub fn forget_left_items(&self) -> Result<(), String> {
+        self.with_state(sim::State::forget_left_items)
+    }
+
+    /// `Some(status)`: every request answers `status` with an error page (a controller that
+    /// throws, or a proxy in front of a dead one); `None` ends the outage.
+    pub fn set_outage(&self, status: Option<u16>) -> Result<(), String> {
+        let mut outage = self
+            .shared
+            .outage
+            .lock()
+            .map_err(|_| "the simulator's state is poisoned".to_owned())?;
+        *outage = status;
+        Ok(())
+    }
+
+    /// How many jobs the controller has now.
+    pub fn job_count(&self) -> Result<usize, String> {
+        self.with_state(|st| st.job_count())
     }
 }
 
@@ -68,8 +137,10 @@ pub async fn start(config: Config, bind: &str, context_path: &str) -> Result<Run
         context_path: context_path.clone(),
         rng,
         session_header,
+        outage: Mutex::new(None),
     });
     let data = web::Data::new(shared.clone());
+    let shared_for_control = shared.clone();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
@@ -113,5 +184,6 @@ pub async fn start(config: Config, bind: &str, context_path: &str) -> Result<Run
         handle,
         server,
         jobs,
+        shared: shared_for_control,
     })
 }

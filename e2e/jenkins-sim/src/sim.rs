@@ -615,8 +615,95 @@ impl State {
         Ok(())
     }
 
+    /// Jobs reachable from the root (items deleted at runtime stay in the arena, detached).
     pub fn job_count(&self) -> usize {
-        self.items.iter().filter(|i| i.job.is_some()).count()
+        let mut count = 0;
+        let mut stack: Vec<ItemId> = self.root_children.clone();
+        while let Some(id) = stack.pop() {
+            if self.items[id].job.is_some() {
+                count += 1;
+            }
+            stack.extend(self.items[id].children.iter().copied());
+        }
+        count
+    }
+
+    /// The item at `full_name` (`a/b/c`); `""` is the root (`None`).
+    pub fn find(&self, full_name: &str) -> Result<Option<ItemId>, String> {
+        let mut cur = None;
+        for name in full_name.split('/').filter(|s| !s.is_empty()) {
+            cur = Some(
+                self.child(cur, name)
+                    .ok_or_else(|| format!("no item {full_name:?}"))?,
+            );
+        }
+        Ok(cur)
+    }
+
+    /// Creates items under the folder `parent` (`""` for the root), as creating them in
+    /// Jenkins would. Only folders and the root take arbitrary items; an organization folder
+    /// takes multibranch projects.
+    pub fn add_items(&mut self, parent: &str, items: &[ItemConfig]) -> Result<(), String> {
+        let parent_id = self.find(parent)?;
+        if let Some(p) = parent_id {
+            let kind = self.items[p].kind;
+            let fits = match kind {
+                ItemKind::Folder => true,
+                ItemKind::OrganizationFolder => {
+                    items.iter().all(|i| i.kind == ItemKind::Multibranch)
+                }
+                _ => false,
+            };
+            if !fits {
+                return Err(format!("{parent:?} ({kind:?}) cannot hold these items"));
+            }
+        }
+        for item in items {
+            self.add_config_item(parent_id, item)?;
+        }
+        Ok(())
+    }
+
+    /// Deletes an item and everything below it, as Jenkins' `doDelete`: its queue items are
+    /// cancelled and its running builds stop counting. The item stays in the arena, detached
+    /// (ids of other items do not move), so left queue items that point at it still render.
+    pub fn remove_item(&mut self, full_name: &str, now: u64) -> Result<(), String> {
+        let id = self
+            .find(full_name)?
+            .ok_or_else(|| "the root cannot be removed".to_owned())?;
+        let name = self.items[id].name.clone();
+        match self.items[id].parent {
+            Some(p) => {
+                self.items[p].children.retain(|&c| c != id);
+                self.items[p].child_index.remove(&name);
+            }
+            None => {
+                self.root_children.retain(|&c| c != id);
+                self.root_index.remove(&name);
+            }
+        }
+        let mut subtree = vec![id];
+        let mut i = 0;
+        while i < subtree.len() {
+            subtree.extend(self.items[subtree[i]].children.iter().copied());
+            i += 1;
+        }
+        let queued: Vec<u64> = self
+            .queue
+            .values()
+            .filter(|q| subtree.contains(&q.job))
+            .map(|q| q.id)
+            .collect();
+        for qid in queued {
+            self.cancel_queue_item(qid, now);
+        }
+        self.running.retain(|(job, _)| !subtree.contains(job));
+        Ok(())
+    }
+
+    /// Forgets every left queue item now, as Jenkins does after a few minutes or a restart.
+    pub fn forget_left_items(&mut self) {
+        self.left.clear();
     }
 
     /// The names from the root down to `id`.

@@ -1093,3 +1093,76 @@ async fn the_binary_prints_its_url() {
     assert_eq!(count_jobs(&tree), 5);
     child.kill().await.expect("kills");
 }
+
+#[tokio::test]
+async fn runtime_changes_through_control() {
+    let s = sim(config()).await;
+    let control = s.running.control();
+    let before = control.job_count().expect("count");
+    assert_eq!(before, s.running.jobs);
+
+    let added: Vec<jenkins_sim::config::ItemConfig> = serde_json::from_value(json!([
+        {"name": "fresh", "type": "freestyle"},
+        {"name": "sub", "type": "folder", "jobs": [{"name": "leaf", "type": "pipeline"}]}
+    ]))
+    .expect("items");
+    control.add_items("team/inner", &added).expect("added");
+    let job = s
+        .json("job/team/job/inner/job/sub/job/leaf/api/json?tree=name")
+        .await;
+    assert_eq!(job["name"], "leaf");
+    assert!(
+        control.add_items("hello", &added).is_err(),
+        "a freestyle job holds nothing"
+    );
+    assert!(control.add_items("nowhere", &added).is_err());
+    assert!(
+        control.add_items("team/inner", &added).is_err(),
+        "names stay unique"
+    );
+
+    // A queued item of a deleted job is cancelled with it.
+    let qid = s.trigger("job/hello/build").await;
+    control.remove_item("hello").expect("removed");
+    let r = s
+        .get("job/hello/api/json", Some(ALICE))
+        .send()
+        .await
+        .expect("sends");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let item = s.json(&format!("queue/item/{qid}/api/json")).await;
+    assert_eq!(item["cancelled"], true);
+    control.remove_item("team").expect("folder removed");
+    let root = s.json("api/json?tree=jobs[name]").await;
+    let names: Vec<&str> = root["jobs"]
+        .as_array()
+        .expect("jobs")
+        .iter()
+        .filter_map(|j| j["name"].as_str())
+        .collect();
+    assert!(
+        !names.contains(&"hello") && !names.contains(&"team"),
+        "{names:?}"
+    );
+    // hello, deep job, and the two added jobs are gone.
+    assert_eq!(control.job_count().expect("count"), before - 2);
+    assert!(control.remove_item("team").is_err());
+
+    control.forget_left_items().expect("forgotten");
+    let r = s
+        .get(&format!("queue/item/{qid}/api/json"), Some(ALICE))
+        .send()
+        .await
+        .expect("sends");
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+
+    control.set_outage(Some(500)).expect("outage");
+    let r = s.get("api/json", Some(ALICE)).send().await.expect("sends");
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let r = s.get("whoAmI/api/json", None).send().await.expect("sends");
+    assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    control.set_outage(None).expect("recovered");
+    let r = s.get("api/json", Some(ALICE)).send().await.expect("sends");
+    assert_eq!(r.status(), StatusCode::OK);
+    s.running.stop().await;
+}
