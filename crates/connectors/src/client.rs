@@ -34,6 +34,9 @@ pub struct ClientBuildError(#[source] reqwest::Error);
 #[derive(Debug, Clone)]
 pub struct GuardedClient {
     http: reqwest::Client,
+    /// For requests whose redirect is an answer in itself (see
+    /// [`OutboundRequest::without_redirects`]); reqwest's redirect policy is per client.
+    http_no_redirects: reqwest::Client,
     policy: Arc<OutboundPolicy>,
 }
 
@@ -50,20 +53,28 @@ impl GuardedClient {
         resolver: Arc<dyn Resolve>,
     ) -> Result<Self, ClientBuildError> {
         let max_redirects = policy.max_redirects;
-        let http = reqwest::Client::builder()
-            .connect_timeout(policy.connect_timeout)
-            .timeout(policy.total_timeout)
-            .redirect(reqwest::redirect::Policy::custom(move |attempt| {
-                same_origin_redirects(attempt, max_redirects)
-            }))
-            .no_proxy()
-            .referer(false)
-            .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(Arc::new(GuardedResolver::new(resolver, policy.clone())))
-            .build()
-            .map_err(ClientBuildError)?;
+        let build = |redirects: reqwest::redirect::Policy| {
+            reqwest::Client::builder()
+                .connect_timeout(policy.connect_timeout)
+                .timeout(policy.total_timeout)
+                .redirect(redirects)
+                .no_proxy()
+                .referer(false)
+                .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
+                .dns_resolver(Arc::new(GuardedResolver::new(
+                    resolver.clone(),
+                    policy.clone(),
+                )))
+                .build()
+                .map_err(ClientBuildError)
+        };
+        let http = build(reqwest::redirect::Policy::custom(move |attempt| {
+            same_origin_redirects(attempt, max_redirects)
+        }))?;
+        let http_no_redirects = build(reqwest::redirect::Policy::none())?;
         Ok(Self {
             http,
+            http_no_redirects,
             policy: Arc::new(policy),
         })
     }
@@ -99,8 +110,12 @@ impl GuardedClient {
         request.headers.remove(PROXY_AUTHORIZATION);
 
         let url = request.url.clone();
-        let mut builder = self
-            .http
+        let http = if request.follow_redirects {
+            &self.http
+        } else {
+            &self.http_no_redirects
+        };
+        let mut builder = http
             .request(request.method, request.url)
             .headers(request.headers);
         if let Some(body) = request.body {
@@ -590,16 +605,18 @@ pub struct OutboundRequest {
     url: Url,
     headers: HeaderMap,
     body: Option<Vec<u8>>,
+    follow_redirects: bool,
 }
 
 impl OutboundRequest {
-    /// A request with no headers and no body.
+    /// A request with no headers and no body, following same-origin redirects.
     pub fn new(method: Method, url: Url) -> Self {
         Self {
             method,
             url,
             headers: HeaderMap::new(),
             body: None,
+            follow_redirects: true,
         }
     }
 
@@ -625,6 +642,16 @@ impl OutboundRequest {
     #[must_use]
     pub fn body(mut self, body: impl Into<Vec<u8>>) -> Self {
         self.body = Some(body.into());
+        self
+    }
+
+    /// Returns a redirect as the answer instead of following it. For actions whose
+    /// redirect only says "done, look here" (Jenkins' `stop` answers 302 to the build page):
+    /// following it would cost a request, turn a POST into a GET, and fail as a cross-origin
+    /// redirect when the tool's own idea of its URL differs from the integration URL.
+    #[must_use]
+    pub fn without_redirects(mut self) -> Self {
+        self.follow_redirects = false;
         self
     }
 

@@ -1,5 +1,6 @@
-//! Switchboard's connectors to CI/CD tools (DESIGN §6) — so far their foundation: the error
-//! taxonomy and the guarded outbound HTTP client.
+//! Switchboard's connectors to CI/CD tools (DESIGN §6): the error taxonomy, the guarded
+//! outbound HTTP client, the [`Connector`] contract, and Jenkins'
+//! ([`jenkins::JenkinsConnector`]).
 //!
 //! # How a connector uses this crate
 //!
@@ -41,7 +42,7 @@
 //! only to the integration's origin.
 //!
 //! The [`Connector`] trait (check / discover / trigger / poll / log / cancel) is what the
-//! server calls; each approved tool implements it in its own module.
+//! server calls; each approved tool implements it in its own module ([`jenkins`]).
 
 mod client;
 mod connector;

@@ -340,6 +340,37 @@ async fn same_origin_redirect_is_followed_with_credentials() {
 }
 
 #[tokio::test]
+async fn a_request_without_redirects_gets_the_redirect_as_its_answer() {
+    let other = TestServer::respond(|_| http("200 OK", &[], "other origin")).await;
+    let elsewhere = other.url("/job/x/17/");
+    let home =
+        TestServer::respond(move |_| http("302 Found", &[("Location", &elsewhere)], "")).await;
+    let (client, _) = client_with(policy(), StaticResolver::new());
+    let jenkins = client.for_origin(BaseUrl::parse(&home.url("/")).expect("base"), Some(alice()));
+
+    let answer = jenkins
+        .send(
+            jenkins
+                .request(Method::POST, "job/x/17/stop")
+                .expect("request")
+                .without_redirects(),
+        )
+        .await
+        .expect("the 302 itself");
+
+    assert_eq!(answer.status().as_u16(), 302);
+    assert_eq!(answer.url().path(), "/job/x/17/stop");
+    assert_eq!(home.requests().len(), 1);
+    assert_eq!(other.accepts(), 0, "the Location was not followed");
+    // The same client still follows redirects for requests that do not opt out.
+    let error = jenkins
+        .send(jenkins.request(Method::GET, "api/json").expect("request"))
+        .await
+        .expect_err("cross-origin redirect refused");
+    assert_eq!(error.category, Category::InvalidUrl, "{error:?}");
+}
+
+#[tokio::test]
 async fn redirect_loops_stop_at_the_limit() {
     let home = TestServer::respond(|r| {
         let next: u32 = r.target().trim_start_matches("/hop").parse().unwrap_or(0) + 1;

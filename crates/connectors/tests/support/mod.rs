@@ -253,3 +253,5 @@ impl Drop for TlsTestServer {
         self.task.abort();
     }
 }
+
+pub mod jenkins;
