@@ -113,7 +113,8 @@ pub struct LogPiece {
     pub text: String,
     /// The offset to ask for next (bytes for Jenkins; the tool's own unit otherwise).
     pub next_offset: u64,
-    /// `false` while the build may still write.
+    /// `true` while the build may still write (or has not started yet); `false` once
+    /// `text` reaches the end of the finished log.
     pub more: bool,
 }
 

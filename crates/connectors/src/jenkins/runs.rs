@@ -15,7 +15,7 @@ use switchboard_domain::pipeline::{ParameterType, ParameterValue, RunStatus};
 use super::discover::{BuildNode, status_of_result};
 use super::{About, Session, job_path, refusal, scrub};
 use crate::connector::{LogPiece, PipelineRef, RunHandle, RunState};
-use crate::{Category, ConnectorError, Credentials, Method, OutboundResponse, display_url, header};
+use crate::{Category, ConnectorError, Credentials, Method, display_url, header};
 
 /// How many of a job's newest builds are searched for a forgotten queue item's build.
 /// Jenkins forgets left items about five minutes after they leave; fifty builds in five
@@ -346,18 +346,26 @@ pub(super) async fn log(
     let answer = session
         .get(&path, About::Build(full_path, build_ref))
         .await?;
-    Ok(log_piece(&answer, offset))
+    Ok(log_piece(
+        answer.body(),
+        answer.header("x-text-size"),
+        answer.header("x-more-data"),
+        offset,
+    ))
 }
 
-fn log_piece(answer: &OutboundResponse, offset: u64) -> LogPiece {
-    let body = answer.body();
-    let mut next_offset = answer
-        .header("x-text-size")
+/// A piece from a `progressiveText` answer: its body and its `X-Text-Size` and
+/// `X-More-Data` headers.
+fn log_piece(
+    body: &[u8],
+    text_size: Option<&str>,
+    more_data: Option<&str>,
+    offset: u64,
+) -> LogPiece {
+    let mut next_offset = text_size
         .and_then(|size| size.trim().parse::<u64>().ok())
         .unwrap_or_else(|| offset.saturating_add(body.len() as u64));
-    let more = answer
-        .header("x-more-data")
-        .is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
+    let more = more_data.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
     // The offset is in bytes, so a piece can end inside a character that is still being
     // written; that tail is left for the next read instead of being mangled here.
     let complete = match std::str::from_utf8(body) {
@@ -442,5 +450,25 @@ mod tests {
         assert_eq!(queue_id_in("http://127.0.0.1:8080/queue/item/7"), Some(7));
         assert_eq!(queue_id_in("https://ci.example.com/job/x/"), None);
         assert_eq!(queue_id_in("https://ci.example.com/queue/item/x/"), None);
+    }
+
+    #[test]
+    fn a_piece_ending_inside_a_character_leaves_it_for_the_next_read() {
+        let log = "ok ✓\n".as_bytes();
+        // The first read ends after the first byte of the three-byte check mark.
+        let first = log_piece(&log[..4], Some("4"), Some("true"), 0);
+        assert_eq!(first.text, "ok ");
+        assert_eq!(first.next_offset, 3);
+        assert!(first.more);
+        let second = log_piece(&log[3..], Some("7"), None, first.next_offset);
+        assert_eq!(first.text + &second.text, "ok ✓\n");
+        assert_eq!(second.next_offset, 7);
+        assert!(!second.more);
+    }
+
+    #[test]
+    fn a_piece_without_a_size_header_ends_where_its_body_does() {
+        let piece = log_piece(b"line\n", None, Some("TRUE"), 10);
+        assert_eq!((piece.next_offset, piece.more), (15, true));
     }
 }
