@@ -2,19 +2,23 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use secrecy::SecretString;
 use switchboard_domain::ValidationErrors;
+use switchboard_domain::check::{ConnectionCheck, SyncReport};
 use switchboard_domain::integration::{
     CredentialChange, CredentialView, EndpointUrl, Integration, IntegrationDraft, IntegrationPatch,
     IntegrationStatus, SecretState, UrlKey,
 };
 use switchboard_domain::tools::{ToolSpec, find_tool};
 
-use crate::schema::{data_versions, integration_credentials as creds, integrations};
+use crate::schema::{integration_credentials as creds, integrations, pipelines};
 use crate::seal::SealedValue;
-use crate::{DbConnection, Store, StoreError, StoreResult, new_id, now, utc};
+use crate::{
+    DATA_INTEGRATIONS, DATA_PIPELINES, DATA_RUNS, DbConnection, Store, StoreError, StoreResult,
+    bump_data_version, contains_pattern, new_id, now, stored, to_json, utc,
+};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = integrations)]
@@ -29,6 +33,14 @@ struct IntegrationRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     created_by: String,
+    /// JSON of the last `ConnectionCheck`.
+    last_check: Option<String>,
+    /// JSON of the last `SyncReport`.
+    last_sync: Option<String>,
+    /// When the periodic check is due; `NULL` = now.
+    next_check_at: Option<NaiveDateTime>,
+    lease_owner: Option<String>,
+    lease_until: Option<NaiveDateTime>,
 }
 
 /// A credential row without its sealed bytes: enough to describe it.
@@ -84,9 +96,25 @@ fn urls_to_json(urls: &BTreeMap<UrlKey, EndpointUrl>) -> StoreResult<String> {
     serde_json::to_string(&plain).map_err(|err| StoreError::Corrupt(err.to_string()))
 }
 
-fn view(row: IntegrationRow, credentials: &[CredentialSummary]) -> StoreResult<Integration> {
+fn view(
+    row: IntegrationRow,
+    credentials: &[CredentialSummary],
+    pipelines: i64,
+) -> StoreResult<Integration> {
     let urls: BTreeMap<String, String> = serde_json::from_str(&row.urls)
         .map_err(|err| StoreError::Corrupt(format!("integration {} urls: {err}", row.id)))?;
+    let last_check: Option<ConnectionCheck> = row
+        .last_check
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|err| StoreError::Corrupt(format!("integration {} last_check: {err}", row.id)))?;
+    let last_sync: Option<SyncReport> = row
+        .last_sync
+        .as_deref()
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(|err| StoreError::Corrupt(format!("integration {} last_sync: {err}", row.id)))?;
     let status = IntegrationStatus::parse(&row.status).ok_or_else(|| {
         StoreError::Corrupt(format!("integration {} status {:?}", row.id, row.status))
     })?;
@@ -119,9 +147,9 @@ fn view(row: IntegrationRow, credentials: &[CredentialSummary]) -> StoreResult<I
         urls,
         credentials: shown,
         status,
-        last_check: None,
-        last_sync: None,
-        pipelines: 0,
+        last_check,
+        last_sync,
+        pipelines: u64::try_from(pipelines).unwrap_or(0),
         version: row.version,
         created_at: utc(row.created_at),
         updated_at: utc(row.updated_at),
@@ -144,7 +172,25 @@ fn load_view(conn: &mut DbConnection, id: &str) -> StoreResult<Integration> {
         .filter(creds::integration_id.eq(id))
         .select(CredentialSummary::as_select())
         .load(conn)?;
-    view(row, &credentials)
+    let count = live_pipeline_counts(conn, &[id])?.remove(id).unwrap_or(0);
+    view(row, &credentials, count)
+}
+
+/// How many pipelines that are not removed each of `ids` has, in one query (absent = 0).
+fn live_pipeline_counts(
+    conn: &mut DbConnection,
+    ids: &[&str],
+) -> QueryResult<HashMap<String, i64>> {
+    if ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let counts: Vec<(String, i64)> = pipelines::table
+        .filter(pipelines::integration_id.eq_any(ids))
+        .filter(pipelines::removed_at.is_null())
+        .group_by(pipelines::integration_id)
+        .select((pipelines::integration_id, diesel::dsl::count_star()))
+        .load(conn)?;
+    Ok(counts.into_iter().collect())
 }
 
 fn name_taken(conn: &mut DbConnection, name_key: &str, except_id: &str) -> QueryResult<bool> {
@@ -156,37 +202,27 @@ fn name_taken(conn: &mut DbConnection, name_key: &str, except_id: &str) -> Query
     Ok(count > 0)
 }
 
-const INTEGRATIONS_VERSION: &str = "integrations";
-
 /// Marks the integrations as changed; call inside the changing transaction.
 fn bump_version(conn: &mut DbConnection) -> QueryResult<()> {
-    diesel::update(data_versions::table.find(INTEGRATIONS_VERSION))
-        .set(data_versions::version.eq(data_versions::version + 1))
-        .execute(conn)
-        .map(drop)
+    bump_data_version(conn, DATA_INTEGRATIONS)
 }
 
-fn escape_like(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len() + 2);
-    escaped.push('%');
-    for c in text.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped.push('%');
-    escaped
+/// Whether applying `changes` alters what is stored in `stored` (field → plain value, `None`
+/// for a sealed one). Replacing a secret always counts: it is not compared.
+fn credentials_change(
+    stored: &HashMap<&str, Option<&str>>,
+    changes: &BTreeMap<&'static str, CredentialChange>,
+) -> bool {
+    changes.iter().any(|(field, change)| match change {
+        CredentialChange::Set(value) => stored.get(field) != Some(&Some(value.expose())),
+        CredentialChange::Clear => stored.contains_key(field),
+    })
 }
 
 impl Store {
     /// A number that changes whenever any integration or credential changes, on any replica.
     pub fn integrations_version(&self) -> StoreResult<i64> {
-        let mut conn = self.conn()?;
-        Ok(data_versions::table
-            .find(INTEGRATIONS_VERSION)
-            .select(data_versions::version)
-            .first(&mut conn)?)
+        self.data_version(DATA_INTEGRATIONS)
     }
 
     fn write_credentials(
@@ -253,7 +289,7 @@ impl Store {
         if let Some(fragment) = &query.name_contains {
             rows_query = rows_query.filter(
                 integrations::name_key
-                    .like(escape_like(&fragment.to_lowercase()))
+                    .like(contains_pattern(&fragment.to_lowercase()))
                     .escape('\\'),
             );
         }
@@ -280,11 +316,13 @@ impl Store {
                     .push(summary);
             }
         }
+        let mut counts = live_pipeline_counts(&mut conn, &ids)?;
         let items = rows
             .into_iter()
             .map(|row| {
                 let credentials = by_integration.remove(&row.id).unwrap_or_default();
-                view(row, &credentials)
+                let count = counts.remove(&row.id).unwrap_or(0);
+                view(row, &credentials, count)
             })
             .collect::<StoreResult<Vec<_>>>()?;
         Ok((items, next))
@@ -320,6 +358,11 @@ impl Store {
                 created_at: at,
                 updated_at: at,
                 created_by: created_by.to_owned(),
+                last_check: None,
+                last_sync: None,
+                next_check_at: None,
+                lease_owner: None,
+                lease_until: None,
             };
             diesel::insert_into(integrations::table)
                 .values(&row)
@@ -349,12 +392,14 @@ impl Store {
             let tool = find_tool(&row.tool).ok_or_else(|| {
                 StoreError::Corrupt(format!("integration {id} has unknown tool {:?}", row.tool))
             })?;
-            let stored_fields: Vec<String> = creds::table
+            let stored_fields: Vec<(String, Option<String>)> = creds::table
                 .filter(creds::integration_id.eq(id))
-                .select(creds::field)
+                .select((creds::field, creds::plain_value))
                 .load(conn)?;
-            let patch = parse(tool, &|key| stored_fields.iter().any(|field| field == key))
-                .map_err(StoreError::Invalid)?;
+            let patch = parse(tool, &|key| {
+                stored_fields.iter().any(|(field, _)| field == key)
+            })
+            .map_err(StoreError::Invalid)?;
             // The body is checked first: an invalid request is refused as such whatever its
             // precondition (RFC 9110 §13.2.1).
             if let Some(expected) = expected_version
@@ -376,11 +421,26 @@ impl Store {
                 Some(urls) => urls_to_json(urls)?,
                 None => row.urls.clone(),
             };
+            // New URLs or credentials make the last check meaningless: the integration is
+            // untested (its last check is kept, for the record) and its periodic check due
+            // at once; the server checks it right after saving anyway.
+            let stored: HashMap<&str, Option<&str>> = stored_fields
+                .iter()
+                .map(|(field, plain)| (field.as_str(), plain.as_deref()))
+                .collect();
+            let reconnect = urls != row.urls || credentials_change(&stored, &patch.credentials);
+            let (status, next_check_at) = if reconnect {
+                (IntegrationStatus::Untested.as_str().to_owned(), None)
+            } else {
+                (row.status.clone(), row.next_check_at)
+            };
             diesel::update(integrations::table.find(id))
                 .set((
                     integrations::name.eq(name),
                     integrations::name_key.eq(name_key),
                     integrations::urls.eq(urls),
+                    integrations::status.eq(status),
+                    integrations::next_check_at.eq(next_check_at),
                     integrations::version.eq(row.version + 1),
                     integrations::updated_at.eq(now()),
                 ))
@@ -407,8 +467,11 @@ impl Store {
                 return Err(StoreError::VersionMismatch { current: version });
             }
             diesel::delete(creds::table.filter(creds::integration_id.eq(id))).execute(conn)?;
+            // Its pipelines and runs go with it (ON DELETE CASCADE).
             diesel::delete(integrations::table.find(id)).execute(conn)?;
             bump_version(conn)?;
+            bump_data_version(conn, DATA_PIPELINES)?;
+            bump_data_version(conn, DATA_RUNS)?;
             Ok(())
         })
     }
@@ -477,5 +540,146 @@ impl Store {
             }
             Ok(count)
         })
+    }
+}
+
+/// Connection checks, syncs, and the leases that share the periodic work between replicas.
+impl Store {
+    /// Keeps a connection check: status `connected` or `failed`, the check itself, and when the
+    /// next periodic one is due. Not an edit: the integration's `version` (and so a pending
+    /// `If-Match`) stays as it is, but the integrations' data version moves. `NotFound` if gone.
+    pub fn record_check(
+        &self,
+        id: &str,
+        check: &ConnectionCheck,
+        next_check_at: DateTime<Utc>,
+    ) -> StoreResult<Integration> {
+        let status = if check.ok {
+            IntegrationStatus::Connected
+        } else {
+            IntegrationStatus::Failed
+        };
+        let check = to_json(check)?;
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            let updated = diesel::update(integrations::table.find(id))
+                .set((
+                    integrations::status.eq(status.as_str()),
+                    integrations::last_check.eq(check),
+                    integrations::next_check_at.eq(stored(next_check_at)),
+                ))
+                .execute(conn)?;
+            if updated == 0 {
+                return Err(StoreError::NotFound);
+            }
+            bump_version(conn)?;
+            load_view(conn, id)
+        })
+    }
+
+    /// Keeps the report of a discovery (see [`Store::apply_discovery`]); like a check, not an
+    /// edit. `NotFound` if gone.
+    pub fn record_sync(&self, id: &str, report: &SyncReport) -> StoreResult<()> {
+        let report = to_json(report)?;
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            let updated = diesel::update(integrations::table.find(id))
+                .set(integrations::last_sync.eq(report))
+                .execute(conn)?;
+            if updated == 0 {
+                return Err(StoreError::NotFound);
+            }
+            bump_version(conn)?;
+            Ok(())
+        })
+    }
+
+    /// Leases up to `limit` integrations whose periodic check is due (`next_check_at` unset or
+    /// not after `now`) and that no one holds a live lease on, to `owner` until `now + lease`;
+    /// returns their ids, the longest overdue first. Two replicas never get the same one while
+    /// its lease holds. Give the lease back with [`Store::release_integration`].
+    pub fn claim_due_integrations(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<String>> {
+        let until = stored(now + lease);
+        let now = stored(now);
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            let ids: Vec<String> = match &mut **conn {
+                // Dialect-specific: rows another replica is claiming right now are skipped,
+                // not waited for.
+                DbConnection::Postgres(pg) => integrations::table
+                    .filter(
+                        integrations::next_check_at
+                            .is_null()
+                            .or(integrations::next_check_at.le(now)),
+                    )
+                    .filter(
+                        integrations::lease_until
+                            .is_null()
+                            .or(integrations::lease_until.le(now)),
+                    )
+                    .order((
+                        integrations::next_check_at.asc().nulls_first(),
+                        integrations::id.asc(),
+                    ))
+                    .limit(limit)
+                    .select(integrations::id)
+                    .for_update()
+                    .skip_locked()
+                    .load(pg)?,
+                // SQLite: the write guard and the transaction make this exclusive already;
+                // NULLs sort first.
+                DbConnection::Sqlite(sqlite) => integrations::table
+                    .filter(
+                        integrations::next_check_at
+                            .is_null()
+                            .or(integrations::next_check_at.le(now)),
+                    )
+                    .filter(
+                        integrations::lease_until
+                            .is_null()
+                            .or(integrations::lease_until.le(now)),
+                    )
+                    .order((integrations::next_check_at.asc(), integrations::id.asc()))
+                    .limit(limit)
+                    .select(integrations::id)
+                    .load(sqlite)?,
+            };
+            if !ids.is_empty() {
+                diesel::update(integrations::table.filter(integrations::id.eq_any(&ids)))
+                    .set((
+                        integrations::lease_owner.eq(owner),
+                        integrations::lease_until.eq(until),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(ids)
+        })
+    }
+
+    /// Gives back `owner`'s lease on an integration (nothing happens if `owner` no longer
+    /// holds it).
+    pub fn release_integration(&self, id: &str, owner: &str) -> StoreResult<()> {
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        diesel::update(
+            integrations::table
+                .find(id)
+                .filter(integrations::lease_owner.eq(owner)),
+        )
+        .set((
+            integrations::lease_owner.eq(None::<String>),
+            integrations::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(&mut conn)?;
+        Ok(())
     }
 }

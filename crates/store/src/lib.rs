@@ -6,6 +6,8 @@
 pub mod db;
 mod error;
 mod integrations;
+mod pipelines;
+mod runs;
 mod schema;
 pub mod seal;
 mod tools;
@@ -15,11 +17,14 @@ use std::sync::{Mutex, MutexGuard};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
 use diesel::r2d2::PooledConnection;
 
 pub use db::{DatabaseUrl, DbConnection, DbPool};
 pub use error::{StoreError, StoreResult};
 pub use integrations::{IntegrationQuery, StoredCredential};
+pub use pipelines::{DiscoveryCounts, FoundPipeline, PipelineQuery};
+pub use runs::{ActiveRun, NewRun, RunQuery, RunUpdate};
 pub use seal::{KeySource, Keyring, MasterKey, SealError, Sealer};
 pub use users::{StoredUser, UserChange};
 
@@ -50,6 +55,47 @@ pub(crate) fn now() -> NaiveDateTime {
 
 pub(crate) fn utc(at: NaiveDateTime) -> DateTime<Utc> {
     at.and_utc()
+}
+
+/// A caller's instant as stored: UTC, to the microsecond (what both backends keep exactly).
+pub(crate) fn stored(at: DateTime<Utc>) -> NaiveDateTime {
+    let micros = at.timestamp_micros();
+    DateTime::from_timestamp_micros(micros).map_or(at.naive_utc(), |t| t.naive_utc())
+}
+
+/// The `data_versions` row bumped by every change to integrations (and their credentials,
+/// checks, syncs and pipeline counts).
+pub const DATA_INTEGRATIONS: &str = "integrations";
+/// The `data_versions` row bumped by every discovery that changed a pipeline.
+pub const DATA_PIPELINES: &str = "pipelines";
+/// The `data_versions` row bumped by every write to a run.
+pub const DATA_RUNS: &str = "runs";
+
+/// Marks one kind of data as changed; call inside the changing transaction.
+pub(crate) fn bump_data_version(conn: &mut DbConnection, name: &str) -> QueryResult<()> {
+    use schema::data_versions;
+    diesel::update(data_versions::table.find(name))
+        .set(data_versions::version.eq(data_versions::version + 1))
+        .execute(conn)
+        .map(drop)
+}
+
+pub(crate) fn to_json<T: serde::Serialize + ?Sized>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|err| StoreError::Corrupt(err.to_string()))
+}
+
+/// The `LIKE` pattern matching `text` anywhere, with `\` as the escape character.
+pub(crate) fn contains_pattern(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    escaped.push('%');
+    for c in text.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    escaped
 }
 
 pub(crate) fn new_id() -> String {
@@ -97,6 +143,17 @@ impl Store {
     pub fn ping(&self) -> StoreResult<()> {
         let mut conn = self.conn()?;
         conn.batch_execute("SELECT 1").map_err(StoreError::from)
+    }
+
+    /// A number that changes (on any replica) whenever the data kind `name` changes:
+    /// [`DATA_INTEGRATIONS`], [`DATA_PIPELINES`] or [`DATA_RUNS`]. `NotFound` for another name.
+    pub fn data_version(&self, name: &str) -> StoreResult<i64> {
+        use schema::data_versions;
+        let mut conn = self.conn()?;
+        Ok(data_versions::table
+            .find(name)
+            .select(data_versions::version)
+            .first(&mut conn)?)
     }
 
     pub(crate) fn conn(&self) -> StoreResult<PooledConnection<db::ConnectionManager>> {

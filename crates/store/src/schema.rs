@@ -34,6 +34,11 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         created_by -> Text,
+        last_check -> Nullable<Text>,
+        last_sync -> Nullable<Text>,
+        next_check_at -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
     }
 }
 
@@ -57,10 +62,59 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    pipelines (id) {
+        id -> Text,
+        integration_id -> Text,
+        full_path -> Text,
+        path_key -> Text,
+        name -> Text,
+        folder -> Text,
+        kind -> Text,
+        url -> Text,
+        buildable -> Bool,
+        parameters -> Text,
+        last_build -> Nullable<Text>,
+        removed_at -> Nullable<Timestamp>,
+        discovered_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(pipelines -> integrations (integration_id));
+
+diesel::table! {
+    runs (id) {
+        id -> Text,
+        pipeline_id -> Text,
+        integration_id -> Text,
+        status -> Text,
+        parameters -> Text,
+        handle -> Text,
+        build_number -> Nullable<BigInt>,
+        build_url -> Nullable<Text>,
+        detail -> Nullable<Text>,
+        triggered_by -> Text,
+        created_at -> Timestamp,
+        started_at -> Nullable<Timestamp>,
+        finished_at -> Nullable<Timestamp>,
+        duration_ms -> Nullable<BigInt>,
+        updated_at -> Timestamp,
+        next_poll_at -> Nullable<Timestamp>,
+        poll_failures -> Integer,
+        lease_owner -> Nullable<Text>,
+        lease_until -> Nullable<Timestamp>,
+    }
+}
+
+diesel::joinable!(runs -> pipelines (pipeline_id));
+
 diesel::allow_tables_to_appear_in_same_query!(
     users,
     tool_settings,
     integrations,
     integration_credentials,
-    data_versions
+    data_versions,
+    pipelines,
+    runs
 );

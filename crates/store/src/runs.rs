@@ -1,0 +1,396 @@
+//! Runs Switchboard triggered, and the leases the run monitor follows them under.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::prelude::*;
+use serde_json::Value;
+use switchboard_domain::pipeline::{Run, RunStatus};
+
+use crate::schema::{integrations, pipelines, runs};
+use crate::{
+    DATA_RUNS, DbConnection, Store, StoreError, StoreResult, bump_data_version, new_id, stored,
+    to_json, utc,
+};
+
+/// The statuses the run monitor follows.
+const ACTIVE: [&str; 2] = [RunStatus::Queued.as_str(), RunStatus::Running.as_str()];
+
+/// A run just triggered; it starts `queued`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewRun {
+    pub pipeline_id: String,
+    /// Must be the pipeline's integration.
+    pub integration_id: String,
+    /// The values as the API shows them (passwords masked).
+    pub parameters: BTreeMap<String, Value>,
+    /// The connector's `RunHandle` as JSON.
+    pub handle_json: String,
+    /// The user name of whoever triggered it.
+    pub triggered_by: String,
+    pub now: DateTime<Utc>,
+    /// When the run monitor should first poll it.
+    pub next_poll_at: DateTime<Utc>,
+}
+
+/// Which runs to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RunQuery {
+    pub limit: i64,
+    /// The `next` cursor of the previous page (opaque).
+    pub after: Option<String>,
+    pub pipeline_id: Option<String>,
+    pub integration_id: Option<String>,
+    pub status: Option<RunStatus>,
+}
+
+/// What one poll learned: the run's whole state, written as given.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunUpdate {
+    pub status: RunStatus,
+    /// The connector's `RunHandle` as JSON.
+    pub handle_json: String,
+    pub build_number: Option<i64>,
+    pub build_url: Option<String>,
+    pub detail: Option<String>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+    pub duration_ms: Option<u64>,
+    /// When to poll again; `None` once the run has finished.
+    pub next_poll_at: Option<DateTime<Utc>>,
+    pub poll_failures: i32,
+    pub now: DateTime<Utc>,
+}
+
+/// What the run monitor needs to poll a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveRun {
+    pub id: String,
+    pub pipeline_id: String,
+    pub integration_id: String,
+    pub status: RunStatus,
+    /// The connector's `RunHandle` as JSON.
+    pub handle_json: String,
+    /// Polls that failed in a row.
+    pub poll_failures: i32,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = runs)]
+struct RunRow {
+    id: String,
+    pipeline_id: String,
+    integration_id: String,
+    status: String,
+    /// JSON: the shown parameter values.
+    parameters: String,
+    /// JSON: the connector's `RunHandle`.
+    handle: String,
+    build_number: Option<i64>,
+    build_url: Option<String>,
+    detail: Option<String>,
+    triggered_by: String,
+    created_at: NaiveDateTime,
+    started_at: Option<NaiveDateTime>,
+    finished_at: Option<NaiveDateTime>,
+    duration_ms: Option<i64>,
+    updated_at: NaiveDateTime,
+    next_poll_at: Option<NaiveDateTime>,
+    poll_failures: i32,
+    lease_owner: Option<String>,
+    lease_until: Option<NaiveDateTime>,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = runs)]
+struct ActiveRow {
+    id: String,
+    pipeline_id: String,
+    integration_id: String,
+    status: String,
+    handle: String,
+    poll_failures: i32,
+}
+
+fn parse_status(id: &str, raw: &str) -> StoreResult<RunStatus> {
+    RunStatus::parse(raw).ok_or_else(|| StoreError::Corrupt(format!("run {id} status {raw:?}")))
+}
+
+impl TryFrom<ActiveRow> for ActiveRun {
+    type Error = StoreError;
+
+    fn try_from(row: ActiveRow) -> StoreResult<Self> {
+        Ok(Self {
+            status: parse_status(&row.id, &row.status)?,
+            id: row.id,
+            pipeline_id: row.pipeline_id,
+            integration_id: row.integration_id,
+            handle_json: row.handle,
+            poll_failures: row.poll_failures,
+        })
+    }
+}
+
+/// A run row with its pipeline's name and path and its integration's name and tool.
+type Joined = (RunRow, String, String, String, String);
+
+fn view((row, pipeline_name, pipeline_path, integration_name, tool): Joined) -> StoreResult<Run> {
+    let status = parse_status(&row.id, &row.status)?;
+    let parameters: BTreeMap<String, Value> = serde_json::from_str(&row.parameters)
+        .map_err(|err| StoreError::Corrupt(format!("run {} parameters: {err}", row.id)))?;
+    Ok(Run {
+        id: row.id,
+        pipeline_id: row.pipeline_id,
+        pipeline_name,
+        pipeline_path,
+        integration_id: row.integration_id,
+        integration_name,
+        tool,
+        status,
+        parameters,
+        build_number: row.build_number,
+        build_url: row.build_url,
+        detail: row.detail,
+        triggered_by: row.triggered_by,
+        created_at: utc(row.created_at),
+        started_at: row.started_at.map(utc),
+        finished_at: row.finished_at.map(utc),
+        duration_ms: row.duration_ms.and_then(|ms| u64::try_from(ms).ok()),
+        updated_at: utc(row.updated_at),
+    })
+}
+
+macro_rules! joined_runs {
+    () => {
+        runs::table
+            .inner_join(pipelines::table.inner_join(integrations::table))
+            .select((
+                RunRow::as_select(),
+                pipelines::name,
+                pipelines::full_path,
+                integrations::name,
+                integrations::tool,
+            ))
+    };
+}
+
+fn load_run(conn: &mut DbConnection, id: &str) -> StoreResult<Run> {
+    let joined: Joined = joined_runs!()
+        .filter(runs::id.eq(id))
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound)?;
+    view(joined)
+}
+
+impl Store {
+    /// Stores a triggered run as `queued`. `NotFound` when the pipeline is gone or is not the
+    /// integration's.
+    pub fn create_run(&self, new: &NewRun) -> StoreResult<Run> {
+        let at = stored(new.now);
+        let parameters = to_json(&new.parameters)?;
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            let owner: Option<String> = pipelines::table
+                .find(&new.pipeline_id)
+                .select(pipelines::integration_id)
+                .first(conn)
+                .optional()?;
+            if owner.as_deref() != Some(new.integration_id.as_str()) {
+                return Err(StoreError::NotFound);
+            }
+            let id = new_id();
+            let row = RunRow {
+                id: id.clone(),
+                pipeline_id: new.pipeline_id.clone(),
+                integration_id: new.integration_id.clone(),
+                status: RunStatus::Queued.as_str().to_owned(),
+                parameters,
+                handle: new.handle_json.clone(),
+                build_number: None,
+                build_url: None,
+                detail: None,
+                triggered_by: new.triggered_by.clone(),
+                created_at: at,
+                started_at: None,
+                finished_at: None,
+                duration_ms: None,
+                updated_at: at,
+                next_poll_at: Some(stored(new.next_poll_at)),
+                poll_failures: 0,
+                lease_owner: None,
+                lease_until: None,
+            };
+            diesel::insert_into(runs::table)
+                .values(&row)
+                .execute(conn)?;
+            bump_data_version(conn, DATA_RUNS)?;
+            load_run(conn, &id)
+        })
+    }
+
+    pub fn get_run(&self, id: &str) -> StoreResult<Run> {
+        let mut conn = self.conn()?;
+        load_run(&mut conn, id)
+    }
+
+    /// A page of runs, newest first (by id: UUIDv7, so creation order to the millisecond),
+    /// and the cursor of the next page (`None` on the last).
+    pub fn list_runs(&self, query: &RunQuery) -> StoreResult<(Vec<Run>, Option<String>)> {
+        let mut conn = self.conn()?;
+        let mut rows_query = joined_runs!()
+            .order(runs::id.desc())
+            .limit(query.limit.saturating_add(1))
+            .into_boxed();
+        if let Some(after) = &query.after {
+            rows_query = rows_query.filter(runs::id.lt(after.clone()));
+        }
+        if let Some(pipeline_id) = &query.pipeline_id {
+            rows_query = rows_query.filter(runs::pipeline_id.eq(pipeline_id.clone()));
+        }
+        if let Some(integration_id) = &query.integration_id {
+            rows_query = rows_query.filter(runs::integration_id.eq(integration_id.clone()));
+        }
+        if let Some(status) = query.status {
+            rows_query = rows_query.filter(runs::status.eq(status.as_str()));
+        }
+        let mut rows: Vec<Joined> = rows_query.load(&mut conn)?;
+        let more = rows.len() as i64 > query.limit;
+        rows.truncate(query.limit.try_into().unwrap_or(0));
+        let next = if more {
+            rows.last().map(|(row, ..)| row.id.clone())
+        } else {
+            None
+        };
+        let items = rows.into_iter().map(view).collect::<StoreResult<_>>()?;
+        Ok((items, next))
+    }
+
+    /// What it takes to poll or cancel a run, whatever its status.
+    pub fn run_handle(&self, id: &str) -> StoreResult<ActiveRun> {
+        let mut conn = self.conn()?;
+        runs::table
+            .find(id)
+            .select(ActiveRow::as_select())
+            .first(&mut conn)
+            .optional()?
+            .ok_or(StoreError::NotFound)?
+            .try_into()
+    }
+
+    /// Leases up to `limit` active (queued or running) runs that are due (`next_poll_at` not
+    /// after `now`) and that no one holds a live lease on, to `owner` until `now + lease`; the
+    /// longest overdue first. Two replicas never get the same run while its lease holds.
+    /// [`Store::update_run`] and [`Store::defer_run`] give the lease back.
+    pub fn claim_due_runs(
+        &self,
+        owner: &str,
+        now: DateTime<Utc>,
+        lease: chrono::Duration,
+        limit: i64,
+    ) -> StoreResult<Vec<ActiveRun>> {
+        let until = stored(now + lease);
+        let now = stored(now);
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            let rows: Vec<ActiveRow> = match &mut **conn {
+                // Dialect-specific: runs another replica is claiming right now are skipped,
+                // not waited for.
+                DbConnection::Postgres(pg) => runs::table
+                    .filter(runs::status.eq_any(ACTIVE))
+                    .filter(runs::next_poll_at.le(now))
+                    .filter(runs::lease_until.is_null().or(runs::lease_until.le(now)))
+                    .order((runs::next_poll_at.asc(), runs::id.asc()))
+                    .limit(limit)
+                    .select(ActiveRow::as_select())
+                    .for_update()
+                    .skip_locked()
+                    .load(pg)?,
+                // SQLite: the write guard and the transaction make this exclusive already.
+                DbConnection::Sqlite(sqlite) => runs::table
+                    .filter(runs::status.eq_any(ACTIVE))
+                    .filter(runs::next_poll_at.le(now))
+                    .filter(runs::lease_until.is_null().or(runs::lease_until.le(now)))
+                    .order((runs::next_poll_at.asc(), runs::id.asc()))
+                    .limit(limit)
+                    .select(ActiveRow::as_select())
+                    .load(sqlite)?,
+            };
+            if !rows.is_empty() {
+                let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+                diesel::update(runs::table.filter(runs::id.eq_any(ids)))
+                    .set((runs::lease_owner.eq(owner), runs::lease_until.eq(until)))
+                    .execute(conn)?;
+            }
+            rows.into_iter().map(ActiveRun::try_from).collect()
+        })
+    }
+
+    /// Writes what a poll (or a cancel) learned and gives back the run's lease.
+    pub fn update_run(&self, id: &str, update: &RunUpdate) -> StoreResult<Run> {
+        let duration_ms = update
+            .duration_ms
+            .map(|ms| i64::try_from(ms).unwrap_or(i64::MAX));
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            let updated = diesel::update(runs::table.find(id))
+                .set((
+                    runs::status.eq(update.status.as_str()),
+                    runs::handle.eq(&update.handle_json),
+                    runs::build_number.eq(update.build_number),
+                    runs::build_url.eq(&update.build_url),
+                    runs::detail.eq(&update.detail),
+                    runs::started_at.eq(update.started_at.map(stored)),
+                    runs::finished_at.eq(update.finished_at.map(stored)),
+                    runs::duration_ms.eq(duration_ms),
+                    runs::next_poll_at.eq(update.next_poll_at.map(stored)),
+                    runs::poll_failures.eq(update.poll_failures),
+                    runs::updated_at.eq(stored(update.now)),
+                    runs::lease_owner.eq(None::<String>),
+                    runs::lease_until.eq(None::<NaiveDateTime>),
+                ))
+                .execute(conn)?;
+            if updated == 0 {
+                return Err(StoreError::NotFound);
+            }
+            bump_data_version(conn, DATA_RUNS)?;
+            load_run(conn, id)
+        })
+    }
+
+    /// After a failed poll: keeps the run as it is, counts the failure, says when to try
+    /// again, and gives back the lease. Nothing a user sees changes.
+    pub fn defer_run(
+        &self,
+        id: &str,
+        next_poll_at: DateTime<Utc>,
+        poll_failures: i32,
+    ) -> StoreResult<()> {
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        let updated = diesel::update(runs::table.find(id))
+            .set((
+                runs::next_poll_at.eq(stored(next_poll_at)),
+                runs::poll_failures.eq(poll_failures),
+                runs::lease_owner.eq(None::<String>),
+                runs::lease_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(&mut conn)?;
+        if updated == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// How many runs are queued or running.
+    pub fn active_runs_count(&self) -> StoreResult<i64> {
+        let mut conn = self.conn()?;
+        Ok(runs::table
+            .filter(runs::status.eq_any(ACTIVE))
+            .count()
+            .get_result(&mut conn)?)
+    }
+}

@@ -1,0 +1,205 @@
+//! A fresh database per test, and builders for what the tests store.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use diesel::prelude::*;
+use switchboard_domain::integration::{CreateIntegrationRequest, Integration};
+use switchboard_domain::pipeline::{
+    LastBuild, ParameterDefinition, ParameterType, PipelineKind, RunStatus,
+};
+use switchboard_domain::tools::JENKINS;
+use switchboard_store::{
+    DatabaseUrl, FoundPipeline, KeySource, Keyring, MasterKey, NewRun, Sealer, Store,
+};
+
+pub const PG_ENV: &str = "SWITCHBOARD_TEST_PG_URL";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs `$test(Backend)` once on SQLite and once on PostgreSQL (when SWITCHBOARD_TEST_PG_URL
+/// is set).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($test:ident),* $(,)?) => {
+        $(
+            mod $test {
+                #[test]
+                fn sqlite() {
+                    super::$test($crate::helpers::Backend::Sqlite);
+                }
+
+                #[test]
+                fn postgres() {
+                    if std::env::var_os($crate::helpers::PG_ENV).is_none() {
+                        eprintln!("skipped: set {} to run on PostgreSQL", $crate::helpers::PG_ENV);
+                        return;
+                    }
+                    super::$test($crate::helpers::Backend::Postgres);
+                }
+            }
+        )*
+    };
+}
+
+/// A fresh PostgreSQL database, dropped with this value.
+struct PgDatabase {
+    admin_url: String,
+    name: String,
+}
+
+impl PgDatabase {
+    fn create() -> (Self, String) {
+        let admin_url = std::env::var(PG_ENV).expect("SWITCHBOARD_TEST_PG_URL");
+        let name = format!("switchboard_store_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .expect("create database");
+        let (base, _) = admin_url
+            .rsplit_once('/')
+            .expect("URL with a database path");
+        let url = format!("{base}/{name}");
+        (Self { admin_url, name }, url)
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
+            let _ = diesel::sql_query(format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                self.name
+            ))
+            .execute(&mut conn);
+        }
+    }
+}
+
+/// A migrated store on a database of its own.
+pub struct TestStore {
+    pub store: Store,
+    _dir: tempfile::TempDir,
+    // Dropped after the store and its pool.
+    _pg: Option<PgDatabase>,
+}
+
+impl std::ops::Deref for TestStore {
+    type Target = Store;
+
+    fn deref(&self) -> &Store {
+        &self.store
+    }
+}
+
+pub fn store(backend: Backend) -> TestStore {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (url, pg) = match backend {
+        Backend::Sqlite => (DatabaseUrl::Sqlite(dir.path().join("test.db")), None),
+        Backend::Postgres => {
+            let (pg, url) = PgDatabase::create();
+            (DatabaseUrl::Postgres(url), Some(pg))
+        }
+    };
+    let sealer = Sealer::new(
+        KeySource::Environment,
+        Keyring::new(MasterKey::generate().expect("key"), Vec::new()),
+    );
+    let store = Store::open(url, 4, sealer, true).expect("open and migrate");
+    TestStore {
+        store,
+        _dir: dir,
+        _pg: pg,
+    }
+}
+
+/// A fixed instant, so tests can step time by hand.
+pub fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 9, 0, 0)
+        .single()
+        .expect("valid time")
+}
+
+pub fn at(seconds: i64) -> DateTime<Utc> {
+    t0() + Duration::seconds(seconds)
+}
+
+pub fn create_integration(store: &Store, name: &str) -> Integration {
+    let request = CreateIntegrationRequest {
+        name: name.to_owned(),
+        tool: "jenkins".to_owned(),
+        urls: BTreeMap::from([("apiUrl".to_owned(), "https://ci.example.com/".to_owned())]),
+        credentials: BTreeMap::from([
+            ("username".to_owned(), Some("alice".to_owned())),
+            ("apiToken".to_owned(), Some("0123456789abcdef".to_owned())),
+        ]),
+    };
+    let draft = request.parse(&JENKINS).expect("valid integration");
+    store
+        .create_integration(&draft, "admin")
+        .expect("create integration")
+}
+
+/// A job at `path` (folders joined with `/`), with one parameter and no last build.
+pub fn found(path: &str) -> FoundPipeline {
+    let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
+    FoundPipeline {
+        full_path: path.to_owned(),
+        name: name.to_owned(),
+        folder: folder.to_owned(),
+        kind: PipelineKind::Pipeline,
+        url: format!("https://ci.example.com/job/{}/", path.replace('/', "/job/")),
+        buildable: true,
+        parameters: vec![ParameterDefinition {
+            name: "ENV".to_owned(),
+            kind: ParameterType::Choice,
+            description: Some("Target".to_owned()),
+            default: Some(serde_json::json!("staging")),
+            choices: vec!["staging".to_owned(), "production".to_owned()],
+        }],
+        last_build: None,
+    }
+}
+
+pub fn with_build(mut pipeline: FoundPipeline, number: i64) -> FoundPipeline {
+    pipeline.last_build = Some(LastBuild {
+        number,
+        status: RunStatus::Succeeded,
+        started_at: Some(t0()),
+        url: Some(format!("{}{number}/", pipeline.url)),
+    });
+    pipeline
+}
+
+/// The id of the pipeline at `path` of an integration (removed or not).
+pub fn pipeline_id(store: &Store, integration_id: &str, path: &str) -> String {
+    let (items, _) = store
+        .list_pipelines(&switchboard_store::PipelineQuery {
+            limit: 100,
+            integration_id: Some(integration_id.to_owned()),
+            include_removed: true,
+            ..Default::default()
+        })
+        .expect("list pipelines");
+    items
+        .into_iter()
+        .find(|pipeline| pipeline.full_path == path)
+        .map(|pipeline| pipeline.id)
+        .expect("pipeline exists")
+}
+
+pub fn new_run(integration_id: &str, pipeline_id: &str, now: DateTime<Utc>) -> NewRun {
+    NewRun {
+        pipeline_id: pipeline_id.to_owned(),
+        integration_id: integration_id.to_owned(),
+        parameters: BTreeMap::from([("ENV".to_owned(), serde_json::json!("staging"))]),
+        handle_json: r#"{"pipeline_path":"deploy","queue_ref":"17","build_ref":null}"#.to_owned(),
+        triggered_by: "alice".to_owned(),
+        now,
+        next_poll_at: now,
+    }
+}

@@ -1,0 +1,256 @@
+use switchboard_domain::pipeline::RunStatus;
+use switchboard_store::{DATA_RUNS, RunQuery, RunUpdate, StoreError};
+
+use crate::helpers::{Backend, at, create_integration, found, new_run, pipeline_id, store};
+use crate::on_both_backends;
+
+on_both_backends!(
+    a_run_starts_queued_and_takes_what_polls_learn,
+    runs_list_newest_first_page_by_page_and_by_filter,
+    a_run_needs_its_pipeline_under_its_integration,
+);
+
+fn a_run_starts_queued_and_takes_what_polls_learn(backend: Backend) {
+    let store = store(backend);
+    let jenkins = create_integration(&store, "Jenkins");
+    store
+        .apply_discovery(&jenkins.id, &[found("platform/deploy")], at(0))
+        .expect("sync");
+    let deploy = pipeline_id(&store, &jenkins.id, "platform/deploy");
+    let version = store.data_version(DATA_RUNS).expect("version");
+
+    let run = store
+        .create_run(&new_run(&jenkins.id, &deploy, at(1)))
+        .expect("create");
+    assert_eq!(run.status, RunStatus::Queued);
+    assert_eq!(run.pipeline_name, "deploy");
+    assert_eq!(run.pipeline_path, "platform/deploy");
+    assert_eq!(run.integration_name, "Jenkins");
+    assert_eq!(run.tool, "jenkins");
+    assert_eq!(run.parameters["ENV"], serde_json::json!("staging"));
+    assert_eq!(run.triggered_by, "alice");
+    assert_eq!(run.created_at, at(1));
+    assert_eq!(run.build_number, None);
+    assert_eq!(store.get_run(&run.id).expect("get"), run);
+    assert!(store.data_version(DATA_RUNS).expect("version") > version);
+    assert_eq!(store.active_runs_count().expect("count"), 1);
+
+    let handle = store.run_handle(&run.id).expect("handle");
+    assert_eq!(handle.status, RunStatus::Queued);
+    assert_eq!(handle.integration_id, jenkins.id);
+    assert_eq!(handle.pipeline_id, deploy);
+    assert!(handle.handle_json.contains("queue_ref"));
+    assert_eq!(handle.poll_failures, 0);
+
+    let running = store
+        .update_run(
+            &run.id,
+            &RunUpdate {
+                status: RunStatus::Running,
+                handle_json:
+                    r#"{"pipeline_path":"platform/deploy","queue_ref":"17","build_ref":"18"}"#
+                        .to_owned(),
+                build_number: Some(18),
+                build_url: Some("https://ci.example.com/job/platform/job/deploy/18/".to_owned()),
+                detail: None,
+                started_at: Some(at(2)),
+                finished_at: None,
+                duration_ms: None,
+                next_poll_at: Some(at(5)),
+                poll_failures: 0,
+                now: at(3),
+            },
+        )
+        .expect("running");
+    assert_eq!(running.status, RunStatus::Running);
+    assert_eq!(running.build_number, Some(18));
+    assert_eq!(running.started_at, Some(at(2)));
+    assert_eq!(running.updated_at, at(3));
+    assert!(
+        store
+            .run_handle(&run.id)
+            .expect("handle")
+            .handle_json
+            .contains("\"18\"")
+    );
+
+    let finished = store
+        .update_run(
+            &run.id,
+            &RunUpdate {
+                status: RunStatus::Failed,
+                handle_json:
+                    r#"{"pipeline_path":"platform/deploy","queue_ref":"17","build_ref":"18"}"#
+                        .to_owned(),
+                build_number: Some(18),
+                build_url: Some("https://ci.example.com/job/platform/job/deploy/18/".to_owned()),
+                detail: Some("tests failed".to_owned()),
+                started_at: Some(at(2)),
+                finished_at: Some(at(62)),
+                duration_ms: Some(60_000),
+                next_poll_at: None,
+                poll_failures: 0,
+                now: at(63),
+            },
+        )
+        .expect("finished");
+    assert_eq!(finished.status, RunStatus::Failed);
+    assert_eq!(finished.duration_ms, Some(60_000));
+    assert_eq!(finished.finished_at, Some(at(62)));
+    assert_eq!(finished.detail.as_deref(), Some("tests failed"));
+    assert_eq!(store.active_runs_count().expect("count"), 0);
+
+    let missing = store.update_run(
+        "no-such-run",
+        &RunUpdate {
+            status: RunStatus::Failed,
+            handle_json: "{}".to_owned(),
+            build_number: None,
+            build_url: None,
+            detail: None,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            next_poll_at: None,
+            poll_failures: 0,
+            now: at(0),
+        },
+    );
+    assert!(matches!(missing, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.get_run("no-such-run"),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.run_handle("no-such-run"),
+        Err(StoreError::NotFound)
+    ));
+}
+
+fn runs_list_newest_first_page_by_page_and_by_filter(backend: Backend) {
+    let store = store(backend);
+    let one = create_integration(&store, "One");
+    let two = create_integration(&store, "Two");
+    store
+        .apply_discovery(&one.id, &[found("build"), found("deploy")], at(0))
+        .expect("sync");
+    store
+        .apply_discovery(&two.id, &[found("build")], at(0))
+        .expect("sync");
+    let one_build = pipeline_id(&store, &one.id, "build");
+    let one_deploy = pipeline_id(&store, &one.id, "deploy");
+    let two_build = pipeline_id(&store, &two.id, "build");
+
+    let mut created = Vec::new();
+    for (i, (integration, pipeline)) in [
+        (&one.id, &one_build),
+        (&one.id, &one_deploy),
+        (&two.id, &two_build),
+        (&one.id, &one_build),
+        (&two.id, &two_build),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let run = store
+            .create_run(&new_run(integration, pipeline, at(i as i64)))
+            .expect("create");
+        created.push(run.id);
+    }
+    // The second run finished.
+    store
+        .update_run(
+            &created[1],
+            &RunUpdate {
+                status: RunStatus::Succeeded,
+                handle_json: "{}".to_owned(),
+                build_number: Some(1),
+                build_url: None,
+                detail: None,
+                started_at: Some(at(1)),
+                finished_at: Some(at(2)),
+                duration_ms: Some(1000),
+                next_poll_at: None,
+                poll_failures: 0,
+                now: at(2),
+            },
+        )
+        .expect("finish");
+
+    let newest_first: Vec<String> = created.iter().rev().cloned().collect();
+    let ids = |query: RunQuery| -> Vec<String> {
+        let mut ids = Vec::new();
+        let mut after = None;
+        loop {
+            let (page, next) = store
+                .list_runs(&RunQuery {
+                    after: after.clone(),
+                    ..query.clone()
+                })
+                .expect("list runs");
+            assert!(page.len() as i64 <= query.limit);
+            ids.extend(page.into_iter().map(|run| run.id));
+            match next {
+                Some(next) => after = Some(next),
+                None => return ids,
+            }
+        }
+    };
+    for limit in [1, 2, 5, 10] {
+        assert_eq!(
+            ids(RunQuery {
+                limit,
+                ..Default::default()
+            }),
+            newest_first,
+            "pages of {limit}"
+        );
+    }
+    assert_eq!(
+        ids(RunQuery {
+            limit: 2,
+            pipeline_id: Some(one_build.clone()),
+            ..Default::default()
+        }),
+        vec![created[3].clone(), created[0].clone()]
+    );
+    assert_eq!(
+        ids(RunQuery {
+            limit: 2,
+            integration_id: Some(two.id.clone()),
+            ..Default::default()
+        }),
+        vec![created[4].clone(), created[2].clone()]
+    );
+    assert_eq!(
+        ids(RunQuery {
+            limit: 2,
+            status: Some(RunStatus::Succeeded),
+            ..Default::default()
+        }),
+        vec![created[1].clone()]
+    );
+    assert_eq!(
+        ids(RunQuery {
+            limit: 2,
+            status: Some(RunStatus::Queued),
+            integration_id: Some(one.id.clone()),
+            ..Default::default()
+        }),
+        vec![created[3].clone(), created[0].clone()]
+    );
+}
+
+fn a_run_needs_its_pipeline_under_its_integration(backend: Backend) {
+    let store = store(backend);
+    let one = create_integration(&store, "One");
+    let two = create_integration(&store, "Two");
+    store
+        .apply_discovery(&one.id, &[found("build")], at(0))
+        .expect("sync");
+    let build = pipeline_id(&store, &one.id, "build");
+    let wrong_integration = store.create_run(&new_run(&two.id, &build, at(1)));
+    assert!(matches!(wrong_integration, Err(StoreError::NotFound)));
+    let no_pipeline = store.create_run(&new_run(&one.id, "no-such-pipeline", at(1)));
+    assert!(matches!(no_pipeline, Err(StoreError::NotFound)));
+}
