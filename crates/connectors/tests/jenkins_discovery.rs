@@ -11,7 +11,8 @@ mod support;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use support::jenkins::{admin, connector, start};
+use support::jenkins::{ADMIN_TOKEN, admin, connector, start, target};
+use support::{TestServer, http};
 use switchboard_connectors::jenkins::DISCOVERY_LEVELS;
 use switchboard_connectors::{Connector, DiscoveredPipeline, Discovery};
 use switchboard_domain::pipeline::{ParameterType, PipelineKind, RunStatus};
@@ -288,4 +289,91 @@ async fn the_number_of_requests_does_not_grow_with_the_number_of_jobs() {
     );
     small_sim.stop().await;
     big_sim.stop().await;
+}
+
+/// A controller with plugins' item types and sparse answers, as a hand-written server.
+fn plugin_controller(recorded: &support::Recorded) -> Vec<u8> {
+    let answer = |body: Value| {
+        http(
+            "200 OK",
+            &[
+                ("X-Jenkins", "2.479.3"),
+                ("Content-Type", "application/json"),
+            ],
+            &body.to_string(),
+        )
+    };
+    if recorded.target().starts_with("/job/") {
+        // The follow-up for the level-5 folder whose answer had no `jobs` at all.
+        return answer(
+            json!({"_class": "com.cloudbees.hudson.plugins.folder.Folder",
+            "jobs": [{"_class": "hudson.model.FreeStyleProject", "name": "x", "color": "blue"}]}),
+        );
+    }
+    let mut deep = json!({"_class": "com.cloudbees.hudson.plugins.folder.Folder", "name": "a"});
+    for _ in 1..DISCOVERY_LEVELS {
+        deep = json!({"_class": "com.cloudbees.hudson.plugins.folder.Folder", "name": "a",
+                      "jobs": [deep]});
+    }
+    answer(json!({"_class": "hudson.model.Hudson", "jobs": [
+        deep,
+        {"_class": "org.example.Group", "name": "group", "jobs": [
+            {"_class": "org.example.Task", "name": "task", "color": "red_anime",
+             "lastBuild": {"number": 3, "building": true}},
+            {"_class": "org.example.Note", "name": "note"}
+        ]},
+        {"_class": "hudson.model.FreeStyleProject", "name": "paused", "color": "blue",
+         "buildable": false},
+        {"_class": "hudson.model.FreeStyleProject", "name": "greyed", "color": "disabled_anime"},
+        {"_class": "hudson.model.FreeStyleProject", "name": "bare"},
+        {"_class": "hudson.model.FreeStyleProject", "color": "blue"},
+        {"_class": "hudson.model.FreeStyleProject", "name": "..", "color": "blue"}
+    ]}))
+}
+
+#[tokio::test]
+async fn discovery_is_defensive_about_what_plugins_export() {
+    let server = TestServer::respond(plugin_controller).await;
+    let discovery = connector()
+        .discover(&target(&server.url("/"), "admin", ADMIN_TOKEN))
+        .await
+        .expect("discovers");
+    assert_eq!(
+        kinds(&discovery),
+        vec![
+            ("a/a/a/a/a/x", PipelineKind::Freestyle),
+            ("bare", PipelineKind::Freestyle),
+            ("greyed", PipelineKind::Freestyle),
+            ("group/task", PipelineKind::Other),
+            ("paused", PipelineKind::Freestyle),
+        ]
+    );
+    let found = by_path(&discovery);
+    assert!(!found["paused"].buildable && !found["greyed"].buildable);
+    assert!(found["bare"].buildable && found["bare"].last_build.is_none());
+    assert_eq!(
+        found["bare"].url,
+        server.url("/job/bare/"),
+        "without a url, the job's address under the integration URL"
+    );
+    assert_eq!(
+        found["group/task"].last_build.as_ref().map(|b| b.status),
+        Some(RunStatus::Running)
+    );
+    assert_eq!(discovery.requests, 2);
+
+    let requests = server.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(
+        requests[0]
+            .target()
+            .starts_with("/api/json?tree=jobs%5B_class%2Cname"),
+        "{}",
+        requests[0].target()
+    );
+    assert_eq!(
+        requests[1].target().split('?').next(),
+        Some("/job/a/job/a/job/a/job/a/job/a/api/json")
+    );
+    assert!(requests.iter().all(|r| !r.target().contains("depth=")));
 }

@@ -301,6 +301,27 @@ async fn a_queued_run_is_taken_out_of_the_queue() {
 }
 
 #[tokio::test]
+async fn a_run_waiting_for_an_executor_is_queued_with_jenkins_reason() {
+    let mut config = config();
+    config["executors"] = json!(0);
+    let sim = start(config).await;
+    let (connector, target) = (connector(), admin(&sim));
+    let handle = trigger(&connector, &target, "hello").await;
+    let waiting = connector.poll(&target, &handle).await.expect("poll");
+    assert_eq!(waiting.status, RunStatus::Queued, "{waiting:?}");
+    assert_eq!(
+        waiting.detail.as_deref(),
+        Some("Waiting for next available executor")
+    );
+    connector.cancel(&target, &handle).await.expect("cancelled");
+    assert_eq!(
+        connector.poll(&target, &handle).await.expect("poll").status,
+        RunStatus::Cancelled
+    );
+    sim.stop().await;
+}
+
+#[tokio::test]
 async fn cancelling_a_handle_whose_item_already_became_a_build_stops_the_build() {
     let sim = start(config()).await;
     let (connector, target) = (connector(), admin(&sim));

@@ -235,12 +235,12 @@ fn walk(
     pending: &mut Vec<Unexpanded>,
 ) {
     for mut node in nodes {
-        // An item without a usable name cannot be addressed; Jenkins' names never contain
-        // '/', which is what joins them into a path.
+        // An item without a usable name cannot be addressed. Jenkins refuses names with '/'
+        // (which joins them into a path) and the names `.` and `..`.
         let Some(name) = node
             .name
             .take()
-            .filter(|n| !n.is_empty() && !n.contains('/'))
+            .filter(|n| !n.is_empty() && !n.contains('/') && n != "." && n != "..")
         else {
             continue;
         };

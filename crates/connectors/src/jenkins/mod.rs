@@ -381,7 +381,7 @@ fn refusal(answer: &OutboundResponse, user: &str, about: About<'_>) -> Connector
             };
             let short = id
                 .map(|id| permission_title(id).unwrap_or(id))
-                .unwrap_or("the missing");
+                .unwrap_or("missing");
             let who = answer.header("x-you-are-authenticated-as").unwrap_or(user);
             let on = match about {
                 About::Controller => String::new(),
