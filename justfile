@@ -186,6 +186,30 @@ build: deps
 run *ARGS: web build
     SWITCHBOARD_DATA_DIR="${SWITCHBOARD_DATA_DIR:-data}" SWITCHBOARD_WEB_DIR="${SWITCHBOARD_WEB_DIR:-{{ web_dist }}}" exec "{{ server_bin }}" serve {{ ARGS }}
 
+# A newcomer's tour: the Jenkins simulator (e2e/jenkins-sim/examples/demo.json) and the server with a Jenkins integration registered; pipelines appear within seconds. Data in a fresh ./demo-data.
+demo: web
+    #!/usr/bin/env bash
+    set -euo pipefail
+    cargo build --release --locked -p switchboard-server -p jenkins-sim
+    data=demo-data
+    rm -rf "$data"
+    mkdir -p "$data"
+    sim_out="$data/jenkins-sim.out"
+    "{{ CARGO_TARGET_DIR }}/release/jenkins-sim" --config e2e/jenkins-sim/examples/demo.json --bind 127.0.0.1:0 --context-path /jenkins >"$sim_out" 2>"$data/jenkins-sim.log" &
+    sim_pid=$!
+    trap 'kill "$sim_pid" 2>/dev/null || true' EXIT
+    for _ in $(seq 1 100); do
+        if grep -q 'listening on' "$sim_out" 2>/dev/null; then break; fi
+        sleep 0.1
+    done
+    sim_url="$(sed -n 's/^jenkins-sim listening on //p' "$sim_out")"
+    if [ -z "$sim_url" ]; then echo "demo: the Jenkins simulator did not start; see $data/jenkins-sim.log" >&2; exit 1; fi
+    echo "demo: Jenkins simulator at $sim_url (user admin, token in e2e/jenkins-sim/examples/demo.json)"
+    SWITCHBOARD_CREDENTIAL_APITOKEN=11a7e1d6b1c2d3e4f5a6b7c8d9e0f1a2b3 "{{ server_bin }}" integration add \
+        --data-dir "$data" --name "Demo Jenkins" --tool jenkins --url "apiUrl=$sim_url" --credential username=admin
+    echo "demo: open http://127.0.0.1:8080, sign in as admin with the password below, and look at CI/CD → Pipelines; Ctrl-C stops both"
+    SWITCHBOARD_WEB_DIR="{{ web_dist }}" "{{ server_bin }}" serve --data-dir "$data"
+
 # Run every Rust test (PostgreSQL ones too when SWITCHBOARD_TEST_PG_URL is set), validate api-spec/openapi.json, fuzz the API, then the browser tests.
 test: deps web venv venv-fuzz
     @if [ -n "${SWITCHBOARD_TEST_PG_URL:-}" ]; then echo "test: PostgreSQL tests use SWITCHBOARD_TEST_PG_URL"; else echo "test: SWITCHBOARD_TEST_PG_URL is not set; PostgreSQL tests are skipped"; fi

@@ -254,6 +254,23 @@ impl FromRequest for Admin {
     }
 }
 
+/// A caller with at least the operator role (operators and admins).
+#[derive(Debug, Clone)]
+pub struct Operator(pub Caller);
+
+impl FromRequest for Operator {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = match Caller::from_request(req, payload).into_inner() {
+            Ok(caller) => caller,
+            Err(err) => return ready(Err(err)),
+        };
+        ready(caller.require(Role::Operator).map(|()| Operator(caller)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,8 +4,11 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use clap::{Args, ValueEnum};
 use secrecy::SecretString;
+use switchboard_connectors::{OutboundPolicy, Resolve};
 use switchboard_store::DatabaseUrl;
 
 pub const PASSWORD_ITERATIONS: u32 = 600_000;
@@ -60,6 +63,26 @@ pub struct ServeArgs {
     /// at every path outside /api; default: no web app.
     #[arg(long, env = "SWITCHBOARD_WEB_DIR")]
     pub web_dir: Option<PathBuf>,
+    /// Refuse outbound connections to loopback and private addresses too (link-local and
+    /// cloud metadata addresses are always refused).
+    #[arg(long, env = "SWITCHBOARD_OUTBOUND_DENY_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
+    pub outbound_deny_private: bool,
+    /// Bound on one whole request to a CI/CD tool, in seconds (1 to 300).
+    #[arg(long, env = "SWITCHBOARD_OUTBOUND_TIMEOUT_SECS", default_value_t = 30)]
+    pub outbound_timeout_secs: u64,
+    /// How often every integration's connection is re-checked and its pipelines
+    /// re-discovered, in seconds (10 to 86400).
+    #[arg(long, env = "SWITCHBOARD_CHECK_INTERVAL_SECS", default_value_t = 300)]
+    pub check_interval_secs: u64,
+    /// The run monitor's shortest polling interval for an active run, in milliseconds (100 to 60000).
+    #[arg(long, env = "SWITCHBOARD_RUN_POLL_MIN_MS", default_value_t = 500)]
+    pub run_poll_min_ms: u64,
+    /// The longest interval an unchanged active run backs off to, in milliseconds (at least the minimum, at most 300000).
+    #[arg(long, env = "SWITCHBOARD_RUN_POLL_MAX_MS", default_value_t = 2000)]
+    pub run_poll_max_ms: u64,
+    /// How many runs the monitor polls at once (1 to 256).
+    #[arg(long, env = "SWITCHBOARD_MONITOR_CONCURRENCY", default_value_t = 8)]
+    pub monitor_concurrency: usize,
 }
 
 /// Validated settings for the server.
@@ -76,6 +99,45 @@ pub struct Config {
     /// PBKDF2 rounds for new password hashes.
     pub password_iterations: u32,
     pub login_limits: LoginLimits,
+    pub outbound: OutboundConfig,
+    pub background: BackgroundConfig,
+}
+
+/// How the server talks to CI/CD tools.
+#[derive(Clone, Default)]
+pub struct OutboundConfig {
+    pub policy: OutboundPolicy,
+    /// Resolves host names instead of the system resolver (tests map names to loopback).
+    pub resolver: Option<Arc<dyn Resolve>>,
+}
+
+impl std::fmt::Debug for OutboundConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OutboundConfig")
+            .field("policy", &self.policy)
+            .field("resolver", &self.resolver.as_ref().map(|_| "custom"))
+            .finish()
+    }
+}
+
+/// The periodic connection checks and discovery, and the run monitor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BackgroundConfig {
+    pub check_interval: Duration,
+    pub run_poll_min: Duration,
+    pub run_poll_max: Duration,
+    pub monitor_concurrency: usize,
+}
+
+impl Default for BackgroundConfig {
+    fn default() -> Self {
+        Self {
+            check_interval: Duration::from_secs(300),
+            run_poll_min: Duration::from_millis(500),
+            run_poll_max: Duration::from_secs(2),
+            monitor_concurrency: 8,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -212,6 +274,56 @@ impl ServeArgs {
                 ));
             }
         }
+        let mut in_range = |name: &str, value: u64, range: std::ops::RangeInclusive<u64>| {
+            if !range.contains(&value) {
+                problems.push(format!(
+                    "{name} must be {} to {}, not {value}",
+                    range.start(),
+                    range.end()
+                ));
+            }
+        };
+        in_range(
+            "SWITCHBOARD_OUTBOUND_TIMEOUT_SECS",
+            self.outbound_timeout_secs,
+            1..=300,
+        );
+        in_range(
+            "SWITCHBOARD_CHECK_INTERVAL_SECS",
+            self.check_interval_secs,
+            10..=86_400,
+        );
+        in_range(
+            "SWITCHBOARD_RUN_POLL_MIN_MS",
+            self.run_poll_min_ms,
+            100..=60_000,
+        );
+        in_range(
+            "SWITCHBOARD_RUN_POLL_MAX_MS",
+            self.run_poll_max_ms,
+            self.run_poll_min_ms..=300_000,
+        );
+        in_range(
+            "SWITCHBOARD_MONITOR_CONCURRENCY",
+            self.monitor_concurrency as u64,
+            1..=256,
+        );
+        let total_timeout = Duration::from_secs(self.outbound_timeout_secs);
+        let outbound = OutboundConfig {
+            policy: OutboundPolicy {
+                deny_private: self.outbound_deny_private,
+                total_timeout,
+                connect_timeout: total_timeout.min(OutboundPolicy::default().connect_timeout),
+                ..OutboundPolicy::default()
+            },
+            resolver: None,
+        };
+        let background = BackgroundConfig {
+            check_interval: Duration::from_secs(self.check_interval_secs),
+            run_poll_min: Duration::from_millis(self.run_poll_min_ms),
+            run_poll_max: Duration::from_millis(self.run_poll_max_ms),
+            monitor_concurrency: self.monitor_concurrency,
+        };
         match (storage, bind) {
             (Some(storage), Some(bind)) if problems.is_empty() => Ok(Config {
                 bind,
@@ -223,6 +335,8 @@ impl ServeArgs {
                 web_dir: self.web_dir,
                 password_iterations: PASSWORD_ITERATIONS,
                 login_limits: LoginLimits::default(),
+                outbound,
+                background,
             }),
             _ => Err(ConfigError(problems)),
         }
@@ -258,6 +372,33 @@ mod tests {
             DatabaseUrl::Sqlite("/tmp/sb/switchboard.db".into())
         );
         assert_eq!(config.password_iterations, 600_000);
+        assert!(!config.outbound.policy.deny_private);
+        assert_eq!(config.background, BackgroundConfig::default());
+    }
+
+    #[test]
+    fn outbound_private_addresses_can_be_denied() {
+        let config = parse(&["--outbound-deny-private", "true"]).expect("valid");
+        assert!(config.outbound.policy.deny_private);
+    }
+
+    #[test]
+    fn background_intervals_are_bounded() {
+        let err = parse(&[
+            "--check-interval-secs",
+            "1",
+            "--run-poll-min-ms",
+            "900",
+            "--run-poll-max-ms",
+            "800",
+        ])
+        .expect_err("invalid");
+        let text = err.to_string();
+        assert!(text.contains("SWITCHBOARD_CHECK_INTERVAL_SECS"), "{text}");
+        assert!(
+            text.contains("SWITCHBOARD_RUN_POLL_MAX_MS must be 900"),
+            "{text}"
+        );
     }
 
     #[test]

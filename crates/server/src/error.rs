@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use switchboard_connectors::{Category, ConnectorError};
 use switchboard_domain::{ErrorCode, FieldErrorCode, Problem, ValidationErrors};
 use switchboard_store::StoreError;
 
@@ -40,6 +41,12 @@ pub enum ApiError {
     ToolNotApproved(String),
     #[error("rate limited for {retry_after_secs}s")]
     RateLimited { retry_after_secs: u64 },
+    #[error("{0}")]
+    PipelineNotBuildable(String),
+    #[error("the run has finished")]
+    RunFinished,
+    #[error("the CI/CD tool failed: {0}")]
+    Tool(ConnectorError),
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(String),
     #[error("internal error: {0}")]
@@ -154,6 +161,30 @@ impl ApiError {
                 "Too many attempts",
                 format!("try again in {retry_after_secs} seconds"),
             ),
+            Self::PipelineNotBuildable(detail) => (
+                S::CONFLICT,
+                ErrorCode::PipelineNotBuildable,
+                "Pipeline not buildable",
+                detail.clone(),
+            ),
+            Self::RunFinished => (
+                S::CONFLICT,
+                ErrorCode::RunFinished,
+                "Run finished",
+                "the run has already finished; there is nothing to cancel".to_owned(),
+            ),
+            Self::Tool(failure) if failure.category == Category::Timeout => (
+                S::GATEWAY_TIMEOUT,
+                ErrorCode::ToolTimeout,
+                "The CI/CD tool did not answer in time",
+                failure.message.clone(),
+            ),
+            Self::Tool(failure) => (
+                S::BAD_GATEWAY,
+                ErrorCode::ToolError,
+                "The CI/CD tool failed",
+                failure.message.clone(),
+            ),
             Self::DatabaseUnavailable(_) => (
                 S::SERVICE_UNAVAILABLE,
                 ErrorCode::DatabaseUnavailable,
@@ -174,6 +205,10 @@ impl ApiError {
         let mut problem = Problem::new(status.as_u16(), code, title, detail);
         match self {
             Self::Validation(errors) => problem.errors = errors.errors().to_vec(),
+            Self::Tool(failure) => {
+                problem.category = Some(failure.category);
+                problem.hint = Some(failure.hint.clone());
+            }
             Self::ToolNotApproved(detail) => {
                 problem.errors =
                     ValidationErrors::single("tool", FieldErrorCode::NotApproved, detail.clone())

@@ -6,11 +6,13 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 mod middleware;
+pub mod monitor;
 pub mod openapi;
 pub mod page_cache;
 pub mod rate_limit;
 mod routes;
 pub mod startup;
+pub mod tooling;
 pub mod web;
 
 use std::sync::Arc;
@@ -43,6 +45,8 @@ pub struct AppState {
     pub routes: openapi::RouteTable,
     /// The web app's files, when `SWITCHBOARD_WEB_DIR` is set.
     pub web: Option<web::WebApp>,
+    /// The connectors and the checks, discovery and runs done through them.
+    pub tooling: Arc<tooling::Tooling>,
 }
 
 impl AppState {
@@ -51,6 +55,7 @@ impl AppState {
         store: Arc<Store>,
         sessions: SessionKeys,
         web: Option<web::WebApp>,
+        tooling: Arc<tooling::Tooling>,
     ) -> Self {
         let spec = openapi::document();
         Self {
@@ -64,6 +69,7 @@ impl AppState {
             openapi_json: openapi::render(&spec),
             routes: openapi::RouteTable::from_spec(&spec),
             web,
+            tooling,
         }
     }
 }

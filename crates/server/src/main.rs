@@ -45,6 +45,9 @@ enum Command {
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage integrations.
+    #[command(subcommand)]
+    Integration(IntegrationCommand),
     /// Print the OpenAPI document.
     Openapi,
     /// Seal every credential under a new master key, in one transaction.
@@ -63,6 +66,91 @@ enum UserCommand {
         #[command(flatten)]
         storage: StorageArgs,
     },
+}
+
+#[derive(Debug, Subcommand)]
+enum IntegrationCommand {
+    /// Register an integration (as the API's create does, with the same checks); the server
+    /// checks its connection and discovers its pipelines within seconds. Secret credentials
+    /// may come from SWITCHBOARD_CREDENTIAL_<KEY> (e.g. SWITCHBOARD_CREDENTIAL_APITOKEN)
+    /// instead of the command line.
+    Add {
+        /// A friendly name, unique ignoring case.
+        #[arg(long)]
+        name: String,
+        /// An approved tool id (jenkins, buildbot).
+        #[arg(long)]
+        tool: String,
+        /// KEY=URL, e.g. apiUrl=https://ci.example.com/ (repeatable).
+        #[arg(long = "url", value_parser = parse_pair)]
+        urls: Vec<(String, String)>,
+        /// KEY=VALUE, e.g. username=alice (repeatable).
+        #[arg(long = "credential", value_parser = parse_pair)]
+        credentials: Vec<(String, String)>,
+        #[command(flatten)]
+        storage: StorageArgs,
+    },
+}
+
+fn parse_pair(raw: &str) -> Result<(String, String), String> {
+    raw.split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("{raw:?} is not KEY=VALUE"))
+}
+
+fn add_integration(
+    name: String,
+    tool: &str,
+    urls: Vec<(String, String)>,
+    credentials: Vec<(String, String)>,
+    storage: StorageArgs,
+) -> Result<(), StartupError> {
+    let spec = switchboard_domain::tools::find_tool(tool)
+        .ok_or_else(|| format!("{tool:?} is not an approved tool"))?;
+    let mut given: std::collections::BTreeMap<String, Option<String>> = credentials
+        .into_iter()
+        .map(|(key, value)| (key, Some(value)))
+        .collect();
+    for field in spec.credential_fields {
+        let variable = format!("SWITCHBOARD_CREDENTIAL_{}", field.key.to_ascii_uppercase());
+        if let Ok(value) = std::env::var(&variable) {
+            given.entry(field.key.to_owned()).or_insert(Some(value));
+        }
+    }
+    let request = switchboard_domain::integration::CreateIntegrationRequest {
+        name,
+        tool: spec.id.to_owned(),
+        urls: urls.into_iter().collect(),
+        credentials: given,
+    };
+    let draft = request.parse(spec).map_err(|errors| {
+        errors
+            .errors()
+            .iter()
+            .map(|error| format!("{}: {}", error.field, error.message))
+            .collect::<Vec<_>>()
+            .join("; ")
+    })?;
+    let store = startup::open_store(&storage.into_config()?, true)?;
+    if !store.tool_enabled(spec.id)? {
+        return Err(format!("an administrator switched {} off", spec.name).into());
+    }
+    let integration = store
+        .create_integration(&draft, "cli")
+        .map_err(|err| match err {
+            switchboard_store::StoreError::NameTaken => {
+                format!(
+                    "an integration named {:?} exists already",
+                    draft.name.as_str()
+                )
+            }
+            other => other.to_string(),
+        })?;
+    println!(
+        "created integration {} ({})",
+        integration.name, integration.id
+    );
+    Ok(())
 }
 
 fn parse_role(raw: &str) -> Result<Role, String> {
@@ -154,6 +242,13 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             password_stdin,
             storage,
         })) => add_user(&name, role, password_stdin, storage),
+        Some(Command::Integration(IntegrationCommand::Add {
+            name,
+            tool,
+            urls,
+            credentials,
+            storage,
+        })) => add_integration(name, &tool, urls, credentials, storage),
         Some(Command::Openapi) => {
             print!(
                 "{}",

@@ -14,13 +14,15 @@ use switchboard_domain::{ErrorCode, FieldError, FieldErrorCode, Problem};
 #[openapi(
     info(
         title = "Switchboard API",
-        description = "Register the organisation's approved CI/CD tools, keep their URLs and credentials safe, and manage who may change them.\n\nAuthenticate with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json` documents with a machine-readable `code`.",
+        description = "Register the organisation's approved CI/CD tools, keep their URLs and credentials safe, check that they work, see their pipelines appear by themselves, trigger runs and follow them.\n\nAuthenticate with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json` documents with a machine-readable `code`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     tags(
         (name = "auth", description = "Sign-in and the current session"),
         (name = "tools", description = "The approved CI/CD tools and whether administrators allow them"),
         (name = "integrations", description = "Configured CI/CD tools with their URLs and credentials"),
+        (name = "pipelines", description = "Jobs discovered in the integrations' tools, and triggering them"),
+        (name = "runs", description = "Runs triggered through Switchboard, their status and logs"),
         (name = "users", description = "Accounts and roles (administrators only)"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),

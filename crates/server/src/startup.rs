@@ -134,7 +134,12 @@ pub fn start(config: &Config, listener: TcpListener) -> Result<Started, StartupE
     )
     .map_err(|err| format!("cannot read or create the session key: {err}"))?;
     let sessions = SessionKeys::new(&secret, config.session_ttl);
-    let state = web::Data::new(AppState::new(config, store, sessions, web_app));
+    let tooling = Arc::new(
+        crate::tooling::Tooling::new(store.clone(), &config.outbound, config.background)
+            .map_err(|err| format!("cannot set up the outbound HTTP client: {err}"))?,
+    );
+    crate::monitor::spawn(tooling.clone());
+    let state = web::Data::new(AppState::new(config, store, sessions, web_app, tooling));
     let app_state = state.clone();
     let mut server =
         HttpServer::new(move || crate::build_app(app_state.clone())).shutdown_timeout(30);

@@ -3,18 +3,26 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
-use switchboard_domain::Problem;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use secrecy::ExposeSecret;
+use switchboard_connectors::Target;
+use switchboard_domain::check::{ConnectionCheck, SyncReport, TestDraftRequest};
 use switchboard_domain::integration::{
-    CreateIntegrationRequest, Integration, IntegrationPage, UpdateIntegrationRequest,
+    CreateIntegrationRequest, CredentialChange, Integration, IntegrationPage,
+    UpdateIntegrationRequest,
 };
 use switchboard_domain::tools::{APPROVED_TOOLS, find_tool};
-use switchboard_store::IntegrationQuery;
+use switchboard_domain::{FieldErrorCode, Problem, ValidationErrors};
+use switchboard_store::{IntegrationQuery, StoredCredential};
 use utoipa::IntoParams;
 
 use super::{Body, blocking, decode_cursor, encode_cursor, etag, if_match_version, page_size};
 use crate::AppState;
-use crate::auth::{Admin, Caller};
+use crate::auth::{Admin, Caller, Operator};
 use crate::error::ApiError;
+use crate::tooling::Tooling;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -49,6 +57,30 @@ fn with_etag(
     response
         .insert_header(header::ETag(etag(integration.version)))
         .json(integration)
+}
+
+/// Every save checks the connection (its result is the answer's `status` and `last_check`)
+/// and, when it succeeded, discovers the pipelines in the background.
+async fn check_after_save(tooling: &Arc<Tooling>, saved: Integration) -> Integration {
+    match tooling.check_integration(&saved.id, true).await {
+        Ok((checked, check)) => {
+            if check.ok {
+                let tooling = tooling.clone();
+                let id = checked.id.clone();
+                actix_web::rt::spawn(async move {
+                    if let Err(err) = tooling.sync_integration(&id).await {
+                        tracing::warn!(integration = %id, error = %err, "discovery after save failed");
+                    }
+                });
+            }
+            checked
+        }
+        Err(err) => {
+            // The save itself succeeded; the periodic re-check will record a result.
+            tracing::warn!(integration = %saved.id, error = %err, "cannot check after saving");
+            saved
+        }
+    }
 }
 
 fn name_taken(name: &str) -> ApiError {
@@ -183,6 +215,7 @@ pub async fn create_integration(
             })
     })
     .await?;
+    let integration = check_after_save(&state.tooling, integration).await;
     let location = format!("/api/v1/integrations/{}", integration.id);
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, location));
@@ -250,6 +283,7 @@ pub async fn update_integration(
         ApiError::NameTaken(_) => name_taken(new_name.as_deref().unwrap_or_default().trim()),
         other => other,
     })?;
+    let integration = check_after_save(&state.tooling, integration).await;
     Ok(with_etag(HttpResponse::Ok(), &integration))
 }
 
@@ -281,4 +315,142 @@ pub async fn delete_integration(
         .await
         .map_err(not_found)?;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Check a saved integration's connection now; the result also becomes its status.
+#[utoipa::path(
+    tag = "integrations",
+    params(("id" = String, Path, description = "Integration id")),
+    responses(
+        (status = 200, description = "The check's result (a failed check is a result too: `ok` false)", body = ConnectionCheck),
+        (status = 403, description = "Viewers cannot run checks", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such integration", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/integrations/{id}/test")]
+pub async fn test_integration(
+    _operator: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (_, check) = state
+        .tooling
+        .check_integration(&id, false)
+        .await
+        .map_err(not_found)?;
+    Ok(HttpResponse::Ok().json(check))
+}
+
+/// Check a connection before saving it: the dialog's fields, with the stored secrets of
+/// integration `id` (when given) filling the secret fields left out.
+#[utoipa::path(
+    tag = "integrations",
+    request_body = TestDraftRequest,
+    responses(
+        (status = 200, description = "The check's result (a failed check is a result too: `ok` false)", body = ConnectionCheck),
+        (status = 403, description = "Only administrators test drafts", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No integration with that `id`", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, or a tool that is not approved", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/integrations/test")]
+pub async fn test_integration_draft(
+    _admin: Admin,
+    state: web::Data<AppState>,
+    body: Body<TestDraftRequest>,
+) -> Result<HttpResponse, ApiError> {
+    let request = body.0;
+    let Some(tool) = find_tool(&request.tool) else {
+        return Err(ApiError::ToolNotApproved(format!(
+            "{:?} is not an approved tool; approved tools: {}",
+            request.tool,
+            approved_tool_list()
+        )));
+    };
+    let mut credentials = request.credentials;
+    if let Some(id) = request.id {
+        let store = state.store.clone();
+        let (stored_tool, stored) = blocking(move || {
+            let integration = store.get_integration(&id)?;
+            Ok((integration.tool, store.open_credentials(&id)?))
+        })
+        .await
+        .map_err(not_found)?;
+        if stored_tool != tool.id {
+            return Err(ApiError::Validation(ValidationErrors::single(
+                "tool",
+                FieldErrorCode::InvalidFormat,
+                format!("the integration is a {stored_tool} integration; its tool cannot change"),
+            )));
+        }
+        for (key, credential) in stored {
+            let slot = credentials.entry(key).or_insert(None);
+            if slot.is_none() {
+                *slot = Some(match credential {
+                    StoredCredential::Plain(value) => value,
+                    StoredCredential::Secret(secret) => secret.expose_secret().to_owned(),
+                });
+            }
+        }
+    }
+    let draft = CreateIntegrationRequest {
+        name: tool.name.to_owned(),
+        tool: tool.id.to_owned(),
+        urls: request.urls,
+        credentials,
+    }
+    .parse(tool)
+    .map_err(ApiError::Validation)?;
+    let mut target = Target {
+        urls: draft
+            .urls
+            .iter()
+            .map(|(key, url)| (key.as_str().to_owned(), url.as_str().to_owned()))
+            .collect(),
+        fields: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+    };
+    for (key, change) in draft.credentials {
+        let CredentialChange::Set(value) = change else {
+            continue;
+        };
+        if tool.credential_field(key).is_some_and(|field| field.secret) {
+            target
+                .secrets
+                .insert(key.to_owned(), value.into_inner().into());
+        } else {
+            target.fields.insert(key.to_owned(), value.into_inner());
+        }
+    }
+    let check = state.tooling.check(tool.id, &target, None).await;
+    Ok(HttpResponse::Ok().json(check))
+}
+
+/// Discover the integration's pipelines now.
+#[utoipa::path(
+    tag = "integrations",
+    params(("id" = String, Path, description = "Integration id")),
+    responses(
+        (status = 200, description = "What changed", body = SyncReport),
+        (status = 403, description = "Viewers cannot sync", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such integration", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "The tool refused or failed; `category` and `hint` say why", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "The tool did not answer in time", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/integrations/{id}/sync")]
+pub async fn sync_integration(
+    _operator: Operator,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let report = state
+        .tooling
+        .sync_integration(&id)
+        .await
+        .map_err(not_found)?;
+    Ok(HttpResponse::Ok().json(report))
 }

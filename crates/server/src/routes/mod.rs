@@ -3,6 +3,8 @@
 pub mod auth;
 pub mod integrations;
 pub mod operations;
+pub mod pipelines;
+pub mod runs;
 pub mod tools;
 pub mod users;
 
@@ -23,9 +25,20 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(tools::update_tool)
         .service(integrations::list_integrations)
         .service(integrations::create_integration)
+        .service(integrations::test_integration_draft)
         .service(integrations::get_integration)
         .service(integrations::update_integration)
         .service(integrations::delete_integration)
+        .service(integrations::test_integration)
+        .service(integrations::sync_integration)
+        .service(pipelines::list_pipelines)
+        .service(pipelines::get_pipeline)
+        .service(pipelines::create_run)
+        .service(pipelines::list_pipeline_runs)
+        .service(runs::list_runs)
+        .service(runs::get_run)
+        .service(runs::get_run_log)
+        .service(runs::cancel_run)
         .service(users::list_users)
         .service(users::create_user)
         .service(users::get_user)

@@ -10,8 +10,11 @@ use diesel::sql_types::Text;
 use reqwest::{Method, StatusCode};
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use switchboard_connectors::{OutboundPolicy, StaticResolver};
 use switchboard_server::AppState;
-use switchboard_server::config::{Config, LoginLimits, StorageConfig};
+use switchboard_server::config::{
+    BackgroundConfig, Config, LoginLimits, OutboundConfig, StorageConfig,
+};
 use switchboard_store::DatabaseUrl;
 
 pub const ADMIN_PASSWORD: &str = "admin password for tests";
@@ -93,6 +96,7 @@ pub struct TestApp {
     pub admin_token: String,
     pub state: web::Data<AppState>,
     storage: StorageConfig,
+    config: Config,
     pub database: DatabaseUrl,
     _dir: tempfile::TempDir,
     handle: actix_web::dev::ServerHandle,
@@ -123,6 +127,52 @@ pub fn test_config(dir: &std::path::Path, database: DatabaseUrl) -> Config {
             per_client: 10,
             window: Duration::from_secs(60),
         },
+        // Tests reach tools on 127.0.0.1 only: any host name fails like NXDOMAIN, without
+        // asking real DNS; short bounds keep failing checks quick.
+        outbound: OutboundConfig {
+            policy: OutboundPolicy {
+                connect_timeout: Duration::from_secs(2),
+                total_timeout: Duration::from_secs(5),
+                ..OutboundPolicy::default()
+            },
+            resolver: Some(Arc::new(StaticResolver::new())),
+        },
+        background: BackgroundConfig {
+            check_interval: Duration::from_secs(3600),
+            run_poll_min: Duration::from_millis(100),
+            run_poll_max: Duration::from_millis(300),
+            monitor_concurrency: 8,
+        },
+    }
+}
+
+/// A server on a free loopback port, on a thread of its own so that stopping it can wait
+/// until it has released its database connections.
+struct Launched {
+    base: String,
+    state: web::Data<AppState>,
+    handle: actix_web::dev::ServerHandle,
+    thread: std::thread::JoinHandle<()>,
+}
+
+fn launch(config: Config) -> Launched {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("address"));
+    let (ready, started) = std::sync::mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let started =
+                switchboard_server::startup::start(&config, listener).expect("server starts");
+            let _ = ready.send((started.server.handle(), started.state.clone()));
+            let _ = started.server.await;
+        });
+    });
+    let (handle, state) = started.recv().expect("server started");
+    Launched {
+        base,
+        state,
+        handle,
+        thread,
     }
 }
 
@@ -144,34 +194,22 @@ impl TestApp {
         let mut config = test_config(dir.path(), database.clone());
         configure(&mut config);
         let storage = config.storage.clone();
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("address"));
-        // The server runs on a thread of its own so that dropping the app can wait for it to
-        // stop and release its database connections before the database goes away.
-        let (ready, started) = std::sync::mpsc::channel();
-        let server_thread = std::thread::spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let started =
-                    switchboard_server::startup::start(&config, listener).expect("server starts");
-                let _ = ready.send((started.server.handle(), started.state.clone()));
-                let _ = started.server.await;
-            });
-        });
-        let (handle, state) = started.recv().expect("server started");
+        let launched = launch(config.clone());
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");
         let mut app = Self {
-            base,
+            base: launched.base,
             client,
             admin_token: String::new(),
-            state,
+            state: launched.state,
             storage,
+            config,
             database,
             _dir: dir,
-            handle,
-            server_thread: Some(server_thread),
+            handle: launched.handle,
+            server_thread: Some(launched.thread),
             pg,
         };
         app.admin_token = app.login("admin", ADMIN_PASSWORD).await;
@@ -336,13 +374,30 @@ impl TestApp {
     }
 }
 
-impl Drop for TestApp {
-    fn drop(&mut self) {
+impl TestApp {
+    fn stop(&mut self) {
         // The stop command is sent at once; joining waits until the server has shut down.
         drop(self.handle.stop(false));
         if let Some(thread) = self.server_thread.take() {
             let _ = thread.join();
         }
+    }
+
+    /// Stops the server and starts a new one on the same database and keys (on another
+    /// port), as an upgrade or a crash-and-restart would. Sessions stay valid.
+    pub fn restart(&mut self) {
+        self.stop();
+        let launched = launch(self.config.clone());
+        self.base = launched.base;
+        self.state = launched.state;
+        self.handle = launched.handle;
+        self.server_thread = Some(launched.thread);
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        self.stop();
     }
 }
 

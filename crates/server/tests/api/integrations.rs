@@ -46,7 +46,9 @@ async fn lifecycle_create_read_rename_replace_token_delete(backend: Backend) {
     assert_eq!(created["credentials"]["username"], "alice");
     assert_eq!(created["credentials"]["apiToken"]["configured"], true);
     assert!(created["credentials"]["apiToken"]["updated_at"].is_string());
-    assert_eq!(created["status"], "untested");
+    // Saving checks the connection: the test resolver knows no jenkins.example.com.
+    assert_eq!(created["status"], "failed");
+    assert_eq!(created["last_check"]["category"], "dns");
     assert_eq!(created["version"], 1);
     assert_eq!(created["created_by"], "admin");
 

@@ -6,6 +6,7 @@ mod helpers;
 mod access;
 mod errors;
 mod integrations;
+mod jenkins;
 mod secrets;
 mod spec;
 mod users;

@@ -1,0 +1,262 @@
+//! Talking to CI/CD tools on behalf of the API and the background work: the connectors of the
+//! approved tools, the stored integration turned into a connector [`Target`], and the
+//! check/discovery steps whose results the store keeps.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use switchboard_connectors::{
+    Category, ClientBuildError, ConnectionReport, Connector, ConnectorError, Connectors,
+    GuardedClient, Target, jenkins::JenkinsConnector,
+};
+use switchboard_domain::check::{ConnectionCheck, SyncReport};
+use switchboard_domain::integration::Integration;
+use switchboard_domain::tools::{JENKINS, find_tool};
+use switchboard_store::{FoundPipeline, Store, StoredCredential};
+use tokio::sync::Notify;
+
+use crate::config::{BackgroundConfig, OutboundConfig};
+use crate::error::ApiError;
+
+/// A check run while saving answers within this bound, so a save never waits for the whole
+/// outbound timeout of a tool that swallows packets; the periodic re-check uses the full one.
+const SAVE_CHECK_BOUND: Duration = Duration::from_secs(10);
+
+pub struct Tooling {
+    pub store: Arc<Store>,
+    connectors: Connectors,
+    pub background: BackgroundConfig,
+    /// Woken when a run is triggered or cancelled, so the monitor polls it at once.
+    pub monitor_wake: Notify,
+    /// Names this server process in leases.
+    pub owner: String,
+    /// The bound on one request to a tool (the outbound policy's total timeout).
+    pub outbound_timeout: Duration,
+}
+
+fn millis(elapsed: Duration) -> u64 {
+    u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
+}
+
+impl Tooling {
+    pub fn new(
+        store: Arc<Store>,
+        outbound: &OutboundConfig,
+        background: BackgroundConfig,
+    ) -> Result<Self, ClientBuildError> {
+        let client = match &outbound.resolver {
+            Some(resolver) => {
+                GuardedClient::with_resolver(outbound.policy.clone(), resolver.clone())?
+            }
+            None => GuardedClient::new(outbound.policy.clone())?,
+        };
+        let connectors =
+            Connectors::new().with(JENKINS.id, Arc::new(JenkinsConnector::new(client)));
+        Ok(Self {
+            store,
+            connectors,
+            background,
+            monitor_wake: Notify::new(),
+            owner: uuid::Uuid::now_v7().to_string(),
+            outbound_timeout: outbound.policy.total_timeout,
+        })
+    }
+
+    pub fn connector(&self, tool: &str) -> Result<Arc<dyn Connector>, ApiError> {
+        self.connectors
+            .get(tool)
+            .cloned()
+            .ok_or_else(|| ApiError::Internal(format!("no connector for tool {tool:?}")))
+    }
+
+    /// The stored integration and its unsealed credentials, as a connector takes them.
+    pub async fn target(&self, id: &str) -> Result<(Integration, Target), ApiError> {
+        let store = self.store.clone();
+        let id = id.to_owned();
+        let (integration, credentials) = tokio::task::spawn_blocking(move || {
+            let integration = store.get_integration(&id)?;
+            let credentials = store.open_credentials(&id)?;
+            Ok::<_, ApiError>((integration, credentials))
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        let target = target_of(integration.urls.clone(), credentials);
+        Ok((integration, target))
+    }
+
+    /// Runs a connection check; a failure is a result, not an error.
+    pub async fn check(
+        &self,
+        tool: &str,
+        target: &Target,
+        bound: Option<Duration>,
+    ) -> ConnectionCheck {
+        let started = Instant::now();
+        let outcome = match self.connector(tool) {
+            Err(err) => Err(ConnectorError::generic(
+                Category::NotThatTool,
+                err.to_string(),
+            )),
+            Ok(connector) => match bound {
+                Some(bound) => tokio::time::timeout(bound, connector.check(target))
+                    .await
+                    .unwrap_or_else(|_| {
+                        Err(ConnectorError::generic(
+                            Category::Timeout,
+                            format!("no answer within {} s", bound.as_secs()),
+                        ))
+                    }),
+                None => connector.check(target).await,
+            },
+        };
+        let tool_name = find_tool(tool).map_or(tool, |spec| spec.name);
+        match outcome {
+            Ok(report) => connected(tool_name, report),
+            Err(failure) => ConnectionCheck {
+                ok: false,
+                category: Some(failure.category),
+                message: failure.message,
+                hint: Some(failure.hint),
+                tool_version: None,
+                authenticated_as: None,
+                permissions: Vec::new(),
+                latency_ms: Some(millis(started.elapsed())),
+                checked_at: Utc::now(),
+            },
+        }
+    }
+
+    /// Checks a stored integration and records the result as its status.
+    pub async fn check_integration(
+        &self,
+        id: &str,
+        while_saving: bool,
+    ) -> Result<(Integration, ConnectionCheck), ApiError> {
+        let (integration, target) = self.target(id).await?;
+        let bound = while_saving.then_some(SAVE_CHECK_BOUND);
+        let check = self.check(&integration.tool, &target, bound).await;
+        let store = self.store.clone();
+        let id = id.to_owned();
+        let next_check = Utc::now()
+            + chrono::Duration::from_std(self.background.check_interval)
+                .unwrap_or(chrono::Duration::minutes(5));
+        let recorded = check.clone();
+        let integration =
+            tokio::task::spawn_blocking(move || store.record_check(&id, &recorded, next_check))
+                .await
+                .map_err(ApiError::internal)??;
+        Ok((integration, check))
+    }
+
+    /// Discovers the integration's pipelines and stores them.
+    pub async fn sync_integration(&self, id: &str) -> Result<SyncReport, ApiError> {
+        let (integration, target) = self.target(id).await?;
+        let started = Instant::now();
+        let discovery = self
+            .connector(&integration.tool)?
+            .discover(&target)
+            .await
+            .map_err(ApiError::Tool)?;
+        let store = self.store.clone();
+        let id = id.to_owned();
+        let report = tokio::task::spawn_blocking(move || {
+            let now = Utc::now();
+            let found: Vec<FoundPipeline> = discovery
+                .pipelines
+                .into_iter()
+                .map(|pipeline| FoundPipeline {
+                    full_path: pipeline.full_path,
+                    name: pipeline.name,
+                    folder: pipeline.folder,
+                    kind: pipeline.kind,
+                    url: pipeline.url,
+                    buildable: pipeline.buildable,
+                    parameters: pipeline.parameters,
+                    last_build: pipeline.last_build,
+                })
+                .collect();
+            let counts = store.apply_discovery(&id, &found, now)?;
+            let report = SyncReport {
+                added: counts.added,
+                updated: counts.updated,
+                removed: counts.removed,
+                total: counts.total,
+                requests: discovery.requests,
+                duration_ms: millis(started.elapsed()),
+                synced_at: now,
+            };
+            store.record_sync(&id, &report)?;
+            Ok::<_, ApiError>(report)
+        })
+        .await
+        .map_err(ApiError::internal)??;
+        tracing::info!(
+            integration = %integration.id,
+            added = report.added,
+            updated = report.updated,
+            removed = report.removed,
+            total = report.total,
+            requests = report.requests,
+            duration_ms = report.duration_ms,
+            "discovered pipelines"
+        );
+        Ok(report)
+    }
+
+    /// Check, then discover when the check succeeded; failures end up in the log and in the
+    /// integration's status.
+    pub async fn check_and_sync(&self, id: &str, while_saving: bool) {
+        match self.check_integration(id, while_saving).await {
+            Ok((_, check)) if check.ok => {
+                if let Err(err) = self.sync_integration(id).await {
+                    tracing::warn!(integration = %id, error = %err, "discovery failed");
+                }
+            }
+            Ok(_) => {}
+            Err(ApiError::NotFound(_)) => {}
+            Err(err) => tracing::warn!(integration = %id, error = %err, "connection check failed"),
+        }
+    }
+}
+
+fn connected(tool_name: &str, report: ConnectionReport) -> ConnectionCheck {
+    ConnectionCheck {
+        ok: true,
+        category: None,
+        message: format!(
+            "Connected to {tool_name} {} as {}",
+            report.tool_version, report.authenticated_as
+        ),
+        hint: None,
+        tool_version: Some(report.tool_version),
+        authenticated_as: Some(report.authenticated_as),
+        permissions: report.permissions,
+        latency_ms: Some(report.latency_ms),
+        checked_at: Utc::now(),
+    }
+}
+
+/// An integration's URLs and opened credentials as a connector [`Target`].
+pub fn target_of(
+    urls: BTreeMap<String, String>,
+    credentials: BTreeMap<String, StoredCredential>,
+) -> Target {
+    let mut target = Target {
+        urls,
+        fields: BTreeMap::new(),
+        secrets: BTreeMap::new(),
+    };
+    for (key, credential) in credentials {
+        match credential {
+            StoredCredential::Plain(value) => {
+                target.fields.insert(key, value);
+            }
+            StoredCredential::Secret(secret) => {
+                target.secrets.insert(key, secret);
+            }
+        }
+    }
+    target
+}
