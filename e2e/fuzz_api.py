@@ -64,6 +64,10 @@ def main() -> int:
             SWITCHBOARD_BIND=f"127.0.0.1:{port}",
             SWITCHBOARD_DATA_DIR=data_dir,
             SWITCHBOARD_ADMIN_PASSWORD=PASSWORD,
+            # Generated integration URLs are checked on save and by /test: keep every
+            # outbound request on loopback (anything else is refused before DNS).
+            SWITCHBOARD_OUTBOUND_ALLOWED_HOSTS="127.0.0.1",
+            SWITCHBOARD_OUTBOUND_TIMEOUT_SECS="2",
             RUST_LOG="warn",
         )
         env.pop("SWITCHBOARD_DATABASE_URL", None)

@@ -147,6 +147,20 @@ impl GuardedClient {
     /// them).
     fn check_url(&self, url: &Url) -> Result<(), ConnectorError> {
         check_shape(url)?;
+        let host = url.host_str().unwrap_or_default();
+        if !self.policy.host_allowed(host) {
+            return Err(ConnectorError::new(
+                Category::InvalidUrl,
+                format!(
+                    "{} is not on this server's list of hosts it may reach",
+                    display_url(url)
+                ),
+                format!(
+                    "Use one of the allowed hosts ({}), or ask the Switchboard administrator to add this one to SWITCHBOARD_OUTBOUND_ALLOWED_HOSTS.",
+                    self.policy.allowed_hosts.join(", ")
+                ),
+            ));
+        }
         let ip = match url.host() {
             Some(Host::Ipv4(v4)) => IpAddr::V4(v4),
             Some(Host::Ipv6(v6)) => IpAddr::V6(v6),

@@ -19,6 +19,10 @@ pub struct OutboundPolicy {
     /// 100.64/10, fc00::/7). The server maps `SWITCHBOARD_OUTBOUND_DENY_PRIVATE=true` to it.
     /// Link-local and cloud metadata addresses are refused whatever this says.
     pub deny_private: bool,
+    /// When not empty, only these hosts may be reached: exact host names or IP literals, or
+    /// `*.example.com` for any name below a domain (compared ignoring case). The server maps
+    /// `SWITCHBOARD_OUTBOUND_ALLOWED_HOSTS` to it. The address checks apply as well.
+    pub allowed_hosts: Vec<String>,
 }
 
 impl Default for OutboundPolicy {
@@ -29,7 +33,35 @@ impl Default for OutboundPolicy {
             max_body_bytes: 16 * 1024 * 1024,
             max_redirects: 5,
             deny_private: false,
+            allowed_hosts: Vec::new(),
         }
+    }
+}
+
+impl OutboundPolicy {
+    /// Whether `host` (a URL's host as written: a name, an IPv4 literal or a bracketed IPv6
+    /// literal) is one the allow list lets through; always when the list is empty.
+    pub fn host_allowed(&self, host: &str) -> bool {
+        if self.allowed_hosts.is_empty() {
+            return true;
+        }
+        let host = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        self.allowed_hosts.iter().any(|allowed| {
+            let allowed = allowed
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_ascii_lowercase();
+            match allowed.strip_prefix("*.") {
+                Some(domain) => host
+                    .strip_suffix(domain)
+                    .is_some_and(|rest| rest.ends_with('.') && rest.len() > 1),
+                None => host == allowed,
+            }
+        })
     }
 }
 
@@ -158,6 +190,24 @@ impl OutboundPolicy {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_allow_list_lets_only_its_hosts_through() {
+        let open = OutboundPolicy::default();
+        assert!(open.host_allowed("ci.example.com"));
+        let listed = OutboundPolicy {
+            allowed_hosts: vec!["127.0.0.1".into(), "*.corp.example".into(), "[::1]".into()],
+            ..OutboundPolicy::default()
+        };
+        assert!(listed.host_allowed("127.0.0.1"));
+        assert!(listed.host_allowed("[::1]"));
+        assert!(listed.host_allowed("Jenkins.CORP.example"));
+        assert!(listed.host_allowed("a.b.corp.example."));
+        assert!(!listed.host_allowed("corp.example"));
+        assert!(!listed.host_allowed("evilcorp.example"));
+        assert!(!listed.host_allowed("127.0.0.2"));
+        assert!(!listed.host_allowed("example.com"));
+    }
 
     fn ip(s: &str) -> IpAddr {
         s.parse().expect("test address")

@@ -31,12 +31,14 @@ fn policy() -> OutboundPolicy {
         max_body_bytes: 1024,
         max_redirects: 3,
         deny_private: false,
+        allowed_hosts: Vec::new(),
     }
 }
 
 fn denying_private() -> OutboundPolicy {
     OutboundPolicy {
         deny_private: true,
+        allowed_hosts: Vec::new(),
         ..policy()
     }
 }
@@ -103,6 +105,34 @@ async fn answers_within_policy_are_returned() {
     assert_eq!(answer.header("x-jenkins"), Some("2.504"));
     let body: serde_json::Value = answer.json().expect("json");
     assert_eq!(body["name"], "alice");
+}
+
+#[tokio::test]
+async fn hosts_off_the_allow_list_are_refused_before_resolving_or_connecting() {
+    let listener = TestServer::respond(|_| http("200 OK", &[], "reached")).await;
+    let resolver = StaticResolver::new().with("ci.test", &[ip(LOCALHOST)]);
+    let only_loopback = OutboundPolicy {
+        allowed_hosts: vec![LOCALHOST.to_owned()],
+        ..policy()
+    };
+    let (client, calls) = client_with(only_loopback, resolver);
+
+    let error = get(
+        &client,
+        &format!("http://ci.test:{}/", listener.addr.port()),
+    )
+    .await
+    .expect_err("refused");
+    assert_eq!(error.category, Category::InvalidUrl, "{error:?}");
+    assert!(
+        error.hint.contains("SWITCHBOARD_OUTBOUND_ALLOWED_HOSTS"),
+        "{error:?}"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "not even resolved");
+    assert_eq!(listener.accepts(), 0, "no connection was attempted");
+
+    let answer = get(&client, &listener.url("/")).await.expect("listed host");
+    assert_eq!(answer.status().as_u16(), 200);
 }
 
 #[tokio::test]

@@ -19,6 +19,7 @@ fn policy() -> OutboundPolicy {
         max_body_bytes: 64 * 1024,
         max_redirects: 3,
         deny_private: false,
+        allowed_hosts: Vec::new(),
     }
 }
 

@@ -34,6 +34,7 @@ async fn check(
         max_body_bytes: 1024 * 1024,
         max_redirects: 3,
         deny_private: false,
+        allowed_hosts: Vec::new(),
     };
     let client = GuardedClient::new(policy).expect("client");
     let origin = client.for_origin(

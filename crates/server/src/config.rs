@@ -67,6 +67,14 @@ pub struct ServeArgs {
     /// cloud metadata addresses are always refused).
     #[arg(long, env = "SWITCHBOARD_OUTBOUND_DENY_PRIVATE", default_value_t = false, action = clap::ArgAction::Set)]
     pub outbound_deny_private: bool,
+    /// When set, the only hosts Switchboard may reach, comma-separated: host names, IP
+    /// literals or `*.example.com` (an egress allow list; the address checks apply too).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_OUTBOUND_ALLOWED_HOSTS",
+        value_delimiter = ','
+    )]
+    pub outbound_allowed_hosts: Vec<String>,
     /// Bound on one whole request to a CI/CD tool, in seconds (1 to 300).
     #[arg(long, env = "SWITCHBOARD_OUTBOUND_TIMEOUT_SECS", default_value_t = 30)]
     pub outbound_timeout_secs: u64,
@@ -312,6 +320,12 @@ impl ServeArgs {
         let outbound = OutboundConfig {
             policy: OutboundPolicy {
                 deny_private: self.outbound_deny_private,
+                allowed_hosts: self
+                    .outbound_allowed_hosts
+                    .iter()
+                    .map(|host| host.trim().to_owned())
+                    .filter(|host| !host.is_empty())
+                    .collect(),
                 total_timeout,
                 connect_timeout: total_timeout.min(OutboundPolicy::default().connect_timeout),
                 ..OutboundPolicy::default()
@@ -380,6 +394,20 @@ mod tests {
     fn outbound_private_addresses_can_be_denied() {
         let config = parse(&["--outbound-deny-private", "true"]).expect("valid");
         assert!(config.outbound.policy.deny_private);
+        let config =
+            parse(&["--outbound-allowed-hosts", "127.0.0.1, *.corp.example"]).expect("valid");
+        assert_eq!(
+            config.outbound.policy.allowed_hosts,
+            ["127.0.0.1", "*.corp.example"]
+        );
+        assert!(
+            parse(&[])
+                .expect("valid")
+                .outbound
+                .policy
+                .allowed_hosts
+                .is_empty()
+        );
     }
 
     #[test]

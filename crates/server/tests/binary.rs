@@ -41,6 +41,8 @@ impl Server {
         let mut child = switchboard(data_dir)
             .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
             .env("SWITCHBOARD_LOG_FORMAT", "json")
+            // Integrations saved here are checked at once: keep that on loopback.
+            .env("SWITCHBOARD_OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")
             .arg("serve")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

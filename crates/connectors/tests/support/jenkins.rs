@@ -28,6 +28,7 @@ pub fn policy() -> OutboundPolicy {
         max_body_bytes: 16 * 1024 * 1024,
         max_redirects: 3,
         deny_private: false,
+        allowed_hosts: Vec::new(),
     }
 }
 

@@ -669,7 +669,73 @@ async fn a_run_reaches_its_result_across_a_server_restart(backend: Backend) {
     sim.stop().await;
 }
 
+async fn the_periodic_recheck_keeps_statuses_true(backend: Backend) {
+    let sim = start_sim(50).await;
+    let app = TestApp::spawn_with(backend, |config| {
+        config.background.check_interval = Duration::from_secs(1);
+    })
+    .await;
+    let (created, _) = connected(&app, &sim).await;
+    let path = format!(
+        "/api/v1/integrations/{}",
+        created["id"].as_str().expect("id")
+    );
+
+    sim.control().set_outage(Some(503)).expect("outage");
+    let failed = eventually("the re-check to see the outage", || async {
+        let shown = app.get_json(&path).await;
+        (shown["status"] == "failed").then_some(shown)
+    })
+    .await;
+    assert_eq!(failed["last_check"]["category"], "upstream_error");
+
+    sim.control().set_outage(None).expect("recovery");
+    eventually("the re-check to see the recovery", || async {
+        (app.get_json(&path).await["status"] == "connected").then_some(())
+    })
+    .await;
+    sim.stop().await;
+}
+
+async fn runs_of_a_healthy_tool_go_on_while_another_is_down(backend: Backend) {
+    let healthy = start_sim(50).await;
+    let failing = start_sim(50).await;
+    let app = TestApp::spawn(backend).await;
+    let (_, healthy_found) = connected(&app, &healthy).await;
+    let second = app
+        .create(&integration("Second", &failing.url, ADMIN_TOKEN))
+        .await;
+    let second_id = second["id"].as_str().expect("id").to_owned();
+    let failing_found = eventually("the second discovery", || async {
+        let items = pipelines(&app, &format!("&integration_id={second_id}")).await;
+        (items.len() == PIPELINES.len()).then_some(items)
+    })
+    .await;
+
+    let waiting = started_run(
+        &app,
+        &pipeline_id(&failing_found, "platform/deploy"),
+        json!({}),
+    )
+    .await;
+    failing.control().set_outage(Some(503)).expect("outage");
+    let going = started_run(&app, &pipeline_id(&healthy_found, "nightly"), json!({})).await;
+    run_until(&app, &going, &["unstable"]).await;
+    let stuck = app.get_json(&format!("/api/v1/runs/{waiting}")).await;
+    assert!(
+        stuck["status"] == "queued" || stuck["status"] == "running",
+        "a run of the failing tool waits: {stuck}"
+    );
+
+    failing.control().set_outage(None).expect("recovery");
+    run_until(&app, &waiting, &["succeeded"]).await;
+    healthy.stop().await;
+    failing.stop().await;
+}
+
 on_both_backends!(
+    the_periodic_recheck_keeps_statuses_true,
+    runs_of_a_healthy_tool_go_on_while_another_is_down,
     saving_checks_the_connection_and_pipelines_appear,
     a_wrong_token_fails_with_its_category_until_it_is_fixed,
     checks_need_the_right_role_and_valid_fields,
