@@ -5,13 +5,49 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use serde_json::Value;
-use switchboard_domain::pipeline::{Run, RunStatus};
+use switchboard_domain::pipeline::{LastBuild, Run, RunStatus};
 
 use crate::schema::{integrations, pipelines, runs};
 use crate::{
-    DATA_RUNS, DbConnection, Store, StoreError, StoreResult, bump_data_version, new_id, stored,
-    to_json, utc,
+    DATA_PIPELINES, DATA_RUNS, DbConnection, Store, StoreError, StoreResult, bump_data_version,
+    new_id, stored, to_json, utc,
 };
+
+/// A finished run is its pipeline's last build unless the tool reported a newer one, so the
+/// pipelines list shows a run's result at once rather than after the next discovery.
+fn remember_last_build(
+    conn: &mut DbConnection,
+    run_id: &str,
+    number: i64,
+    update: &RunUpdate,
+) -> StoreResult<()> {
+    let pipeline_id: String = runs::table
+        .find(run_id)
+        .select(runs::pipeline_id)
+        .first(conn)?;
+    let known: Option<String> = pipelines::table
+        .find(&pipeline_id)
+        .select(pipelines::last_build)
+        .first(conn)?;
+    let newer_known = known
+        .as_deref()
+        .and_then(|json| serde_json::from_str::<LastBuild>(json).ok())
+        .is_some_and(|last| last.number > number);
+    if newer_known {
+        return Ok(());
+    }
+    let last = LastBuild {
+        number,
+        status: update.status,
+        started_at: update.started_at,
+        url: update.build_url.clone(),
+    };
+    diesel::update(pipelines::table.find(&pipeline_id))
+        .set(pipelines::last_build.eq(Some(to_json(&last)?)))
+        .execute(conn)?;
+    bump_data_version(conn, DATA_PIPELINES)?;
+    Ok(())
+}
 
 /// The statuses the run monitor follows.
 const ACTIVE: [&str; 2] = [RunStatus::Queued.as_str(), RunStatus::Running.as_str()];
@@ -357,6 +393,9 @@ impl Store {
                 return Err(StoreError::NotFound);
             }
             bump_data_version(conn, DATA_RUNS)?;
+            if let (false, Some(number)) = (update.status.is_active(), update.build_number) {
+                remember_last_build(conn, id, number, update)?;
+            }
             load_run(conn, id)
         })
     }

@@ -180,6 +180,10 @@ async fn started_run(app: &TestApp, pipeline: &str, parameters: Value) -> String
     run["id"].as_str().expect("id").to_owned()
 }
 
+async fn done_number(app: &TestApp, run_id: &str) -> Value {
+    app.get_json(&format!("/api/v1/runs/{run_id}")).await["build_number"].clone()
+}
+
 async fn problem(response: reqwest::Response, status: StatusCode) -> Value {
     assert_eq!(response.status(), status);
     assert_eq!(
@@ -487,6 +491,18 @@ async fn runs_reach_their_results_with_their_logs(backend: Backend) {
     assert!(done["finished_at"].is_string());
     run_until(&app, &nightly, &["unstable"]).await;
     run_until(&app, &broken, &["failed"]).await;
+    // The pipelines list shows a run's result at once, not only after the next discovery.
+    let shown = app
+        .get_json(&format!(
+            "/api/v1/pipelines/{}",
+            pipeline_id(&found, "broken")
+        ))
+        .await;
+    assert_eq!(shown["last_build"]["status"], "failed");
+    assert_eq!(
+        shown["last_build"]["number"],
+        done_number(&app, &broken).await
+    );
 
     // The log, read piece by piece to the end.
     let mut offset = 0;
