@@ -210,10 +210,11 @@ impl RouteTable {
         Self { routes }
     }
 
-    /// `Some("GET, POST")` when `path` is a documented route.
+    /// `Some("GET, POST")` when `path` is a documented route. A literal segment beats a
+    /// parameter (`/integrations/test` is its own route, not `/integrations/{id}`).
     pub fn allowed_methods(&self, path: &str) -> Option<String> {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
-        let mut allowed: Vec<&str> = self
+        let matching: Vec<(usize, &Vec<&'static str>)> = self
             .routes
             .iter()
             .filter(|(template, _)| {
@@ -223,11 +224,17 @@ impl RouteTable {
                         .zip(&segments)
                         .all(|(t, s)| (t.starts_with('{') && !s.is_empty()) || t == s)
             })
+            .map(|(template, methods)| {
+                let parameters = template.iter().filter(|t| t.starts_with('{')).count();
+                (parameters, methods)
+            })
+            .collect();
+        let fewest = matching.iter().map(|(parameters, _)| *parameters).min()?;
+        let mut allowed: Vec<&str> = matching
+            .into_iter()
+            .filter(|(parameters, _)| *parameters == fewest)
             .flat_map(|(_, methods)| methods.iter().copied())
             .collect();
-        if allowed.is_empty() {
-            return None;
-        }
         allowed.sort_unstable();
         allowed.dedup();
         Some(allowed.join(", "))
@@ -274,6 +281,19 @@ mod tests {
         assert_eq!(
             table.allowed_methods("/api/v1/integrations/abc").as_deref(),
             Some("DELETE, GET, PATCH")
+        );
+        assert_eq!(
+            table
+                .allowed_methods("/api/v1/integrations/test")
+                .as_deref(),
+            Some("POST"),
+            "the literal route wins over /integrations/{{id}}"
+        );
+        assert_eq!(
+            table
+                .allowed_methods("/api/v1/integrations/abc/sync")
+                .as_deref(),
+            Some("POST")
         );
         assert_eq!(table.allowed_methods("/api/v1/nothing"), None);
         assert_eq!(

@@ -84,7 +84,15 @@ pub async fn list_pipelines(
         include_removed: params.include_removed.unwrap_or(false),
     };
     let store = state.store.clone();
-    let (items, next) = blocking(move || Ok(store.list_pipelines(&query)?)).await?;
+    let (items, next) = blocking(move || Ok(store.list_pipelines(&query)?))
+        .await
+        .map_err(|err| match err {
+            // The store reads the cursor; a client can only have made it up.
+            ApiError::Validation(_) => {
+                ApiError::InvalidParameter("cursor is not one this API returned".into())
+            }
+            other => other,
+        })?;
     Ok(HttpResponse::Ok().json(PipelinePage {
         items,
         next_cursor: next.as_deref().map(encode_cursor),
