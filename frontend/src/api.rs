@@ -4,8 +4,12 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchboard_domain::Problem;
+use switchboard_domain::check::{ConnectionCheck, SyncReport, TestDraftRequest};
 use switchboard_domain::integration::{
     CreateIntegrationRequest, Integration, IntegrationPage, UpdateIntegrationRequest,
+};
+use switchboard_domain::pipeline::{
+    LogChunk, Pipeline, PipelinePage, Run, RunPage, TriggerRunRequest,
 };
 use switchboard_domain::tools::{Tool, ToolList, UpdateToolRequest};
 use switchboard_domain::user::{
@@ -52,25 +56,35 @@ fn with_token(builder: RequestBuilder, token: Option<&str>) -> RequestBuilder {
     }
 }
 
-async fn read<T: DeserializeOwned>(response: Response) -> Result<Tagged<T>, ApiError> {
+/// The body of a successful answer with its entity tag, or the problem the server described.
+/// Not generic, so the problem handling exists once in the wasm.
+async fn read_text(response: Response) -> Result<(String, Option<String>), ApiError> {
     let etag = response.headers().get("etag");
-    if response.ok() {
-        let value = response
-            .json::<T>()
-            .await
-            .map_err(|err| ApiError::Network(err.to_string()))?;
-        return Ok(Tagged { value, etag });
-    }
+    let ok = response.ok();
     let status = response.status();
-    match response.json::<Problem>().await {
-        Ok(problem) => Err(ApiError::Problem(problem)),
-        Err(_) => Err(ApiError::Problem(Problem::new(
-            status,
-            switchboard_domain::ErrorCode::Internal,
-            "Unexpected answer",
-            format!("The server answered {status}."),
-        ))),
+    let text = response
+        .text()
+        .await
+        .map_err(|err| ApiError::Network(err.to_string()))?;
+    if ok {
+        return Ok((text, etag));
     }
+    Err(ApiError::Problem(
+        serde_json::from_str::<Problem>(&text).unwrap_or_else(|_| {
+            Problem::new(
+                status,
+                switchboard_domain::ErrorCode::Internal,
+                "Unexpected answer",
+                format!("The server answered {status}."),
+            )
+        }),
+    ))
+}
+
+async fn read<T: DeserializeOwned>(response: Response) -> Result<Tagged<T>, ApiError> {
+    let (text, etag) = read_text(response).await?;
+    let value = serde_json::from_str(&text).map_err(|err| ApiError::Network(err.to_string()))?;
+    Ok(Tagged { value, etag })
 }
 
 async fn send<T: DeserializeOwned>(
@@ -166,16 +180,101 @@ pub async fn delete_integration(token: &str, id: &str) -> Result<(), ApiError> {
         Request::delete(&format!("/api/v1/integrations/{id}")),
         Some(token),
     )
-    .build();
-    let request = request.map_err(|err| ApiError::Network(err.to_string()))?;
+    .build()
+    .map_err(|err| ApiError::Network(err.to_string()))?;
     let response = request
         .send()
         .await
         .map_err(|err| ApiError::Network(err.to_string()))?;
-    if response.ok() {
-        return Ok(());
+    read_text(response).await.map(drop)
+}
+
+/// A POST without a body (test, sync, cancel).
+async fn post_empty<T: DeserializeOwned>(path: &str, token: &str) -> Result<T, ApiError> {
+    send(with_token(Request::post(path), Some(token)).build())
+        .await
+        .map(|t| t.value)
+}
+
+pub async fn test_integration_draft(
+    token: &str,
+    request: &TestDraftRequest,
+) -> Result<ConnectionCheck, ApiError> {
+    with_body(
+        Request::post("/api/v1/integrations/test"),
+        Some(token),
+        request,
+    )
+    .await
+    .map(|t| t.value)
+}
+
+pub async fn test_integration(token: &str, id: &str) -> Result<ConnectionCheck, ApiError> {
+    post_empty(&format!("/api/v1/integrations/{id}/test"), token).await
+}
+
+pub async fn sync_integration(token: &str, id: &str) -> Result<SyncReport, ApiError> {
+    post_empty(&format!("/api/v1/integrations/{id}/sync"), token).await
+}
+
+/// Every pipeline whose path contains `q`, following the cursors.
+pub async fn list_pipelines(token: &str, q: &str) -> Result<Vec<Pipeline>, ApiError> {
+    let mut items = Vec::new();
+    let base = format!(
+        "/api/v1/pipelines?limit=200&q={}",
+        String::from(web_sys::js_sys::encode_uri_component(q))
+    );
+    let mut path = base.clone();
+    loop {
+        let page = get::<PipelinePage>(&path, token).await?.value;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => path = format!("{base}&cursor={cursor}"),
+            None => return Ok(items),
+        }
     }
-    read::<serde_json::Value>(response).await.map(drop)
+}
+
+pub async fn trigger_run(
+    token: &str,
+    pipeline_id: &str,
+    request: &TriggerRunRequest,
+) -> Result<Run, ApiError> {
+    with_body(
+        Request::post(&format!("/api/v1/pipelines/{pipeline_id}/runs")),
+        Some(token),
+        request,
+    )
+    .await
+    .map(|t| t.value)
+}
+
+/// The most recent runs (one page), optionally of one status.
+pub async fn list_runs(token: &str, status: &str) -> Result<RunPage, ApiError> {
+    let filter = if status.is_empty() {
+        String::new()
+    } else {
+        format!("&status={status}")
+    };
+    get(&format!("/api/v1/runs?limit=100{filter}"), token)
+        .await
+        .map(|t| t.value)
+}
+
+pub async fn get_run(token: &str, id: &str) -> Result<Run, ApiError> {
+    get(&format!("/api/v1/runs/{id}"), token)
+        .await
+        .map(|t| t.value)
+}
+
+pub async fn run_log(token: &str, id: &str, offset: u64) -> Result<LogChunk, ApiError> {
+    get(&format!("/api/v1/runs/{id}/log?offset={offset}"), token)
+        .await
+        .map(|t| t.value)
+}
+
+pub async fn cancel_run(token: &str, id: &str) -> Result<Run, ApiError> {
+    post_empty(&format!("/api/v1/runs/{id}/cancel"), token).await
 }
 
 pub async fn list_users(token: &str) -> Result<Vec<User>, ApiError> {

@@ -5,7 +5,9 @@ mod icons;
 mod modal;
 mod pages;
 mod session;
+mod table;
 mod toast;
+mod ui;
 
 use leptos::prelude::*;
 use leptos_router::components::{A, Redirect, Route, Router, Routes};
@@ -49,6 +51,9 @@ fn App() -> impl IntoView {
                 <Route path=path!("/login") view=pages::login::LoginPage/>
                 <Route path=path!("/") view=|| view! { <Redirect path="/integrations"/> }/>
                 <Route path=path!("/integrations") view=|| view! { <Shell><pages::integrations::IntegrationsPage/></Shell> }/>
+                <Route path=path!("/pipelines") view=|| view! { <Shell><pages::pipelines::PipelinesPage/></Shell> }/>
+                <Route path=path!("/runs") view=|| view! { <Shell><pages::runs::RunsPage/></Shell> }/>
+                <Route path=path!("/runs/:id") view=|| view! { <Shell><pages::runs::RunPage/></Shell> }/>
                 <Route path=path!("/admin/users") view=|| view! { <Shell admin=true><pages::users::UsersPage/></Shell> }/>
                 <Route path=path!("/admin/tools") view=|| view! { <Shell admin=true><pages::tools::ToolsPage/></Shell> }/>
             </Routes>
@@ -111,6 +116,8 @@ fn Shell(#[prop(optional)] admin: bool, children: ChildrenFn) -> impl IntoView {
                         <nav aria-label="Main">
                             <MenuGroup label="CI/CD" id="menu-cicd" open=menu.ci_cd>
                                 <li><A href="/integrations" attr:aria-current=move || current("/integrations")>"Integrations"</A></li>
+                                <li><A href="/pipelines" attr:aria-current=move || current("/pipelines")>"Pipelines"</A></li>
+                                <li><A href="/runs" attr:aria-current=move || current("/runs")>"Runs"</A></li>
                             </MenuGroup>
                             <Show when=move || is_admin>
                                 <MenuGroup label="Administration" id="menu-admin" open=menu.administration>

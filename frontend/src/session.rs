@@ -19,6 +19,11 @@ impl Session {
     pub fn is_admin(&self) -> bool {
         self.user.role == Role::Admin
     }
+
+    /// Operators and administrators trigger and cancel runs, test and sync integrations.
+    pub fn can_operate(&self) -> bool {
+        self.user.role >= Role::Operator
+    }
 }
 
 fn storage() -> Option<web_sys::Storage> {
@@ -79,6 +84,14 @@ impl Auth {
             self.sign_out(Some(ENDED_MESSAGE));
         }
         result
+    }
+}
+
+impl Auth {
+    /// Whether the signed-in user has at least the operator role (reactive).
+    pub fn can_operate(&self) -> bool {
+        self.session
+            .with(|s| s.as_ref().is_some_and(Session::can_operate))
     }
 }
 

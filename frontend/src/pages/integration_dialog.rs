@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashSet};
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
+use switchboard_domain::check::{ConnectionCheck, TestDraftRequest};
 use switchboard_domain::integration::{
     CreateIntegrationRequest, CredentialView, Integration, UpdateIntegrationRequest,
 };
@@ -13,6 +14,7 @@ use switchboard_domain::{ErrorCode, FieldError, FieldErrorCode};
 use crate::api::{self, ApiError};
 use crate::modal::Modal;
 use crate::session::use_auth;
+use crate::ui;
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum DialogMode {
@@ -207,6 +209,29 @@ impl Form {
         (request, duplicates)
     }
 
+    /// The form as a connection test: secrets left as stored are left out (the server fills them).
+    fn draft(&self, id: Option<String>) -> TestDraftRequest {
+        let credentials = self
+            .credentials
+            .get_untracked()
+            .into_iter()
+            .filter_map(|input| {
+                let value = input.value.get_untracked();
+                let stored = input.spec.secret
+                    && input.configured.get_untracked()
+                    && !input.replacing.get_untracked();
+                (!stored && !value.is_empty()).then(|| (input.spec.key.to_owned(), Some(value)))
+            })
+            .collect();
+        TestDraftRequest {
+            id,
+            tool: self.tool.get_untracked().id.to_owned(),
+            name: Some(self.name.get_untracked()),
+            urls: self.urls().0,
+            credentials,
+        }
+    }
+
     /// The same checks the server makes, with the same field paths.
     fn client_errors(&self, adding: bool) -> Vec<FieldError> {
         let tool = self.tool.get();
@@ -292,6 +317,9 @@ pub fn IntegrationDialog(
         DialogMode::Add => String::new(),
     };
     let id_for_load = integration_id.clone();
+    let id_for_test = integration_id.clone();
+    let testing = RwSignal::new(false);
+    let check = RwSignal::new(None::<Result<ConnectionCheck, String>>);
 
     let load = move |id: String| {
         loading.set(true);
@@ -392,6 +420,34 @@ pub fn IntegrationDialog(
                     _ => top_error.set(Some(TopError::Other(problem.detail))),
                 },
                 Err(err) => top_error.set(Some(TopError::Other(err.message()))),
+            }
+        });
+    };
+
+    let test = move |_| {
+        testing.set(true);
+        check.set(None);
+        let draft = form.draft((!adding).then(|| id_for_test.clone()));
+        spawn_local(async move {
+            let result = auth.check(api::test_integration_draft(&auth.token(), &draft).await);
+            testing.set(false);
+            match result {
+                Ok(outcome) => {
+                    check.set(Some(Ok(outcome)));
+                    // The result sits at the end of the form: bring it into view.
+                    request_animation_frame(|| {
+                        if let Ok(Some(region)) = document().query_selector(".check-result") {
+                            region.scroll_into_view_with_bool(false);
+                        }
+                    });
+                }
+                Err(ApiError::Problem(problem)) if !problem.errors.is_empty() => {
+                    server_errors.set(problem.errors);
+                    check.set(Some(Err(
+                        "Correct the marked fields, then test again.".into()
+                    )));
+                }
+                Err(err) => check.set(Some(Err(err.message()))),
             }
         });
     };
@@ -537,7 +593,24 @@ pub fn IntegrationDialog(
                         }).collect_view()}
                     </fieldset>
                 </Show>
+                <div class="check-result" aria-live="polite">
+                    {move || check.get().map(|outcome| match outcome {
+                        Ok(result) if result.ok => view! {
+                            <div class="alert ok"><p><strong>"Connection works."</strong> " " {ui::check_summary(&result)}</p></div>
+                        }.into_any(),
+                        Ok(result) => view! {
+                            <div class="alert error">
+                                <p><strong>{result.category.map_or("Connection failed", ui::category_words)}</strong> " " {result.message}</p>
+                                {result.hint.map(|hint| view! { <p>{hint}</p> })}
+                            </div>
+                        }.into_any(),
+                        Err(message) => view! { <div class="alert error"><p>"The test could not be run: " {message}</p></div> }.into_any(),
+                    })}
+                </div>
                 <div class="dialog-actions">
+                    <button type="button" class="secondary test" disabled=move || testing.get() || loading.get() on:click=test>
+                        {move || if testing.get() { "Testing…" } else { "Test connection" }}
+                    </button>
                     <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Cancel"</button>
                     <button type="submit" class="primary" disabled=move || saving.get() || loading.get()>
                         {move || if saving.get() { "Saving…" } else { "Save" }}

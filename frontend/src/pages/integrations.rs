@@ -1,4 +1,5 @@
-//! CI/CD → Integrations: the table, search, "+ Add", the pencil and delete.
+//! CI/CD → Integrations: the table, search, "+ Add", the pencil and delete; the status of
+//! each connection, "Test" and "Sync now".
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
@@ -7,10 +8,11 @@ use switchboard_domain::tools::{Tool, find_tool};
 
 use super::integration_dialog::{DialogMode, IntegrationDialog};
 use crate::api;
-use crate::icons::{PencilIcon, ToolIcon, TrashIcon};
 use crate::modal::Modal;
-use crate::session::use_auth;
-use crate::toast::use_toasts;
+use crate::session::{Auth, use_auth};
+use crate::table::{Action, Cell, Column, DataTable, Icon, ListState, Row};
+use crate::toast::{Toasts, use_toasts};
+use crate::ui;
 
 /// What a list looks like while it loads.
 #[derive(Debug, Clone, PartialEq)]
@@ -20,10 +22,94 @@ pub enum Loaded<T> {
     Ready(T),
 }
 
-pub fn status_label(status: IntegrationStatus) -> (&'static str, &'static str) {
-    match status {
-        IntegrationStatus::Untested => ("Untested", "badge neutral"),
+/// What the status badge's tooltip says: the last check's time, message and hint.
+fn check_details(item: &Integration) -> String {
+    match &item.last_check {
+        None => "Not checked since it was saved.".to_owned(),
+        Some(check) => {
+            let mut text = format!(
+                "Checked {} UTC: {}",
+                ui::utc(&check.checked_at),
+                ui::check_summary(check)
+            );
+            if let Some(hint) = &check.hint {
+                text.push_str(". ");
+                text.push_str(hint);
+            }
+            text
+        }
     }
+}
+
+/// Tests a stored integration's connection or syncs its pipelines, and reports the outcome.
+fn row_action(
+    sync: bool,
+    item: &Integration,
+    items: RwSignal<Loaded<Vec<Integration>>>,
+    busy: RwSignal<Option<String>>,
+    auth: Auth,
+    toasts: Toasts,
+) {
+    let (id, name) = (item.id.clone(), item.name.clone());
+    busy.set(Some(id.clone()));
+    spawn_local(async move {
+        let token = auth.token();
+        let message = if sync {
+            match auth.check(api::sync_integration(&token, &id).await) {
+                Ok(report) => {
+                    update(items, &id, |item| item.pipelines = report.total);
+                    format!(
+                        "Synced “{name}”: {} pipelines ({} new, {} changed, {} removed).",
+                        report.total, report.added, report.updated, report.removed
+                    )
+                }
+                Err(err) => sync_failure(&name, err),
+            }
+        } else {
+            match auth.check(api::test_integration(&token, &id).await) {
+                Ok(check) => {
+                    let text = format!("“{name}”: {}.", ui::check_summary(&check));
+                    update(items, &id, move |item| {
+                        item.status = if check.ok {
+                            IntegrationStatus::Connected
+                        } else {
+                            IntegrationStatus::Failed
+                        };
+                        item.last_check = Some(check);
+                    });
+                    text
+                }
+                Err(err) => err.message(),
+            }
+        };
+        busy.set(None);
+        toasts.show(message);
+    });
+}
+
+fn sync_failure(name: &str, err: api::ApiError) -> String {
+    match err {
+        api::ApiError::Problem(problem) => {
+            let words = problem.category.map_or("Failed", ui::category_words);
+            let hint = problem.hint.map(|h| format!(" {h}")).unwrap_or_default();
+            format!("Sync of “{name}” failed. {words}: {}{hint}", problem.detail)
+        }
+        other => other.message(),
+    }
+}
+
+fn update(
+    items: RwSignal<Loaded<Vec<Integration>>>,
+    id: &str,
+    change: impl FnOnce(&mut Integration),
+) {
+    items.update(|loaded| {
+        if let Loaded::Ready(list) = loaded
+            && let Some(item) = list.iter_mut().find(|item| item.id == id)
+        {
+            change(item);
+        }
+    });
 }
 
 pub fn tool_name(id: &str) -> String {
@@ -35,6 +121,111 @@ fn main_url(integration: &Integration) -> String {
     integration.urls.get(key).cloned().unwrap_or_default()
 }
 
+const COLUMNS: &[Column] = &[
+    ("Name", "", ""),
+    ("Tool", "", ""),
+    ("URL", "", ""),
+    ("Status", "", ""),
+    ("Pipelines", "", "number"),
+    ("Last change", "(UTC)", ""),
+    ("Actions", "", "actions"),
+];
+
+/// The page's signals a row's buttons act on.
+#[derive(Clone, Copy)]
+struct RowContext {
+    items: RwSignal<Loaded<Vec<Integration>>>,
+    busy: RwSignal<Option<String>>,
+    dialog: RwSignal<Option<DialogMode>>,
+    deleting: RwSignal<Option<Integration>>,
+    delete_error: RwSignal<Option<String>>,
+    auth: Auth,
+    toasts: Toasts,
+}
+
+fn integration_row(item: &Integration, admin: bool, operator: bool, cx: RowContext) -> Row {
+    let (text, class) = ui::integration_status(item.status);
+    let id = item.id.clone();
+    let working = {
+        let id = id.clone();
+        Signal::derive(move || cx.busy.with(|b| b.as_ref() == Some(&id)))
+    };
+    let mut actions = Vec::new();
+    let button = |icon, label: String, run: Callback<()>| Action {
+        text: "",
+        icon: Some(icon),
+        label,
+        class: "icon-button",
+        data_edit: None,
+        busy: None,
+        run,
+    };
+    if operator {
+        for sync in [false, true] {
+            let target = item.clone();
+            let label = if sync {
+                format!("Sync pipelines of {}", item.name)
+            } else {
+                format!("Test connection of {}", item.name)
+            };
+            let icon = if sync { Icon::Sync } else { Icon::Plug };
+            actions.push(Action {
+                busy: Some(working),
+                ..button(
+                    icon,
+                    label,
+                    Callback::new(move |()| {
+                        row_action(sync, &target, cx.items, cx.busy, cx.auth, cx.toasts)
+                    }),
+                )
+            });
+        }
+    }
+    if admin {
+        let edit_id = id.clone();
+        actions.push(Action {
+            data_edit: Some(id.clone()),
+            ..button(
+                Icon::Pencil,
+                format!("Edit {}", item.name),
+                Callback::new(move |()| cx.dialog.set(Some(DialogMode::Edit(edit_id.clone())))),
+            )
+        });
+        let target = item.clone();
+        actions.push(Action {
+            class: "icon-button danger",
+            ..button(
+                Icon::Trash,
+                format!("Delete {}", item.name),
+                Callback::new(move |()| {
+                    cx.delete_error.set(None);
+                    cx.deleting.set(Some(target.clone()));
+                }),
+            )
+        });
+    }
+    Row {
+        key: format!(
+            "{id} {} {} {:?}",
+            item.version,
+            item.pipelines,
+            item.last_check
+                .as_ref()
+                .map(|c| c.checked_at.timestamp_millis())
+        ),
+        group: None,
+        cells: vec![
+            Cell::Name(item.name.clone()),
+            Cell::Tool(item.tool.clone(), tool_name(&item.tool)),
+            Cell::Url(main_url(item)),
+            Cell::Tip(text, class, format!("check-{id}"), check_details(item)),
+            Cell::Number(item.pipelines),
+            Cell::Time(Some(item.updated_at)),
+            Cell::Actions(actions),
+        ],
+    }
+}
+
 #[component]
 pub fn IntegrationsPage() -> impl IntoView {
     crate::set_title("Integrations");
@@ -44,6 +235,8 @@ pub fn IntegrationsPage() -> impl IntoView {
         auth.session
             .with(|s| s.as_ref().is_some_and(|s| s.is_admin()))
     };
+    let can_operate = move || auth.can_operate();
+    let busy = RwSignal::new(None::<String>);
     let items = RwSignal::new(Loaded::<Vec<Integration>>::Loading);
     let tools = RwSignal::new(Vec::<Tool>::new());
     let search = RwSignal::new(String::new());
@@ -66,7 +259,12 @@ pub fn IntegrationsPage() -> impl IntoView {
     load();
 
     let on_saved = Callback::new(move |saved: Integration| {
-        toasts.show(format!("Saved “{}”.", saved.name));
+        let outcome = saved
+            .last_check
+            .as_ref()
+            .map(|check| format!(" {}.", ui::check_summary(check)))
+            .unwrap_or_default();
+        toasts.show(format!("Saved “{}”.{outcome}", saved.name));
         let edited = matches!(dialog.get_untracked(), Some(DialogMode::Edit(_)));
         let saved_id = saved.id.clone();
         items.update(|loaded| {
@@ -116,18 +314,46 @@ pub fn IntegrationsPage() -> impl IntoView {
         });
     };
 
-    let visible = move || {
+    let rows = Signal::derive(move || {
         let needle = search.get().trim().to_lowercase();
+        let (admin, operator) = (is_admin(), can_operate());
+        items.with(|loaded| match loaded {
+            Loaded::Ready(list) => list
+                .iter()
+                .filter(|item| needle.is_empty() || item.name.to_lowercase().contains(&needle))
+                .map(|item| {
+                    let row = RowContext {
+                        items,
+                        busy,
+                        dialog,
+                        deleting,
+                        delete_error,
+                        auth,
+                        toasts,
+                    };
+                    integration_row(item, admin, operator, row)
+                })
+                .collect(),
+            _ => Vec::new(),
+        })
+    });
+    let state = Signal::derive(move || {
         match items.get() {
-            Loaded::Ready(list) => Loaded::Ready(
-                list.into_iter()
-                    .filter(|item| needle.is_empty() || item.name.to_lowercase().contains(&needle))
-                    .collect::<Vec<_>>(),
-            ),
-            other => other,
-        }
-    };
-
+        Loaded::Loading => ListState::Loading,
+        Loaded::Failed(message) => ListState::Failed(message),
+        Loaded::Ready(list) if list.is_empty() => ListState::Empty(
+            "No integrations yet",
+            if is_admin() {
+                "Click “+ Add” to connect your first CI/CD tool, such as Jenkins."
+            } else {
+                "An administrator adds the CI/CD tools Switchboard works with; they will appear here."
+            }
+            .into(),
+        ),
+        Loaded::Ready(_) if rows.with(Vec::is_empty) => ListState::NoMatch(search.get()),
+        Loaded::Ready(_) => ListState::Ready,
+    }
+    });
     view! {
         <div class="page-head">
             <div>
@@ -143,77 +369,8 @@ pub fn IntegrationsPage() -> impl IntoView {
             <input id="integration-search" type="search" placeholder="Search by name"
                 prop:value=move || search.get() on:input=move |ev| search.set(event_target_value(&ev))/>
         </div>
-        {move || match visible() {
-            Loaded::Loading => view! { <p class="state" role="status">"Loading integrations…"</p> }.into_any(),
-            Loaded::Failed(message) => view! {
-                <div class="alert error" role="alert">
-                    <p>"The integrations could not be loaded: " {message}</p>
-                    <button class="secondary" on:click=move |_| { items.set(Loaded::Loading); load(); }>"Try again"</button>
-                </div>
-            }.into_any(),
-            Loaded::Ready(list) if list.is_empty() && search.with(|s| s.trim().is_empty()) => view! {
-                <div class="empty">
-                    <h2>"No integrations yet"</h2>
-                    {move || if is_admin() {
-                        "Click “+ Add” to connect your first CI/CD tool, such as Jenkins."
-                    } else {
-                        "An administrator adds the CI/CD tools Switchboard works with; they will appear here."
-                    }}
-                </div>
-            }.into_any(),
-            Loaded::Ready(list) if list.is_empty() => view! {
-                <p class="state">"No integration matches “" {search.get()} "”."</p>
-            }.into_any(),
-            Loaded::Ready(list) => view! {
-                <div class="table-wrap">
-                <table class="data">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Name"</th>
-                            <th scope="col">"Tool"</th>
-                            <th scope="col">"URL"</th>
-                            <th scope="col">"Status"</th>
-                            <th scope="col">"Last change " <span class="unit">"(UTC)"</span></th>
-                            <th scope="col" class="actions">"Actions"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        <For each=move || list.clone() key=|item| (item.id.clone(), item.version) let:item>
-                            {
-                                let (status_text, status_class) = status_label(item.status);
-                                let url = main_url(&item);
-                                let edit_label = format!("Edit {}", item.name);
-                                let delete_label = format!("Delete {}", item.name);
-                                let id = item.id.clone();
-                                let target = item.clone();
-                                view! {
-                                    <tr>
-                                        <td class="name">{item.name.clone()}</td>
-                                        <td><span class="tool"><ToolIcon tool=item.tool.clone()/>{tool_name(&item.tool)}</span></td>
-                                        <td class="url"><span title=url.clone()>{url.clone()}</span></td>
-                                        <td><span class=status_class>{status_text}</span></td>
-                                        <td><time datetime=item.updated_at.to_rfc3339() title=item.updated_at.format("%Y-%m-%d %H:%M:%S UTC").to_string()>{item.updated_at.format("%Y-%m-%d %H:%M").to_string()}</time></td>
-                                        <td class="actions">
-                                            <Show when=is_admin>
-                                                <button class="icon-button" aria-label=edit_label.clone() title=edit_label.clone() data-edit=id.clone()
-                                                    on:click={ let id = id.clone(); move |_| dialog.set(Some(DialogMode::Edit(id.clone()))) }>
-                                                    <PencilIcon/>
-                                                </button>
-                                                <button class="icon-button danger" aria-label=delete_label.clone() title=delete_label.clone()
-                                                    on:click={ let target = target.clone(); move |_| { delete_error.set(None); deleting.set(Some(target.clone())) } }>
-                                                    <TrashIcon/>
-                                                </button>
-                                            </Show>
-                                        </td>
-                                    </tr>
-                                }
-                            }
-                        </For>
-                    </tbody>
-                </table>
-                </div>
-            }.into_any(),
-        }}
+        <DataTable what="integrations" columns=COLUMNS state=state rows=rows
+            retry=Callback::new(move |()| { items.set(Loaded::Loading); load(); })/>
         {move || dialog.get().map(|mode| view! {
             <IntegrationDialog mode=mode tools=tools.get() on_close=Callback::new(move |()| dialog.set(None)) on_saved=on_saved/>
         })}

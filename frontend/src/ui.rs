@@ -1,0 +1,116 @@
+//! Small pieces every page shares: status badges, times and durations, polling, load states.
+//! Kept non-generic where possible: each distinct view type costs wasm size.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use leptos::prelude::*;
+use switchboard_domain::check::{Category, ConnectionCheck};
+use switchboard_domain::integration::IntegrationStatus;
+use switchboard_domain::pipeline::RunStatus;
+
+/// A status in words and a colour class; the words carry the meaning, the colour only repeats it.
+pub fn badge(text: &'static str, class: &'static str) -> impl IntoView {
+    view! { <span class=class>{text}</span> }
+}
+
+pub fn run_status(status: RunStatus) -> (&'static str, &'static str) {
+    match status {
+        RunStatus::Queued => ("Queued", "badge neutral"),
+        RunStatus::Running => ("Running", "badge info"),
+        RunStatus::Succeeded => ("Succeeded", "badge ok"),
+        RunStatus::Failed => ("Failed", "badge error"),
+        RunStatus::Unstable => ("Unstable", "badge warn"),
+        RunStatus::Cancelled => ("Cancelled", "badge neutral"),
+        RunStatus::Skipped => ("Skipped", "badge neutral"),
+        RunStatus::Error => ("Error", "badge error"),
+    }
+}
+
+pub fn run_badge(status: RunStatus) -> impl IntoView {
+    let (text, class) = run_status(status);
+    badge(text, class)
+}
+
+pub fn integration_status(status: IntegrationStatus) -> (&'static str, &'static str) {
+    match status {
+        IntegrationStatus::Untested => ("Untested", "badge neutral"),
+        IntegrationStatus::Connected => ("Connected", "badge ok"),
+        IntegrationStatus::Failed => ("Failed", "badge error"),
+    }
+}
+
+/// A failure category in words a person reads.
+pub fn category_words(category: Category) -> &'static str {
+    match category {
+        Category::InvalidUrl => "Unusable URL",
+        Category::Dns => "Host name not found",
+        Category::Connect => "No connection",
+        Category::Tls => "TLS certificate problem",
+        Category::Timeout => "No answer in time",
+        Category::BadCredentials => "Credentials rejected",
+        Category::Forbidden => "Permission missing",
+        Category::NotFound => "Not found",
+        Category::NotThatTool => "Not the expected tool",
+        Category::UpstreamError => "The tool failed",
+        Category::Protocol => "Unexpected answer",
+    }
+}
+
+/// One line about a connection check: what worked, or what failed and why.
+pub fn check_summary(check: &ConnectionCheck) -> String {
+    if check.ok {
+        let mut parts = vec!["Connected".to_owned()];
+        if let Some(version) = &check.tool_version {
+            parts.push(format!("version {version}"));
+        }
+        if let Some(user) = &check.authenticated_as {
+            parts.push(format!("as {user}"));
+        }
+        if let Some(ms) = check.latency_ms {
+            parts.push(format!("{ms} ms"));
+        }
+        parts.join(" · ")
+    } else {
+        let words = check.category.map_or("Failed", category_words);
+        format!("{words}: {}", check.message)
+    }
+}
+
+pub fn utc(time: &DateTime<Utc>) -> String {
+    time.format("%Y-%m-%d %H:%M:%S").to_string()
+}
+
+/// A `<time>` with the compact form shown and the full one on hover.
+pub fn time_view(time: Option<DateTime<Utc>>) -> impl IntoView {
+    time.map(|time| {
+        view! {
+            <time datetime=time.to_rfc3339() title=format!("{} UTC", utc(&time))>{time.format("%Y-%m-%d %H:%M").to_string()}</time>
+        }
+    })
+}
+
+/// `8s`, `2m 05s`, `1h 02m`.
+pub fn duration_text(ms: i64) -> String {
+    let seconds = ms.max(0) / 1000;
+    match seconds {
+        0..60 => format!("{seconds}s"),
+        60..3600 => format!("{}m {:02}s", seconds / 60, seconds % 60),
+        _ => format!("{}h {:02}m", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+/// Calls `tick` every `period` while the calling component is mounted and the tab is visible.
+pub fn every(period: Duration, tick: impl Fn() + 'static) {
+    let tick: Box<dyn Fn()> = Box::new(tick);
+    if let Ok(handle) = set_interval_with_handle(
+        move || {
+            if !document().hidden() {
+                tick();
+            }
+        },
+        period,
+    ) {
+        on_cleanup(move || handle.clear());
+    }
+}
