@@ -124,8 +124,12 @@ pub fn PipelinesPage() -> impl IntoView {
                     // Grouped by integration, then folder (a path order can split a folder:
                     // "a/b-c", "a/b/x", "a/c").
                     list.sort_by(|a, b| {
-                        (&a.integration_name, &a.integration_id, &a.folder, &a.name)
-                            .cmp(&(&b.integration_name, &b.integration_id, &b.folder, &b.name))
+                        (&a.integration_name, &a.integration_id, &a.folder, &a.name).cmp(&(
+                            &b.integration_name,
+                            &b.integration_id,
+                            &b.folder,
+                            &b.name,
+                        ))
                     });
                     // Only a change redraws: the focus stays where it is between polls.
                     if items
