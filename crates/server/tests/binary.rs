@@ -403,3 +403,55 @@ async fn user_add_migrate_and_rotate_key_work_on_the_data_directory() {
     );
     assert!(server.terminate().success());
 }
+
+#[test]
+fn integration_add_registers_an_integration_with_its_secret_from_the_environment() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let add = |name: &str, url: &str| {
+        switchboard(dir.path())
+            .env("SWITCHBOARD_CREDENTIAL_APITOKEN", SECRET)
+            .args([
+                "integration",
+                "add",
+                "--name",
+                name,
+                "--tool",
+                "jenkins",
+                "--url",
+                &format!("apiUrl={url}"),
+                "--credential",
+                "username=alice",
+            ])
+            .output()
+            .expect("integration add")
+    };
+    let added = add("CI", "http://127.0.0.1:9/");
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
+    assert!(String::from_utf8_lossy(&added.stdout).starts_with("created integration CI ("));
+
+    let duplicate = add("ci", "http://127.0.0.1:9/");
+    assert!(!duplicate.status.success());
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("exists already"));
+
+    let invalid = add("Other", "ftp://127.0.0.1/");
+    assert!(!invalid.status.success());
+    let message = String::from_utf8_lossy(&invalid.stderr).to_string();
+    assert!(message.contains("urls.apiUrl"), "{message}");
+
+    // The secret went in sealed: it is nowhere in the database file in plaintext.
+    let mut stored = Vec::new();
+    for suffix in ["", "-wal"] {
+        stored.extend(
+            std::fs::read(dir.path().join(format!("switchboard.db{suffix}"))).unwrap_or_default(),
+        );
+    }
+    assert!(
+        !stored
+            .windows(SECRET.len())
+            .any(|window| window == SECRET.as_bytes())
+    );
+}
