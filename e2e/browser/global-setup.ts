@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
@@ -61,6 +61,49 @@ async function stop(child: ChildProcess): Promise<void> {
   }
 }
 
+/** The API token of the simulator's `admin` user (support/jenkins-sim.json). */
+export const JENKINS_TOKEN = '11a7e1d6b1c2d3e4f5a6b7c8d9e0f1a2b3';
+
+/**
+ * Builds (cargo, quick when up to date) and starts the Jenkins simulator with
+ * support/jenkins-sim.json on a free loopback port; resolves with its URL (first stdout line).
+ */
+async function startJenkinsSim(logFile: string): Promise<{ child: ChildProcess; url: string }> {
+  const targetDir = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache/switchboard/target');
+  let bin = process.env.JENKINS_SIM_BIN;
+  if (!bin) {
+    const build = spawnSync('cargo', ['build', '--locked', '-p', 'jenkins-sim'], {
+      cwd: REPO,
+      env: { ...process.env, CARGO_TARGET_DIR: targetDir },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    if (build.status !== 0) throw new Error(`cargo build -p jenkins-sim failed (exit ${build.status})`);
+    bin = path.join(targetDir, 'debug', 'jenkins-sim');
+  }
+  const config = path.join(__dirname, 'support', 'jenkins-sim.json');
+  const log = fs.openSync(logFile, 'a');
+  const child = spawn(bin, ['--config', config, '--bind', '127.0.0.1:0'], { stdio: ['ignore', 'pipe', log] });
+  fs.closeSync(log);
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`jenkins-sim did not start within 30 s:\n${tail(logFile)}`)), 30_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /jenkins-sim listening on (\S+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`jenkins-sim exited (${code}) before it listened:\n${tail(logFile)}`));
+    });
+  });
+  child.stdout!.resume();
+  return { child, url };
+}
+
 export default async function globalSetup(config: FullConfig): Promise<() => Promise<void>> {
   const bin = process.env.SWITCHBOARD_BIN || path.join(os.homedir(), '.cache/switchboard/target/debug/switchboard');
   if (!fs.existsSync(bin)) {
@@ -86,6 +129,10 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
 
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
   const logFile = path.join(dataDir, 'server.log');
+  const simLogFile = path.join(dataDir, 'jenkins-sim.log');
+  const sim = await startJenkinsSim(simLogFile);
+  const killSimOnExit = () => sim.child.kill('SIGKILL');
+  process.once('exit', killSimOnExit);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
 
@@ -100,6 +147,10 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
     SWITCHBOARD_LOG_FORMAT: 'text',
     RUST_LOG: process.env.RUST_LOG || 'info',
     NO_COLOR: '1',
+    // Tool traffic stays on loopback (the simulator): an integration of jenkins.example.com
+    // fails its check at once instead of waiting for DNS or a timeout.
+    SWITCHBOARD_OUTBOUND_ALLOWED_HOSTS: '127.0.0.1',
+    SWITCHBOARD_OUTBOUND_TIMEOUT_SECS: '10',
   });
   if (haveApp || explicitWebDir) env.SWITCHBOARD_WEB_DIR = webDir;
 
@@ -113,6 +164,7 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
     await waitReady(base, child, logFile);
   } catch (err) {
     await stop(child);
+    await stop(sim.child);
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
@@ -125,6 +177,7 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
       console.warn(`[e2e] WARNING: GET /login answered ${what}: this server does not serve SWITCHBOARD_WEB_DIR; every UI test will fail.`);
     }
   }
+  console.log(`[e2e] jenkins-sim pid ${sim.child.pid} on ${sim.url}`);
   console.log(`[e2e] switchboard pid ${child.pid} on ${base}; web dir ${env.SWITCHBOARD_WEB_DIR ?? '(none)'}; data ${dataDir}`);
 
   // Workers are started after the global setup and inherit these.
@@ -132,14 +185,19 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
   process.env.SWITCHBOARD_E2E_ADMIN_USER = 'admin';
   process.env.SWITCHBOARD_E2E_ADMIN_PASSWORD = ADMIN_PASSWORD;
   process.env.SWITCHBOARD_E2E_RUN_ID = crypto.randomBytes(3).toString('hex');
+  process.env.SWITCHBOARD_E2E_JENKINS_URL = sim.url;
+  process.env.SWITCHBOARD_E2E_JENKINS_TOKEN = JENKINS_TOKEN;
 
   return async () => {
     await stop(child);
     process.removeListener('exit', killOnExit);
+    await stop(sim.child);
+    process.removeListener('exit', killSimOnExit);
     const outputDir = config.projects[0]?.outputDir ?? path.join(__dirname, 'test-results');
     try {
       fs.mkdirSync(outputDir, { recursive: true });
       fs.copyFileSync(logFile, path.join(outputDir, 'switchboard-server.log'));
+      fs.copyFileSync(simLogFile, path.join(outputDir, 'jenkins-sim.log'));
     } catch {
       // the log is a convenience
     }

@@ -2,10 +2,19 @@
 //! this module is the only place that turns them into views, so the wasm holds one set of
 //! table and row view types however many pages there are.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use leptos::prelude::*;
 
 use crate::icons::{PencilIcon, PlugIcon, SyncIcon, ToolIcon, TrashIcon};
+
+/// What a row's button does. Plain closures, not `Callback`s or derived `Signal`s: rows are
+/// rebuilt whenever the list changes, and arena values made during a rebuild are disposed at
+/// the next one while the rows drawn from them (unchanged keys) stay on the page.
+pub type Handler = Arc<dyn Fn() + Send + Sync>;
+/// A value read reactively (a busy flag, a running duration).
+pub type Reader<T> = Arc<dyn Fn() -> T + Send + Sync>;
 
 /// A column heading, with an optional unit in lighter type, e.g. `("Started", "(UTC)", "")`.
 pub type Column = (&'static str, &'static str, &'static str);
@@ -26,8 +35,8 @@ pub struct Action {
     pub label: String,
     pub class: &'static str,
     pub data_edit: Option<String>,
-    pub busy: Option<Signal<bool>>,
-    pub run: Callback<()>,
+    pub busy: Option<Reader<bool>>,
+    pub run: Handler,
 }
 
 #[derive(Clone)]
@@ -50,7 +59,7 @@ pub enum Cell {
     Number(u64),
     Time(Option<DateTime<Utc>>),
     /// Text that changes by itself (a running duration).
-    Live(Signal<String>),
+    Live(Reader<String>),
     Actions(Vec<Action>),
 }
 
@@ -96,8 +105,8 @@ fn action_view(action: Action) -> impl IntoView {
     let title = icon.is_some().then(|| label.clone());
     view! {
         <button class=class aria-label=label title=title data-edit=data_edit
-            disabled=move || busy.is_some_and(|b| b.get())
-            on:click=move |_| run.run(())>
+            disabled=move || busy.as_ref().is_some_and(|busy| busy())
+            on:click=move |_| run()>
             {icon.map(icon_view)}{text}
         </button>
     }
@@ -133,7 +142,7 @@ fn cell_view(cell: Cell) -> AnyView {
         }
         Cell::Number(n) => view! { <td class="number">{n}</td> }.into_any(),
         Cell::Time(time) => view! { <td>{crate::ui::time_view(time)}</td> }.into_any(),
-        Cell::Live(text) => view! { <td>{move || text.get()}</td> }.into_any(),
+        Cell::Live(text) => view! { <td>{move || text()}</td> }.into_any(),
         Cell::Actions(actions) => view! {
             <td class="actions">{actions.into_iter().map(action_view).collect_view()}</td>
         }

@@ -20,6 +20,34 @@ export interface Integration {
   version: number;
 }
 
+export interface Pipeline {
+  id: string;
+  integration_id: string;
+  integration_name: string;
+  name: string;
+  full_path: string;
+  folder: string;
+  buildable: boolean;
+  removed: boolean;
+}
+
+export interface Run {
+  id: string;
+  pipeline_path: string;
+  integration_name: string;
+  status: string;
+  build_number: number | null;
+  parameters: Record<string, unknown>;
+  triggered_by: string;
+}
+
+/** The Jenkins simulator the global setup started (support/jenkins-sim.json). */
+export function jenkinsSim(): { url: string; user: string; token: string } {
+  const url = process.env.SWITCHBOARD_E2E_JENKINS_URL;
+  if (!url) throw new Error('SWITCHBOARD_E2E_JENKINS_URL is not set: the global setup starts the Jenkins simulator');
+  return { url, user: 'admin', token: process.env.SWITCHBOARD_E2E_JENKINS_TOKEN || '' };
+}
+
 export interface Tool {
   id: string;
   name: string;
@@ -118,6 +146,41 @@ export class Api {
       },
       201,
     );
+  }
+
+  /** A Jenkins integration of the simulator (a wrong token with `token`). */
+  async createSimJenkins(name: string, token?: string): Promise<Integration> {
+    const sim = jenkinsSim();
+    return this.createJenkins(name, { apiUrl: sim.url, username: sim.user, apiToken: token ?? sim.token });
+  }
+
+  async updateIntegration(id: string, patch: unknown): Promise<Integration> {
+    return this.ok('PATCH', `/api/v1/integrations/${id}`, patch, 200);
+  }
+
+  /** The pipelines of one integration (removed ones left out). */
+  async pipelinesOf(integrationId: string): Promise<Pipeline[]> {
+    const page: any = await this.ok('GET', `/api/v1/pipelines?integration_id=${integrationId}&limit=200`, undefined, 200);
+    return page.items;
+  }
+
+  /** Waits until the background discovery found `count` pipelines of the integration. */
+  async waitForPipelines(integrationId: string, count: number, timeoutMs = 20_000): Promise<Pipeline[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const items = await this.pipelinesOf(integrationId);
+      if (items.length >= count) return items;
+      if (Date.now() > deadline) throw new Error(`only ${items.length} of ${count} pipelines after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+
+  async triggerRun(pipelineId: string, parameters: Record<string, unknown> = {}): Promise<Run> {
+    return this.ok('POST', `/api/v1/pipelines/${pipelineId}/runs`, { parameters }, 202);
+  }
+
+  async getRun(id: string): Promise<Run> {
+    return this.ok('GET', `/api/v1/runs/${id}`, undefined, 200);
   }
 
   async listIntegrations(q?: string): Promise<Integration[]> {

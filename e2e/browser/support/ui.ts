@@ -204,3 +204,14 @@ export async function chooseByKeyboard(page: Page, select: Locator, label: strin
   }
   throw new Error(`could not choose ${label} by keyboard; selected: ${await selected()}`);
 }
+
+/** The heading row of an integration's folder on the Pipelines page ("Name › platform"). */
+export function pipelineGroup(page: Page, integration: string, folder = ''): Locator {
+  const title = folder ? `${integration} › ${folder}` : integration;
+  return page.getByRole('table').getByRole('row').filter({ has: page.getByRole('columnheader', { name: title, exact: true }) });
+}
+
+/** The "Run" button of one pipeline of one integration. */
+export function runButton(page: Page, fullPath: string, integration: string): Locator {
+  return page.getByRole('button', { name: `Run ${fullPath} on ${integration}`, exact: true });
+}

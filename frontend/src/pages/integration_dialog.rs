@@ -593,7 +593,7 @@ pub fn IntegrationDialog(
                         }).collect_view()}
                     </fieldset>
                 </Show>
-                <div class="check-result" aria-live="polite">
+                <div class="check-result" role="status">
                     {move || check.get().map(|outcome| match outcome {
                         Ok(result) if result.ok => view! {
                             <div class="alert ok"><p><strong>"Connection works."</strong> " " {ui::check_summary(&result)}</p></div>

@@ -1,6 +1,8 @@
 //! CI/CD → Integrations: the table, search, "+ Add", the pencil and delete; the status of
 //! each connection, "Test" and "Sync now".
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos::task::spawn_local;
 use switchboard_domain::integration::{Integration, IntegrationStatus};
@@ -10,7 +12,7 @@ use super::integration_dialog::{DialogMode, IntegrationDialog};
 use crate::api;
 use crate::modal::Modal;
 use crate::session::{Auth, use_auth};
-use crate::table::{Action, Cell, Column, DataTable, Icon, ListState, Row};
+use crate::table::{Action, Cell, Column, DataTable, Handler, Icon, ListState, Row};
 use crate::toast::{Toasts, use_toasts};
 use crate::ui;
 
@@ -148,10 +150,10 @@ fn integration_row(item: &Integration, admin: bool, operator: bool, cx: RowConte
     let id = item.id.clone();
     let working = {
         let id = id.clone();
-        Signal::derive(move || cx.busy.with(|b| b.as_ref() == Some(&id)))
+        Arc::new(move || cx.busy.with(|b| b.as_ref() == Some(&id)))
     };
     let mut actions = Vec::new();
-    let button = |icon, label: String, run: Callback<()>| Action {
+    let button = |icon, label: String, run: Handler| Action {
         text: "",
         icon: Some(icon),
         label,
@@ -170,11 +172,11 @@ fn integration_row(item: &Integration, admin: bool, operator: bool, cx: RowConte
             };
             let icon = if sync { Icon::Sync } else { Icon::Plug };
             actions.push(Action {
-                busy: Some(working),
+                busy: Some(working.clone()),
                 ..button(
                     icon,
                     label,
-                    Callback::new(move |()| {
+                    Arc::new(move || {
                         row_action(sync, &target, cx.items, cx.busy, cx.auth, cx.toasts)
                     }),
                 )
@@ -188,7 +190,7 @@ fn integration_row(item: &Integration, admin: bool, operator: bool, cx: RowConte
             ..button(
                 Icon::Pencil,
                 format!("Edit {}", item.name),
-                Callback::new(move |()| cx.dialog.set(Some(DialogMode::Edit(edit_id.clone())))),
+                Arc::new(move || cx.dialog.set(Some(DialogMode::Edit(edit_id.clone())))),
             )
         });
         let target = item.clone();
@@ -197,7 +199,7 @@ fn integration_row(item: &Integration, admin: bool, operator: bool, cx: RowConte
             ..button(
                 Icon::Trash,
                 format!("Delete {}", item.name),
-                Callback::new(move |()| {
+                Arc::new(move || {
                     cx.delete_error.set(None);
                     cx.deleting.set(Some(target.clone()));
                 }),

@@ -1,6 +1,7 @@
 //! CI/CD → Pipelines: every pipeline the integrations discovered, grouped by integration and
 //! folder, with a filter, the last build and "Run" for operators.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -72,11 +73,14 @@ fn rows(list: &[Pipeline], can_run: bool, running: RwSignal<Option<Pipeline>>) -
             Cell::Actions(vec![Action {
                 text: "Run",
                 icon: None,
-                label: format!("Run {}", pipeline.full_path),
+                label: format!(
+                    "Run {} on {}",
+                    pipeline.full_path, pipeline.integration_name
+                ),
                 class: "secondary small",
                 data_edit: None,
                 busy: None,
-                run: Callback::new(move |()| running.set(Some(target.clone()))),
+                run: Arc::new(move || running.set(Some(target.clone()))),
             }])
         } else {
             Cell::Text(String::new())

@@ -1,6 +1,7 @@
 //! CI/CD → Runs: the recent runs across pipelines, with a status filter; and one run, its
 //! status and its log as it grows.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
@@ -139,7 +140,7 @@ fn run_row(run: &Run, now: RwSignal<chrono::DateTime<Utc>>) -> Row {
             Cell::Text(build_text(run)),
             Cell::Text(run.triggered_by.clone()),
             Cell::Time(run.started_at.or(Some(run.created_at))),
-            Cell::Live(Signal::derive(move || {
+            Cell::Live(Arc::new(move || {
                 elapsed(&timing, now.get()).unwrap_or_default()
             })),
         ],
@@ -321,7 +322,7 @@ fn RunView(id: String) -> impl IntoView {
                 <span class="muted" role="status">{move || if complete.get() { "complete" } else { "following…" }}</span>
             </div>
             {move || log_error.get().map(|message| view! { <p class="alert error" role="alert">"The log could not be read: " {message}</p> })}
-            <pre class="log" tabindex="0" aria-labelledby="log-title" node_ref=pre on:scroll=on_scroll>
+            <pre class="log" role="log" tabindex="0" aria-labelledby="log-title" node_ref=pre on:scroll=on_scroll>
                 {move || log.get()}
             </pre>
         </Show>
