@@ -4,18 +4,17 @@ mod api;
 mod icons;
 mod modal;
 mod pages;
+mod router;
 mod session;
 mod table;
 mod toast;
 mod ui;
 
 use leptos::prelude::*;
-use leptos_router::components::{A, Redirect, Route, Router, Routes};
-use leptos_router::hooks::use_location;
-use leptos_router::path;
 use switchboard_domain::user::Role;
 
 use crate::icons::{BrandMark, ChevronIcon};
+use crate::router::{Path, redirect, use_path};
 use crate::session::{Auth, use_auth};
 use crate::toast::{ToastRegion, Toasts};
 
@@ -45,20 +44,36 @@ fn App() -> impl IntoView {
         ci_cd: RwSignal::new(true),
         administration: RwSignal::new(true),
     });
+    let path = Path::provide();
+    let on_login = Memo::new(move |_| path.get() == "/login");
     view! {
-        <Router>
-            <Routes fallback=|| view! { <Redirect path="/integrations"/> }>
-                <Route path=path!("/login") view=pages::login::LoginPage/>
-                <Route path=path!("/") view=|| view! { <Redirect path="/integrations"/> }/>
-                <Route path=path!("/integrations") view=|| view! { <Shell><pages::integrations::IntegrationsPage/></Shell> }/>
-                <Route path=path!("/pipelines") view=|| view! { <Shell><pages::pipelines::PipelinesPage/></Shell> }/>
-                <Route path=path!("/runs") view=|| view! { <Shell><pages::runs::RunsPage/></Shell> }/>
-                <Route path=path!("/runs/:id") view=|| view! { <Shell><pages::runs::RunPage/></Shell> }/>
-                <Route path=path!("/admin/users") view=|| view! { <Shell admin=true><pages::users::UsersPage/></Shell> }/>
-                <Route path=path!("/admin/tools") view=|| view! { <Shell admin=true><pages::tools::ToolsPage/></Shell> }/>
-            </Routes>
-            <ToastRegion/>
-        </Router>
+        {move || if on_login.get() {
+            view! { <pages::login::LoginPage/> }.into_any()
+        } else {
+            view! { <Shell/> }.into_any()
+        }}
+        <ToastRegion/>
+    }
+}
+
+/// The page shown at `path` in the signed-in frame; unknown paths (and administration pages for
+/// others) lead to the integrations.
+fn page(path: &str, is_admin: bool) -> AnyView {
+    match path {
+        "/integrations" => view! { <pages::integrations::IntegrationsPage/> }.into_any(),
+        "/pipelines" => view! { <pages::pipelines::PipelinesPage/> }.into_any(),
+        "/runs" => view! { <pages::runs::RunsPage/> }.into_any(),
+        "/admin/users" if is_admin => view! { <pages::users::UsersPage/> }.into_any(),
+        "/admin/tools" if is_admin => view! { <pages::tools::ToolsPage/> }.into_any(),
+        _ => match path.strip_prefix("/runs/") {
+            Some(id) if !id.is_empty() && !id.contains('/') => {
+                view! { <pages::runs::RunView id=id.to_owned()/> }.into_any()
+            }
+            _ => {
+                redirect("/integrations");
+                ().into_any()
+            }
+        },
     }
 }
 
@@ -89,20 +104,23 @@ fn MenuGroup(
 
 /// The frame of every signed-in page: the menu on the left, the user on top.
 #[component]
-fn Shell(#[prop(optional)] admin: bool, children: ChildrenFn) -> impl IntoView {
+fn Shell() -> impl IntoView {
     let auth = use_auth();
-    let location = use_location();
+    let path = use_path();
     let menu = expect_context::<MenuState>();
-    let current = move |path: &'static str| {
-        let pathname = location.pathname.get();
-        if pathname == path { Some("page") } else { None }
+    let current = move |href: &'static str| {
+        let now = path.get();
+        let here = now == href
+            || now
+                .strip_prefix(href)
+                .is_some_and(|rest| rest.starts_with('/'));
+        here.then_some("page")
     };
-    let children = StoredValue::new(children);
 
     move || match auth.session.get() {
-        None => view! { <Redirect path="/login"/> }.into_any(),
-        Some(session) if admin && !session.is_admin() => {
-            view! { <Redirect path="/integrations"/> }.into_any()
+        None => {
+            redirect("/login");
+            ().into_any()
         }
         Some(session) => {
             let is_admin = session.is_admin();
@@ -115,14 +133,14 @@ fn Shell(#[prop(optional)] admin: bool, children: ChildrenFn) -> impl IntoView {
                         </div>
                         <nav aria-label="Main">
                             <MenuGroup label="CI/CD" id="menu-cicd" open=menu.ci_cd>
-                                <li><A href="/integrations" attr:aria-current=move || current("/integrations")>"Integrations"</A></li>
-                                <li><A href="/pipelines" attr:aria-current=move || current("/pipelines")>"Pipelines"</A></li>
-                                <li><A href="/runs" attr:aria-current=move || current("/runs")>"Runs"</A></li>
+                                <li><a href="/integrations" aria-current=move || current("/integrations")>"Integrations"</a></li>
+                                <li><a href="/pipelines" aria-current=move || current("/pipelines")>"Pipelines"</a></li>
+                                <li><a href="/runs" aria-current=move || current("/runs")>"Runs"</a></li>
                             </MenuGroup>
                             <Show when=move || is_admin>
                                 <MenuGroup label="Administration" id="menu-admin" open=menu.administration>
-                                    <li><A href="/admin/users" attr:aria-current=move || current("/admin/users")>"Users"</A></li>
-                                    <li><A href="/admin/tools" attr:aria-current=move || current("/admin/tools")>"Tools"</A></li>
+                                    <li><a href="/admin/users" aria-current=move || current("/admin/users")>"Users"</a></li>
+                                    <li><a href="/admin/tools" aria-current=move || current("/admin/tools")>"Tools"</a></li>
                                 </MenuGroup>
                             </Show>
                         </nav>
@@ -136,7 +154,7 @@ fn Shell(#[prop(optional)] admin: bool, children: ChildrenFn) -> impl IntoView {
                             </div>
                             <button class="secondary" on:click=move |_| auth.sign_out(None)>"Sign out"</button>
                         </header>
-                        <main class="content">{children.with_value(|children| children())}</main>
+                        <main class="content">{move || page(&path.get(), is_admin)}</main>
                     </div>
                 </div>
             }

@@ -3,7 +3,7 @@
 
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, Timelike, Utc};
 use leptos::prelude::*;
 use switchboard_domain::check::{Category, ConnectionCheck};
 use switchboard_domain::integration::IntegrationStatus;
@@ -77,16 +77,26 @@ pub fn check_summary(check: &ConnectionCheck) -> String {
     }
 }
 
+/// `2026-11-25 09:00:05`, without chrono's format-string machinery (smaller wasm).
 pub fn utc(time: &DateTime<Utc>) -> String {
-    time.format("%Y-%m-%d %H:%M:%S").to_string()
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        time.year(),
+        time.month(),
+        time.day(),
+        time.hour(),
+        time.minute(),
+        time.second()
+    )
 }
 
 /// A `<time>` with the compact form shown and the full one on hover.
 pub fn time_view(time: Option<DateTime<Utc>>) -> impl IntoView {
     time.map(|time| {
-        view! {
-            <time datetime=time.to_rfc3339() title=format!("{} UTC", utc(&time))>{time.format("%Y-%m-%d %H:%M").to_string()}</time>
-        }
+        let full = utc(&time);
+        let machine = format!("{}Z", full.replacen(' ', "T", 1));
+        let short = full[..16].to_owned();
+        view! { <time datetime=machine title=format!("{full} UTC")>{short}</time> }
     })
 }
 

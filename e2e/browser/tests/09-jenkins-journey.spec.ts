@@ -114,5 +114,15 @@ test('add Jenkins, test a wrong then the right token, save, see its pipelines, r
     await snap(page, testInfo, 'runs');
     await page.getByRole('row').filter({ hasText: name }).first().getByRole('link', { name: 'platform/deploy' }).click();
     await expect(page).toHaveURL(runUrl);
+    await expect(page.getByRole('heading', { level: 1, name: /^platform\/deploy #\d+$/ })).toBeVisible();
+  });
+
+  await test.step('Back and Forward move between the pages visited', async () => {
+    await page.goBack();
+    await expect(page.getByRole('heading', { level: 1, name: 'Runs' })).toBeVisible();
+    await expect(page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Runs', exact: true })).toHaveAttribute('aria-current', 'page');
+    await page.goForward();
+    await expect(page).toHaveURL(runUrl);
+    await expect(page.getByRole('log', { name: 'Log' })).toContainText('Finished: SUCCESS');
   });
 });

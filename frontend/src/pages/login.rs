@@ -1,7 +1,6 @@
 //! Sign-in.
 
 use leptos::prelude::*;
-use leptos_router::components::Redirect;
 use switchboard_domain::user::LoginRequest;
 
 use crate::api;
@@ -38,7 +37,8 @@ pub fn LoginPage() -> impl IntoView {
 
     move || {
         if auth.session.get().is_some() {
-            return view! { <Redirect path="/integrations"/> }.into_any();
+            crate::router::redirect("/integrations");
+            return ().into_any();
         }
         view! {
             <main class="login">

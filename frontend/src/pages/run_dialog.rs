@@ -3,7 +3,6 @@
 
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_navigate;
 use serde_json::Value;
 use switchboard_domain::pipeline::{
     ParameterDefinition, ParameterType, Pipeline, TriggerRunRequest,
@@ -51,7 +50,7 @@ fn request(fields: &[(ParameterDefinition, RwSignal<String>)]) -> TriggerRunRequ
 pub fn RunDialog(pipeline: Pipeline, on_close: Callback<()>) -> impl IntoView {
     let auth = use_auth();
     let toasts = use_toasts();
-    let navigate = use_navigate();
+    let path = crate::router::use_path();
     let fields: Vec<(ParameterDefinition, RwSignal<String>)> = pipeline
         .parameters
         .iter()
@@ -62,7 +61,7 @@ pub fn RunDialog(pipeline: Pipeline, on_close: Callback<()>) -> impl IntoView {
     let top_error = RwSignal::new(None::<String>);
     let sending = RwSignal::new(false);
     let id = pipeline.id.clone();
-    let path = pipeline.full_path.clone();
+    let full_path = pipeline.full_path.clone();
 
     let error_for = move |name: &str| {
         errors.with(|errors| {
@@ -88,15 +87,15 @@ pub fn RunDialog(pipeline: Pipeline, on_close: Callback<()>) -> impl IntoView {
         errors.set(Vec::new());
         top_error.set(None);
         sending.set(true);
-        let (id, path, navigate) = (id.clone(), path.clone(), navigate.clone());
+        let (id, full_path) = (id.clone(), full_path.clone());
         spawn_local(async move {
             let result = auth.check(api::trigger_run(&auth.token(), &id, &request).await);
             sending.set(false);
             match result {
                 Ok(run) => {
-                    toasts.show(format!("Started {path}."));
+                    toasts.show(format!("Started {full_path}."));
                     on_close.run(());
-                    navigate(&format!("/runs/{}", run.id), Default::default());
+                    path.go(&format!("/runs/{}", run.id), false);
                 }
                 Err(ApiError::Problem(problem)) if !problem.errors.is_empty() => {
                     errors.set(problem.errors);

@@ -8,7 +8,6 @@ use chrono::Utc;
 use leptos::html;
 use leptos::prelude::*;
 use leptos::task::spawn_local;
-use leptos_router::hooks::use_params_map;
 use switchboard_domain::pipeline::{Run, RunStatus};
 
 use super::integrations::Loaded;
@@ -147,18 +146,9 @@ fn run_row(run: &Run, now: RwSignal<chrono::DateTime<Utc>>) -> Row {
     }
 }
 
-/// `/runs/:id`: a fresh view for every id.
+/// `/runs/:id`: one run, its status and its log as it grows.
 #[component]
-pub fn RunPage() -> impl IntoView {
-    let params = use_params_map();
-    move || {
-        let id = params.with(|p| p.get("id").unwrap_or_default());
-        view! { <RunView id=id/> }
-    }
-}
-
-#[component]
-fn RunView(id: String) -> impl IntoView {
+pub fn RunView(id: String) -> impl IntoView {
     crate::set_title("Run");
     let auth = use_auth();
     let toasts = use_toasts();
