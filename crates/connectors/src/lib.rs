@@ -1,6 +1,6 @@
 //! Switchboard's connectors to CI/CD tools (DESIGN §6): the error taxonomy, the guarded
 //! outbound HTTP client, the [`Connector`] contract, and Jenkins'
-//! ([`jenkins::JenkinsConnector`]).
+//! ([`jenkins::JenkinsConnector`]) and Buildbot's ([`buildbot::BuildbotConnector`]).
 //!
 //! # How a connector uses this crate
 //!
@@ -44,6 +44,7 @@
 //! The [`Connector`] trait (check / discover / trigger / poll / log / cancel) is what the
 //! server calls; each approved tool implements it in its own module ([`jenkins`]).
 
+pub mod buildbot;
 mod client;
 mod connector;
 mod error;

@@ -254,4 +254,5 @@ impl Drop for TlsTestServer {
     }
 }
 
+pub mod buildbot;
 pub mod jenkins;
