@@ -434,10 +434,11 @@ pub fn IntegrationDialog(
             match result {
                 Ok(outcome) => {
                     check.set(Some(Ok(outcome)));
-                    // The result sits at the end of the form: bring it into view.
+                    // The result sits at the end of the form, above the sticky buttons: scroll the
+                    // dialog to its end.
                     request_animation_frame(|| {
-                        if let Ok(Some(region)) = document().query_selector(".check-result") {
-                            region.scroll_into_view_with_bool(false);
+                        if let Ok(Some(modal)) = document().query_selector(".modal") {
+                            modal.set_scroll_top(modal.scroll_height());
                         }
                     });
                 }

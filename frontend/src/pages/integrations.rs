@@ -259,6 +259,20 @@ pub fn IntegrationsPage() -> impl IntoView {
         });
     };
     load();
+    // Statuses and pipeline counts change by themselves (discovery after a save, the periodic
+    // re-check): a quiet refresh, which redraws only rows that changed.
+    ui::every(std::time::Duration::from_secs(10), move || {
+        if !matches!(items.get_untracked(), Loaded::Ready(_)) {
+            return;
+        }
+        spawn_local(async move {
+            if let Ok(list) = auth.check(api::list_integrations(&auth.token()).await)
+                && items.with_untracked(|now| !matches!(now, Loaded::Ready(old) if *old == list))
+            {
+                items.set(Loaded::Ready(list));
+            }
+        });
+    });
 
     let on_saved = Callback::new(move |saved: Integration| {
         let outcome = saved

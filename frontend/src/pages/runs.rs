@@ -178,10 +178,12 @@ pub fn RunView(id: String) -> impl IntoView {
             if refresh {
                 match auth.check(api::get_run(&token, &id).await) {
                     Ok(fresh) => {
-                        if let Some(title) = run_title(&fresh) {
-                            crate::set_title(&title);
+                        // Only a change redraws: the focus stays on "Cancel run" between polls.
+                        if run.with_untracked(|r| !matches!(r, Loaded::Ready(old) if *old == fresh))
+                        {
+                            crate::set_title(&run_title(&fresh));
+                            run.set(Loaded::Ready(fresh));
                         }
-                        run.set(Loaded::Ready(fresh));
                     }
                     Err(err) => {
                         if !matches!(run.get_untracked(), Loaded::Ready(_)) {
@@ -297,7 +299,11 @@ pub fn RunView(id: String) -> impl IntoView {
                         view! {
                             <dl class="facts params">
                                 {parameters.into_iter().map(|(name, value)| {
-                                    let text = match value { serde_json::Value::String(s) => s, other => other.to_string() };
+                                    let text = match value {
+                                        serde_json::Value::String(s) if s.is_empty() => "(empty)".to_owned(),
+                                        serde_json::Value::String(s) => s,
+                                        other => other.to_string(),
+                                    };
                                     view! { <div><dt>{name}</dt><dd><code>{text}</code></dd></div> }
                                 }).collect_view()}
                             </dl>
@@ -319,10 +325,8 @@ pub fn RunView(id: String) -> impl IntoView {
     }
 }
 
-fn run_title(run: &Run) -> Option<String> {
-    Some(
-        format!("{} {}", run.pipeline_path, build_text(run))
-            .trim()
-            .to_owned(),
-    )
+fn run_title(run: &Run) -> String {
+    format!("{} {}", run.pipeline_path, build_text(run))
+        .trim()
+        .to_owned()
 }
