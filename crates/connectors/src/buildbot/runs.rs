@@ -277,17 +277,18 @@ pub(super) async fn poll(
         }
     };
 
+    let lost = |handle| {
+        state(
+            handle,
+            RunStatus::Error,
+            Some(format!(
+                "Buildbot no longer knows build request {brid} (a new database, or its history was cleaned)"
+            )),
+        )
+    };
     let builds = match request_builds(session, &name, brid).await {
         Ok(builds) => builds,
-        Err(error) if error.category == Category::NotFound => {
-            return Ok(state(
-                handle,
-                RunStatus::Error,
-                Some(format!(
-                    "Buildbot no longer knows build request {brid} (a new database, or its history was cleaned)"
-                )),
-            ));
-        }
+        Err(error) if error.category == Category::NotFound => return Ok(lost(handle)),
         Err(error) => return Err(error),
     };
     let newest = builds.last();
@@ -303,12 +304,17 @@ pub(super) async fn poll(
     }
 
     let id = brid.to_string();
-    let requests: BuildRequests = session
+    let requests: BuildRequests = match session
         .get_json(
             &format!("api/v2/buildrequests/{brid}"),
             About::BuildRequest(&name, &id),
         )
-        .await?;
+        .await
+    {
+        Ok(requests) => requests,
+        Err(error) if error.category == Category::NotFound => return Ok(lost(handle)),
+        Err(error) => return Err(error),
+    };
     let Some(request) = requests.buildrequests.and_then(|mut r| r.pop()) else {
         return Err(ConnectorError::generic(
             Category::Protocol,
