@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use support::buildbot::{
-    ADMIN_PASSWORD, DEADLINE, admin, assert_no_secret, connector, shared, target, viewer,
+    ADMIN_PASSWORD, DEADLINE, Master, admin, assert_no_secret, connector, shared, target, viewer,
 };
 use support::{Recorded, TestServer, http};
 use switchboard_connectors::buildbot::{
@@ -321,4 +321,53 @@ async fn an_expired_session_is_renewed_and_the_request_sent_again() {
     // The renewed session is the cached one.
     connector.check(&target).await.expect("passes");
     assert_eq!(logins.load(Ordering::SeqCst), 2);
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_cancel_either() {
+    let master = shared();
+    // A request that does not exist: reading its builds is allowed, cancelling is not.
+    let handle = switchboard_connectors::RunHandle {
+        pipeline_path: "greet".to_owned(),
+        queue_ref: Some("987654".to_owned()),
+        build_ref: None,
+    };
+    let error = connector()
+        .cancel(&viewer(master), &handle)
+        .await
+        .expect_err("forbidden");
+    assert_eq!(error.category, Category::Forbidden, "{error:?}");
+    assert!(
+        error.message.contains("cancel build request 987654"),
+        "{error:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_real_expired_session_is_renewed() {
+    // Sessions that last three seconds.
+    let master = Master::start(serde_json::json!({"cookie_expiration_seconds": 3}));
+    let connector = connector();
+    let admin = admin(&master);
+    connector.check(&admin).await.expect("passes");
+    let fresh = connector.discover(&admin).await.expect("discovers");
+    assert_eq!(fresh.requests, 3, "the check's session is reused");
+
+    tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+    // Buildbot answers the expired cookie with a new anonymous session: log in again and
+    // read again (the expired read, the login, the read again, then the other two).
+    let renewed = connector.discover(&admin).await.expect("discovers");
+    assert_eq!(renewed.requests, 5, "one renewal");
+    assert_eq!(renewed.pipelines.len(), fresh.pipelines.len());
+    connector
+        .trigger(
+            &admin,
+            &PipelineRef {
+                full_path: "fails".to_owned(),
+                parameters: Vec::new(),
+            },
+            &BTreeMap::new(),
+        )
+        .await
+        .expect("the renewed session may force builds");
 }

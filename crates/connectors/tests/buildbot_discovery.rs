@@ -21,11 +21,30 @@ fn find<'a>(pipelines: &'a [DiscoveredPipeline], name: &str) -> &'a DiscoveredPi
 #[tokio::test]
 async fn builders_are_pipelines_with_their_force_parameters() {
     let master = shared();
-    let discovery = connector()
+    let connector = connector();
+    let discovery = connector
         .discover(&viewer(master))
         .await
         .expect("discovers");
-    assert_eq!(discovery.requests, 3);
+    assert_eq!(discovery.requests, 4, "a login and three reads");
+    let again = connector
+        .discover(&viewer(master))
+        .await
+        .expect("discovers");
+    assert_eq!(again.requests, 3, "the session is cached");
+    let anonymous = connector
+        .discover(&support::buildbot::target(&master.url, None, None))
+        .await
+        .expect("discovers");
+    assert_eq!(anonymous.requests, 3);
+    // What anonymous users see (last builds may differ: other tests build meanwhile).
+    let shape = |pipelines: &[DiscoveredPipeline]| -> Vec<(String, usize, bool)> {
+        pipelines
+            .iter()
+            .map(|p| (p.full_path.clone(), p.parameters.len(), p.buildable))
+            .collect()
+    };
+    assert_eq!(shape(&anonymous.pipelines), shape(&discovery.pipelines));
     let names: Vec<&str> = discovery
         .pipelines
         .iter()

@@ -1,5 +1,6 @@
 //! Discovery: every configured builder, its force scheduler parameters and its last build,
-//! in three requests whatever the number of builders: `api/v2/builders`,
+//! in three requests whatever the number of builders (plus a login when the session is
+//! not cached): `api/v2/builders`,
 //! `api/v2/forceschedulers`, and the newest [`LAST_BUILDS_WINDOW`] builds of the whole
 //! master (`api/v2/builds?order=-buildid`). A builder none of whose builds is among those
 //! gets no `last_build` (its last build is older than the master's newest
@@ -374,7 +375,7 @@ pub(super) async fn discover(session: &Session<'_>) -> Result<Discovery, Connect
     pipelines.sort_by(|a, b| a.full_path.cmp(&b.full_path));
     Ok(Discovery {
         pipelines,
-        requests: 3,
+        requests: session.requests(),
     })
 }
 

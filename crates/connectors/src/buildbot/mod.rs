@@ -29,6 +29,7 @@ mod runs;
 use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
 use std::hash::BuildHasher;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
@@ -148,6 +149,7 @@ impl BuildbotConnector {
             cache: &self.sessions,
             user,
             cookie: Mutex::new(None),
+            sent: AtomicU64::new(0),
         })
     }
 }
@@ -306,6 +308,8 @@ struct Session<'a> {
     /// The user hints name: the user name, or `anonymous`.
     user: String,
     cookie: Mutex<Option<Cookie>>,
+    /// Requests sent so far (logins and retries included).
+    sent: AtomicU64,
 }
 
 impl Session<'_> {
@@ -362,6 +366,7 @@ impl Session<'_> {
             )
             // The redirect goes to Buildbot's own idea of its URL; the cookie is all we need.
             .without_redirects();
+        self.sent.fetch_add(1, Ordering::Relaxed);
         let answer = login.client.send(request).await?;
         let status = answer.status().as_u16();
         if status == 401 {
@@ -400,18 +405,31 @@ impl Session<'_> {
         Ok(cookie)
     }
 
+    /// Sends a request as it is (no cookie added).
+    async fn send_as_is(
+        &self,
+        request: OutboundRequest,
+    ) -> Result<OutboundResponse, ConnectorError> {
+        self.sent.fetch_add(1, Ordering::Relaxed);
+        self.api.send(request).await
+    }
+
+    /// How many requests this call has sent.
+    fn requests(&self) -> u64 {
+        self.sent.load(Ordering::Relaxed)
+    }
+
     /// Sends a request with the session cookie (none when anonymous). When Buildbot does
     /// not accept the cookie — it answers with a new session cookie, or a cached cookie
     /// meets 401/403 — logs in again and sends the request once more. Returns whatever
     /// answered.
     async fn send(&self, request: OutboundRequest) -> Result<OutboundResponse, ConnectorError> {
         let Some(login) = &self.login else {
-            return self.api.send(request).await;
+            return self.send_as_is(request).await;
         };
         let cookie = self.cookie(login).await?;
         let answer = self
-            .api
-            .send(with_cookie(request.clone(), &cookie.header)?)
+            .send_as_is(with_cookie(request.clone(), &cookie.header)?)
             .await?;
         let status = answer.status().as_u16();
         let renewed = session_cookie(&answer).is_some();
@@ -420,7 +438,9 @@ impl Session<'_> {
         }
         self.cache.forget(&login.key, &cookie.header);
         let cookie = self.log_in(login).await?;
-        let answer = self.api.send(with_cookie(request, &cookie.header)?).await?;
+        let answer = self
+            .send_as_is(with_cookie(request, &cookie.header)?)
+            .await?;
         if session_cookie(&answer).is_some() {
             return Err(ConnectorError::new(
                 Category::Protocol,
@@ -831,8 +851,7 @@ impl MasterConfig {
 /// `GET config` as is (no cookie), checked to be Buildbot's.
 async fn master_config(session: &Session<'_>) -> Result<(MasterConfig, String), ConnectorError> {
     let answer = session
-        .api
-        .send(session.request(Method::GET, "config")?)
+        .send_as_is(session.request(Method::GET, "config")?)
         .await?;
     if !answer.status().is_success() {
         return Err(refusal(&answer, &session.user, About::Master));
