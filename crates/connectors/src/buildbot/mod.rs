@@ -13,9 +13,9 @@
 //!   way the connector logs in again and retries that request once.
 //! - **Anonymous access.** Without a password the connector sends no credentials and uses
 //!   what Buildbot allows anonymous users (usually: read everything, control nothing).
-//! - **Errors.** Every answer that is not a success goes through [`refusal`] (plain API
-//!   answers) or [`rpc_refusal`] (JSON-RPC control calls), which know what the request was
-//!   about ([`About`]) so that the hint can say what to do; Buildbot's own words
+//! - **Errors.** Every answer that is not a success goes through `refusal` (plain API
+//!   answers) or `rpc_refusal` (JSON-RPC control calls), which know what the request was
+//!   about (`About`) so that the hint can say what to do; Buildbot's own words
 //!   (`you need to have role 'admins'`, a parameter's validation error) are kept.
 //!
 //! Builders are addressed by name (a pipeline's `full_path` is the builder name); ids are
@@ -662,7 +662,7 @@ fn forbidden(
         (true, Some(role)) => format!(
             "Anonymous users may not do this: set the user name and password of a Buildbot user with role '{role}'"
         ),
-        (true, None) => "Anonymous users may not do this: set the user name and password of a Buildbot user allowed to".to_owned(),
+        (true, None) => "Anonymous users may not do this: set the user name and password of a Buildbot user who may".to_owned(),
         (false, Some(role)) => format!(
             "Give {user} the role '{role}' in the master's authz configuration (c['www']['authz'] role matchers), or use a user that has it"
         ),
