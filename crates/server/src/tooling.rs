@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use switchboard_connectors::{
     Category, ClientBuildError, ConnectionReport, Connector, ConnectorError, Connectors,
-    GuardedClient, Target, jenkins::JenkinsConnector,
+    GuardedClient, Target, buildbot::BuildbotConnector, jenkins::JenkinsConnector,
 };
 use switchboard_domain::check::{ConnectionCheck, SyncReport};
 use switchboard_domain::integration::Integration;
-use switchboard_domain::tools::{JENKINS, find_tool};
+use switchboard_domain::tools::{BUILDBOT, JENKINS, find_tool};
 use switchboard_store::{FoundPipeline, Store, StoredCredential};
 use tokio::sync::Notify;
 
@@ -52,8 +52,9 @@ impl Tooling {
             }
             None => GuardedClient::new(outbound.policy.clone())?,
         };
-        let connectors =
-            Connectors::new().with(JENKINS.id, Arc::new(JenkinsConnector::new(client)));
+        let connectors = Connectors::new()
+            .with(JENKINS.id, Arc::new(JenkinsConnector::new(client.clone())))
+            .with(BUILDBOT.id, Arc::new(BuildbotConnector::new(client)));
         Ok(Self {
             store,
             connectors,
