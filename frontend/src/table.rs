@@ -63,9 +63,11 @@ pub enum Cell {
     Actions(Vec<Action>),
 }
 
-/// A row: `group` rows are a heading across the table (`cells` empty).
+/// A row: `group` rows are a heading across the table (`cells` empty). `id` names the thing
+/// shown (it stays when the row is redrawn); `key` changes with its content.
 #[derive(Clone)]
 pub struct Row {
+    pub id: String,
     pub key: String,
     pub group: Option<String>,
     pub cells: Vec<Cell>,
@@ -112,6 +114,18 @@ fn action_view(action: Action) -> impl IntoView {
     }
 }
 
+/// Marks (or unmarks) a status cell whose tooltip the user dismissed.
+fn dismiss(cell: Option<web_sys::EventTarget>, dismissed: bool) {
+    use wasm_bindgen::JsCast;
+    if let Some(cell) = cell.and_then(|c| c.dyn_into::<web_sys::Element>().ok()) {
+        let _ = if dismissed {
+            cell.set_attribute("data-dismissed", "")
+        } else {
+            cell.remove_attribute("data-dismissed")
+        };
+    }
+}
+
 fn cell_view(cell: Cell) -> AnyView {
     match cell {
         Cell::Text(text) => view! { <td>{text}</td> }.into_any(),
@@ -126,8 +140,12 @@ fn cell_view(cell: Cell) -> AnyView {
         Cell::Badge(text, class, after) => {
             view! { <td><span class=class>{text}</span>{after}</td> }.into_any()
         }
+        // Escape hides the tooltip until the pointer or the focus leaves (WCAG 1.4.13).
         Cell::Tip(text, class, id, tip) => view! {
-            <td class="status">
+            <td class="status"
+                on:keydown=|ev| if ev.key() == "Escape" { dismiss(ev.current_target(), true) }
+                on:mouseleave=|ev| dismiss(ev.current_target(), false)
+                on:focusout=|ev| dismiss(ev.current_target(), false)>
                 <span class=class tabindex="0" aria-describedby=id.clone()>{text}</span>
                 <span class="tip" role="tooltip" id=id>{tip}</span>
             </td>
@@ -150,6 +168,65 @@ fn cell_view(cell: Cell) -> AnyView {
     }
 }
 
+/// The control in a row that last had the focus.
+struct Focused {
+    element: web_sys::Element,
+    row: String,
+    label: Option<String>,
+}
+
+fn remember_focus(
+    focused: StoredValue<Option<Focused>, LocalStorage>,
+    target: Option<web_sys::EventTarget>,
+) {
+    use wasm_bindgen::JsCast;
+    let Some(element) = target.and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else {
+        return;
+    };
+    let row = element
+        .closest("tr[data-row]")
+        .ok()
+        .flatten()
+        .and_then(|tr| tr.get_attribute("data-row"));
+    let label = element.get_attribute("aria-label");
+    focused.set_value(row.map(|row| Focused {
+        element,
+        row,
+        label,
+    }));
+}
+
+fn restore_focus(focused: StoredValue<Option<Focused>, LocalStorage>) {
+    use wasm_bindgen::JsCast;
+    let target = focused.with_value(|f| {
+        let f = f.as_ref()?;
+        // Only when the focus was lost with the old row, not moved elsewhere by the user.
+        let lost = document()
+            .active_element()
+            .is_none_or(|a| a.tag_name() == "BODY");
+        if f.element.is_connected() || !lost {
+            return None;
+        }
+        let row = document()
+            .query_selector_all("tr[data-row]")
+            .ok()
+            .and_then(|rows| {
+                (0..rows.length())
+                    .filter_map(|i| rows.item(i)?.dyn_into::<web_sys::Element>().ok())
+                    .find(|tr| tr.get_attribute("data-row").as_deref() == Some(f.row.as_str()))
+            })?;
+        let candidates = row
+            .query_selector_all("button, a[href], [tabindex='0']")
+            .ok()?;
+        (0..candidates.length())
+            .filter_map(|i| candidates.item(i)?.dyn_into::<web_sys::HtmlElement>().ok())
+            .find(|c| c.get_attribute("aria-label") == f.label)
+    });
+    if let Some(target) = target {
+        let _ = target.focus();
+    }
+}
+
 /// A list: its loading, failed and empty states, or its table.
 #[component]
 pub fn DataTable(
@@ -161,6 +238,13 @@ pub fn DataTable(
     retry: Callback<()>,
 ) -> impl IntoView {
     let span = columns.len();
+    // A row redrawn with new content (a poll) replaces the element that had the focus: the
+    // same control in the new row gets it back.
+    let focused = StoredValue::new_local(None::<Focused>);
+    Effect::new(move |_| {
+        rows.track();
+        request_animation_frame(move || restore_focus(focused));
+    });
     view! {
         {move || match state.get() {
             ListState::Ready => None,
@@ -188,13 +272,13 @@ pub fn DataTable(
                         }).collect_view()}
                     </tr>
                 </thead>
-                <tbody>
+                <tbody on:focusin=move |ev| remember_focus(focused, ev.target())>
                     <For each=move || rows.get() key=|row| row.key.clone() let:row>
                         {match row.group {
                             Some(title) => view! {
                                 <tr class="group"><th colspan=span scope="colgroup">{title}</th></tr>
                             }.into_any(),
-                            None => view! { <tr>{row.cells.into_iter().map(cell_view).collect_view()}</tr> }.into_any(),
+                            None => view! { <tr data-row=row.id>{row.cells.into_iter().map(cell_view).collect_view()}</tr> }.into_any(),
                         }}
                     </For>
                 </tbody>

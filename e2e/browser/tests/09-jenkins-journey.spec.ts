@@ -46,6 +46,9 @@ test('add Jenkins, test a wrong then the right token, save, see its pipelines, r
     await expect(row.getByRole('tooltip')).toBeVisible();
     await expect(badge).toHaveAccessibleDescription(/Checked .* UTC: Connected · version 2\.516\.1 · as admin/);
     await snap(page, testInfo, 'connected');
+    await page.keyboard.press('Escape');
+    await expect(row.getByRole('tooltip')).toBeHidden();
+    await expect(badge).toBeFocused();
   });
 
   await test.step('Pipelines lists the jobs by folder, a disabled one without Run, and filters', async () => {

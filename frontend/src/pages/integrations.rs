@@ -207,6 +207,7 @@ fn integration_row(item: &Integration, admin: bool, operator: bool, cx: RowConte
         });
     }
     Row {
+        id: id.clone(),
         key: format!(
             "{id} {} {} {:?}",
             item.version,

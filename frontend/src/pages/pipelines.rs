@@ -48,6 +48,7 @@ fn rows(list: &[Pipeline], can_run: bool, running: RwSignal<Option<Pipeline>>) -
         if group != current {
             current.clone_from(&group);
             rows.push(Row {
+                id: String::new(),
                 key: format!("g {group}"),
                 group: Some(group.clone()),
                 cells: Vec::new(),
@@ -86,6 +87,7 @@ fn rows(list: &[Pipeline], can_run: bool, running: RwSignal<Option<Pipeline>>) -
             Cell::Text(String::new())
         };
         rows.push(Row {
+            id: pipeline.id.clone(),
             key: format!(
                 "p {} {}",
                 pipeline.id,

@@ -130,6 +130,7 @@ fn run_row(run: &Run, now: RwSignal<chrono::DateTime<Utc>>) -> Row {
     let (text, class) = ui::run_status(run.status);
     let timing = run.clone();
     Row {
+        id: run.id.clone(),
         key: format!("{} {}", run.id, run.updated_at.timestamp_millis()),
         group: None,
         cells: vec![
