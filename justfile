@@ -262,7 +262,7 @@ lint: deps
 # What CI runs: lint, then test.
 ci: lint test
 
-# Load-test the release server with wrk on SQLite and PostgreSQL; writes BENCHMARKS.md.
+# Benchmark the release server on SQLite and PostgreSQL: wrk load, the web app's load, discovery of 10,000 jobs and the run result delay against jenkins-sim; writes BENCHMARKS.md.
 bench: web build
     #!/usr/bin/env bash
     set -euo pipefail
@@ -271,4 +271,5 @@ bench: web build
         {{ sudo }} apt-get update
         {{ sudo }} env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends wrk
     fi
-    python3 e2e/bench.py --binary "{{ server_bin }}" --out BENCHMARKS.md
+    cargo build --release --locked -p jenkins-sim
+    python3 e2e/bench.py --binary "{{ server_bin }}" --sim-binary "{{ CARGO_TARGET_DIR }}/release/jenkins-sim" --out BENCHMARKS.md
