@@ -13,9 +13,8 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 use serde::{Deserialize, Serialize};
-use switchboard_domain::pipeline::{
-    LastBuild, ParameterDefinition, ParameterValue, PipelineKind, RunStatus,
-};
+pub use switchboard_domain::pipeline::DiscoveredPipeline;
+use switchboard_domain::pipeline::{ParameterDefinition, ParameterValue, RunStatus};
 
 use crate::ConnectorError;
 
@@ -44,24 +43,6 @@ pub struct ConnectionReport {
     pub permissions: Vec<String>,
     /// How long the check's requests took, in milliseconds.
     pub latency_ms: u64,
-}
-
-/// One buildable job as discovery found it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DiscoveredPipeline {
-    /// Folder names and the job's name joined with `/`; unique within the integration and
-    /// stable across discoveries (it is the key upserts match on).
-    pub full_path: String,
-    pub name: String,
-    /// `full_path` without the name; empty at the top level.
-    pub folder: String,
-    pub kind: PipelineKind,
-    /// The job's page in the tool.
-    pub url: String,
-    /// `false` for a disabled job.
-    pub buildable: bool,
-    pub parameters: Vec<ParameterDefinition>,
-    pub last_build: Option<LastBuild>,
 }
 
 /// Everything one discovery found.

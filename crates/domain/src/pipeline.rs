@@ -132,6 +132,24 @@ pub struct LastBuild {
     pub url: Option<String>,
 }
 
+/// One buildable job as a connector's discovery found it, as the store upserts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DiscoveredPipeline {
+    /// Folder names and the job's name joined with `/`; unique within the integration and
+    /// stable across discoveries (it is the key upserts match on).
+    pub full_path: String,
+    pub name: String,
+    /// `full_path` without the name; empty at the top level.
+    pub folder: String,
+    pub kind: PipelineKind,
+    /// The job's page in the tool.
+    pub url: String,
+    /// `false` for a disabled job.
+    pub buildable: bool,
+    pub parameters: Vec<ParameterDefinition>,
+    pub last_build: Option<LastBuild>,
+}
+
 /// A pipeline as the API returns it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

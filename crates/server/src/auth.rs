@@ -246,12 +246,15 @@ impl FromRequest for Admin {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let caller = match Caller::from_request(req, payload).into_inner() {
-            Ok(caller) => caller,
-            Err(err) => return ready(Err(err)),
-        };
-        ready(caller.require(Role::Admin).map(|()| Admin(caller)))
+        ready(caller_with(req, payload, Role::Admin).map(Admin))
     }
+}
+
+/// The caller, if their role is at least `role`.
+fn caller_with(req: &HttpRequest, payload: &mut Payload, role: Role) -> Result<Caller, ApiError> {
+    let caller = Caller::from_request(req, payload).into_inner()?;
+    caller.require(role)?;
+    Ok(caller)
 }
 
 /// A caller with at least the operator role (operators and admins).
@@ -263,11 +266,7 @@ impl FromRequest for Operator {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
-        let caller = match Caller::from_request(req, payload).into_inner() {
-            Ok(caller) => caller,
-            Err(err) => return ready(Err(err)),
-        };
-        ready(caller.require(Role::Operator).map(|()| Operator(caller)))
+        ready(caller_with(req, payload, Role::Operator).map(Operator))
     }
 }
 

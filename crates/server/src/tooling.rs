@@ -14,7 +14,7 @@ use switchboard_connectors::{
 use switchboard_domain::check::{ConnectionCheck, SyncReport};
 use switchboard_domain::integration::Integration;
 use switchboard_domain::tools::{BUILDBOT, JENKINS, find_tool};
-use switchboard_store::{FoundPipeline, Store, StoredCredential};
+use switchboard_store::{Store, StoredCredential};
 use tokio::sync::Notify;
 
 use crate::config::{BackgroundConfig, OutboundConfig};
@@ -164,21 +164,7 @@ impl Tooling {
         let id = id.to_owned();
         let report = tokio::task::spawn_blocking(move || {
             let now = Utc::now();
-            let found: Vec<FoundPipeline> = discovery
-                .pipelines
-                .into_iter()
-                .map(|pipeline| FoundPipeline {
-                    full_path: pipeline.full_path,
-                    name: pipeline.name,
-                    folder: pipeline.folder,
-                    kind: pipeline.kind,
-                    url: pipeline.url,
-                    buildable: pipeline.buildable,
-                    parameters: pipeline.parameters,
-                    last_build: pipeline.last_build,
-                })
-                .collect();
-            let counts = store.apply_discovery(&id, &found, now)?;
+            let counts = store.apply_discovery(&id, &discovery.pipelines, now)?;
             let report = SyncReport {
                 added: counts.added,
                 updated: counts.updated,

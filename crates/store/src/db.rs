@@ -130,6 +130,14 @@ impl ManageConnection for ConnectionManager {
 pub type DbPool = Pool<ConnectionManager>;
 
 pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<DbPool, r2d2::PoolError> {
+    if let DatabaseUrl::Sqlite(_) = url {
+        // Switching a new file to WAL needs it alone; the pool opens its connections at once,
+        // and those racing for the switch fail with "database is locked" straight away. WAL
+        // is kept in the file, so after one connection has switched it the others need nothing.
+        if let Err(err) = ConnectionManager::new(url.clone()).connect() {
+            tracing::debug!(error = %err, "could not switch the SQLite file to WAL up front");
+        }
+    }
     Pool::builder()
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(5))

@@ -23,9 +23,10 @@ use diesel::r2d2::PooledConnection;
 pub use db::{DatabaseUrl, DbConnection, DbPool};
 pub use error::{StoreError, StoreResult};
 pub use integrations::{IntegrationQuery, StoredCredential};
-pub use pipelines::{DiscoveryCounts, FoundPipeline, PipelineQuery};
+pub use pipelines::{DiscoveryCounts, PipelineQuery};
 pub use runs::{ActiveRun, NewRun, RunQuery, RunUpdate};
 pub use seal::{KeySource, Keyring, MasterKey, SealError, Sealer};
+pub use switchboard_domain::pipeline::DiscoveredPipeline;
 pub use users::{StoredUser, UserChange};
 
 /// The database and the sealer, shared by every request.

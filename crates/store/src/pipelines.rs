@@ -5,7 +5,9 @@ use std::collections::{HashMap, HashSet};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use diesel::upsert::excluded;
-use switchboard_domain::pipeline::{LastBuild, ParameterDefinition, Pipeline, PipelineKind};
+use switchboard_domain::pipeline::{
+    DiscoveredPipeline, LastBuild, ParameterDefinition, Pipeline, PipelineKind,
+};
 use switchboard_domain::{FieldErrorCode, ValidationErrors};
 
 use crate::schema::{integrations, pipelines};
@@ -17,20 +19,6 @@ use crate::{
 /// Rows per multi-row statement: 14 binds a row stays well under SQLite's 32,766 and
 /// PostgreSQL's 65,535 bind parameters.
 const CHUNK: usize = 1_000;
-
-/// One job as discovery found it (the connector's `DiscoveredPipeline`, field for field).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FoundPipeline {
-    /// Unique within the integration and stable across discoveries: the key of the upsert.
-    pub full_path: String,
-    pub name: String,
-    pub folder: String,
-    pub kind: PipelineKind,
-    pub url: String,
-    pub buildable: bool,
-    pub parameters: Vec<ParameterDefinition>,
-    pub last_build: Option<LastBuild>,
-}
 
 /// What [`Store::apply_discovery`] changed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -81,7 +69,12 @@ struct PipelineRow {
 
 impl PipelineRow {
     /// Whether `found` says anything different from this row (apart from it being removed).
-    fn differs(&self, found: &FoundPipeline, parameters: &str, last_build: Option<&str>) -> bool {
+    fn differs(
+        &self,
+        found: &DiscoveredPipeline,
+        parameters: &str,
+        last_build: Option<&str>,
+    ) -> bool {
         self.name != found.name
             || self.folder != found.folder
             || self.kind != found.kind.as_str()
@@ -196,7 +189,7 @@ impl Store {
     pub fn apply_discovery(
         &self,
         integration_id: &str,
-        found: &[FoundPipeline],
+        found: &[DiscoveredPipeline],
         now: DateTime<Utc>,
     ) -> StoreResult<DiscoveryCounts> {
         let at = stored(now);

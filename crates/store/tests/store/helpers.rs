@@ -10,7 +10,7 @@ use switchboard_domain::pipeline::{
 };
 use switchboard_domain::tools::JENKINS;
 use switchboard_store::{
-    DatabaseUrl, FoundPipeline, KeySource, Keyring, MasterKey, NewRun, Sealer, Store,
+    DatabaseUrl, DiscoveredPipeline, KeySource, Keyring, MasterKey, NewRun, Sealer, Store,
 };
 
 pub const PG_ENV: &str = "SWITCHBOARD_TEST_PG_URL";
@@ -145,9 +145,9 @@ pub fn create_integration(store: &Store, name: &str) -> Integration {
 }
 
 /// A job at `path` (folders joined with `/`), with one parameter and no last build.
-pub fn found(path: &str) -> FoundPipeline {
+pub fn found(path: &str) -> DiscoveredPipeline {
     let (folder, name) = path.rsplit_once('/').unwrap_or(("", path));
-    FoundPipeline {
+    DiscoveredPipeline {
         full_path: path.to_owned(),
         name: name.to_owned(),
         folder: folder.to_owned(),
@@ -165,7 +165,7 @@ pub fn found(path: &str) -> FoundPipeline {
     }
 }
 
-pub fn with_build(mut pipeline: FoundPipeline, number: i64) -> FoundPipeline {
+pub fn with_build(mut pipeline: DiscoveredPipeline, number: i64) -> DiscoveredPipeline {
     pipeline.last_build = Some(LastBuild {
         number,
         status: RunStatus::Succeeded,

@@ -17,7 +17,7 @@ fn measure(backend: Backend) {
         .map(|i| found(&format!("team-{}/service-{}/job-{i}", i % 50, i % 400)))
         .collect();
 
-    let timed = |label: &str, jobs: &[switchboard_store::FoundPipeline], second: i64| {
+    let timed = |label: &str, jobs: &[switchboard_store::DiscoveredPipeline], second: i64| {
         let started = Instant::now();
         let counts = store
             .apply_discovery(&jenkins.id, jobs, at(second))
