@@ -86,7 +86,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_RUN_POLL_MIN_MS", default_value_t = 500)]
     pub run_poll_min_ms: u64,
     /// The longest interval an unchanged active run backs off to, in milliseconds (at least the minimum, at most 300000).
-    #[arg(long, env = "SWITCHBOARD_RUN_POLL_MAX_MS", default_value_t = 2000)]
+    #[arg(long, env = "SWITCHBOARD_RUN_POLL_MAX_MS", default_value_t = 1500)]
     pub run_poll_max_ms: u64,
     /// How many runs the monitor polls at once (1 to 256).
     #[arg(long, env = "SWITCHBOARD_MONITOR_CONCURRENCY", default_value_t = 8)]
@@ -142,7 +142,7 @@ impl Default for BackgroundConfig {
         Self {
             check_interval: Duration::from_secs(300),
             run_poll_min: Duration::from_millis(500),
-            run_poll_max: Duration::from_secs(2),
+            run_poll_max: Duration::from_millis(1500),
             monitor_concurrency: 8,
         }
     }
