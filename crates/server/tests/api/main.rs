@@ -1,9 +1,12 @@
 //! API tests: the real app over HTTP against a real database (SQLite, and PostgreSQL when
 //! SWITCHBOARD_TEST_PG_URL is set). One test binary, one fresh app and database per test.
+//! `contract` is the connector contract every approved tool passes (Jenkins against the
+//! simulator, Buildbot against a real master and workers).
 
 mod helpers;
 
 mod access;
+mod contract;
 mod errors;
 mod integrations;
 mod jenkins;
