@@ -49,13 +49,13 @@ async function waitReady(base: string, child: ChildProcess, logFile: string, tim
   throw new Error(`switchboard was not ready within ${timeoutMs / 1000}s:\n${tail(logFile)}`);
 }
 
-async function stop(child: ChildProcess): Promise<void> {
+async function stop(child: ChildProcess, what = 'switchboard'): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   child.kill('SIGTERM');
   const timer = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), 20_000));
   if ((await Promise.race([exited, timer])) === 'timeout') {
-    console.warn('[e2e] switchboard did not stop within 20 s of SIGTERM; killing it');
+    console.warn(`[e2e] ${what} did not stop within 20 s of SIGTERM; killing it`);
     child.kill('SIGKILL');
     await exited;
   }
@@ -104,6 +104,60 @@ async function startJenkinsSim(logFile: string): Promise<{ child: ChildProcess; 
   return { child, url };
 }
 
+/** The password of the Buildbot master's `admin` user (e2e/buildbot/master.cfg; test-only). */
+export const BUILDBOT_ADMIN_PASSWORD = 'admin-password-do-not-show';
+
+/**
+ * Builds (cargo, quick when up to date) and starts `buildbot-master`: a real Buildbot master
+ * with local workers (e2e/buildbot/master.cfg) on free loopback ports. The first start creates
+ * the venv e2e/.venv-buildbot (python3 and network). Resolves with its URL (first stdout line).
+ * Its stdin stays open: when this process dies, the pipe closes and the master stops.
+ */
+async function startBuildbot(logFile: string): Promise<{ child: ChildProcess; url: string }> {
+  const targetDir = process.env.CARGO_TARGET_DIR || path.join(os.homedir(), '.cache/switchboard/target');
+  let bin = process.env.BUILDBOT_MASTER_BIN;
+  if (!bin) {
+    const build = spawnSync('cargo', ['build', '--locked', '-p', 'buildbot-harness', '--bin', 'buildbot-master'], {
+      cwd: REPO,
+      env: { ...process.env, CARGO_TARGET_DIR: targetDir },
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    if (build.status !== 0) throw new Error(`cargo build -p buildbot-harness --bin buildbot-master failed (exit ${build.status})`);
+    bin = path.join(targetDir, 'debug', 'buildbot-master');
+  }
+  const log = fs.openSync(logFile, 'a');
+  // A small environment: the master's local workers pass it to every build step, and
+  // Buildbot prints a step's environment at the head of its log.
+  const env: NodeJS.ProcessEnv = {};
+  for (const key of ['PATH', 'HOME', 'LANG', 'LC_ALL', 'TMPDIR', 'USER']) {
+    if (process.env[key] !== undefined) env[key] = process.env[key];
+  }
+  const child = spawn(bin, [], { env, stdio: ['pipe', 'pipe', log] });
+  fs.closeSync(log);
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    // Generous: the first start creates the venv (pip install).
+    const timer = setTimeout(() => reject(new Error(`buildbot-master did not start within 300 s:\n${tail(logFile)}`)), 300_000);
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /buildbot listening on (\S+)/.exec(out);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`buildbot-master exited (${code}) before it listened:\n${tail(logFile)}`));
+    });
+  }).catch(async (err) => {
+    await stop(child, 'buildbot-master');
+    throw err;
+  });
+  child.stdout!.resume();
+  return { child, url };
+}
+
 export default async function globalSetup(config: FullConfig): Promise<() => Promise<void>> {
   const bin = process.env.SWITCHBOARD_BIN || path.join(os.homedir(), '.cache/switchboard/target/debug/switchboard');
   if (!fs.existsSync(bin)) {
@@ -130,9 +184,31 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'switchboard-e2e-'));
   const logFile = path.join(dataDir, 'server.log');
   const simLogFile = path.join(dataDir, 'jenkins-sim.log');
-  const sim = await startJenkinsSim(simLogFile);
+  const buildbotLogFile = path.join(dataDir, 'buildbot-master.log');
+  // The master starts (a few seconds) while the simulator is built and started.
+  const buildbotStarting = startBuildbot(buildbotLogFile);
+  buildbotStarting.catch(() => undefined);
+  let sim: { child: ChildProcess; url: string };
+  try {
+    sim = await startJenkinsSim(simLogFile);
+  } catch (err) {
+    await buildbotStarting.then((b) => stop(b.child, 'buildbot-master')).catch(() => undefined);
+    throw err;
+  }
   const killSimOnExit = () => sim.child.kill('SIGKILL');
   process.once('exit', killSimOnExit);
+  let buildbot: { child: ChildProcess; url: string };
+  try {
+    buildbot = await buildbotStarting;
+  } catch (err) {
+    await stop(sim.child, 'jenkins-sim');
+    fs.rmSync(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  // SIGTERM, not SIGKILL: buildbot-master stops its master (a killed one is noticed by the
+  // master's parent watchdog, and by the closed stdin pipe).
+  const stopBuildbotOnExit = () => buildbot.child.kill('SIGTERM');
+  process.once('exit', stopBuildbotOnExit);
   const port = await freePort();
   const base = `http://127.0.0.1:${port}`;
 
@@ -164,7 +240,8 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
     await waitReady(base, child, logFile);
   } catch (err) {
     await stop(child);
-    await stop(sim.child);
+    await stop(sim.child, 'jenkins-sim');
+    await stop(buildbot.child, 'buildbot-master');
     fs.rmSync(dataDir, { recursive: true, force: true });
     throw err;
   }
@@ -178,6 +255,7 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
     }
   }
   console.log(`[e2e] jenkins-sim pid ${sim.child.pid} on ${sim.url}`);
+  console.log(`[e2e] buildbot-master pid ${buildbot.child.pid} on ${buildbot.url}`);
   console.log(`[e2e] switchboard pid ${child.pid} on ${base}; web dir ${env.SWITCHBOARD_WEB_DIR ?? '(none)'}; data ${dataDir}`);
 
   // Workers are started after the global setup and inherit these.
@@ -187,17 +265,22 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
   process.env.SWITCHBOARD_E2E_RUN_ID = crypto.randomBytes(3).toString('hex');
   process.env.SWITCHBOARD_E2E_JENKINS_URL = sim.url;
   process.env.SWITCHBOARD_E2E_JENKINS_TOKEN = JENKINS_TOKEN;
+  process.env.SWITCHBOARD_E2E_BUILDBOT_URL = buildbot.url;
+  process.env.SWITCHBOARD_E2E_BUILDBOT_PASSWORD = BUILDBOT_ADMIN_PASSWORD;
 
   return async () => {
     await stop(child);
     process.removeListener('exit', killOnExit);
-    await stop(sim.child);
+    await stop(sim.child, 'jenkins-sim');
     process.removeListener('exit', killSimOnExit);
+    await stop(buildbot.child, 'buildbot-master');
+    process.removeListener('exit', stopBuildbotOnExit);
     const outputDir = config.projects[0]?.outputDir ?? path.join(__dirname, 'test-results');
     try {
       fs.mkdirSync(outputDir, { recursive: true });
       fs.copyFileSync(logFile, path.join(outputDir, 'switchboard-server.log'));
       fs.copyFileSync(simLogFile, path.join(outputDir, 'jenkins-sim.log'));
+      fs.copyFileSync(buildbotLogFile, path.join(outputDir, 'buildbot-master.log'));
     } catch {
       // the log is a convenience
     }

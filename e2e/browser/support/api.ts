@@ -48,6 +48,13 @@ export function jenkinsSim(): { url: string; user: string; token: string } {
   return { url, user: 'admin', token: process.env.SWITCHBOARD_E2E_JENKINS_TOKEN || '' };
 }
 
+/** The real Buildbot master the global setup started (buildbot-master; e2e/buildbot/master.cfg). */
+export function buildbotMaster(): { url: string; user: string; password: string } {
+  const url = process.env.SWITCHBOARD_E2E_BUILDBOT_URL;
+  if (!url) throw new Error('SWITCHBOARD_E2E_BUILDBOT_URL is not set: the global setup starts the Buildbot master');
+  return { url, user: 'admin', password: process.env.SWITCHBOARD_E2E_BUILDBOT_PASSWORD || '' };
+}
+
 export interface Tool {
   id: string;
   name: string;
