@@ -1,6 +1,9 @@
 //! Small pieces every page shares: status badges, times and durations, polling, load states.
 //! Kept non-generic where possible: each distinct view type costs wasm size.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
@@ -107,6 +110,36 @@ pub fn duration_text(ms: i64) -> String {
         0..60 => format!("{seconds}s"),
         60..3600 => format!("{}m {:02}s", seconds / 60, seconds % 60),
         _ => format!("{}h {:02}m", seconds / 3600, seconds % 3600 / 60),
+    }
+}
+
+/// Runs `task` (like `spawn_local`) for as long as `owned` — a signal of the component that
+/// spawns it — is alive: once that component is gone, the task is dropped at its next await
+/// instead of resuming into disposed signals, which would panic and, with `panic = "abort"`,
+/// stop the whole app (seen when going Back from a run page while its log request was out).
+pub fn spawn_while(
+    owned: impl IsDisposed + Unpin + 'static,
+    task: impl Future<Output = ()> + 'static,
+) {
+    leptos::task::spawn_local(WhileAlive {
+        owned,
+        task: Box::pin(task),
+    });
+}
+
+struct WhileAlive<S> {
+    owned: S,
+    task: Pin<Box<dyn Future<Output = ()>>>,
+}
+
+impl<S: IsDisposed + Unpin> Future for WhileAlive<S> {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.owned.is_disposed() {
+            return Poll::Ready(());
+        }
+        self.task.as_mut().poll(cx)
     }
 }
 

@@ -3,7 +3,6 @@
 use std::collections::{BTreeMap, HashSet};
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use switchboard_domain::check::{ConnectionCheck, TestDraftRequest};
 use switchboard_domain::integration::{
     CreateIntegrationRequest, CredentialView, Integration, UpdateIntegrationRequest,
@@ -323,7 +322,7 @@ pub fn IntegrationDialog(
 
     let load = move |id: String| {
         loading.set(true);
-        spawn_local(async move {
+        ui::spawn_while(loading, async move {
             match auth.check(api::get_integration(&auth.token(), &id).await) {
                 Ok(tagged) => {
                     form.fill(&tagged.value, tagged.etag);
@@ -390,7 +389,7 @@ pub fn IntegrationDialog(
         saving.set(true);
         top_error.set(None);
         let id = integration_id.clone();
-        spawn_local(async move {
+        ui::spawn_while(saving, async move {
             let token = auth.token();
             let result = if adding {
                 api::create_integration(&token, &form.create_request().0).await
@@ -428,7 +427,7 @@ pub fn IntegrationDialog(
         testing.set(true);
         check.set(None);
         let draft = form.draft((!adding).then(|| id_for_test.clone()));
-        spawn_local(async move {
+        ui::spawn_while(testing, async move {
             let result = auth.check(api::test_integration_draft(&auth.token(), &draft).await);
             testing.set(false);
             match result {

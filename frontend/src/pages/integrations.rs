@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use switchboard_domain::integration::{Integration, IntegrationStatus};
 use switchboard_domain::tools::{Tool, find_tool};
 
@@ -54,7 +53,7 @@ fn row_action(
 ) {
     let (id, name) = (item.id.clone(), item.name.clone());
     busy.set(Some(id.clone()));
-    spawn_local(async move {
+    ui::spawn_while(busy, async move {
         let token = auth.token();
         let message = if sync {
             match auth.check(api::sync_integration(&token, &id).await) {
@@ -248,7 +247,7 @@ pub fn IntegrationsPage() -> impl IntoView {
     let delete_error = RwSignal::new(None::<String>);
 
     let load = move || {
-        spawn_local(async move {
+        ui::spawn_while(items, async move {
             let token = auth.token();
             match auth.check(api::list_integrations(&token).await) {
                 Ok(list) => items.set(Loaded::Ready(list)),
@@ -266,7 +265,7 @@ pub fn IntegrationsPage() -> impl IntoView {
         if !matches!(items.get_untracked(), Loaded::Ready(_)) {
             return;
         }
-        spawn_local(async move {
+        ui::spawn_while(items, async move {
             if let Ok(list) = auth.check(api::list_integrations(&auth.token()).await)
                 && items.with_untracked(|now| !matches!(now, Loaded::Ready(old) if *old == list))
             {
@@ -315,7 +314,7 @@ pub fn IntegrationsPage() -> impl IntoView {
         let Some(target) = deleting.get_untracked() else {
             return;
         };
-        spawn_local(async move {
+        ui::spawn_while(items, async move {
             match auth.check(api::delete_integration(&auth.token(), &target.id).await) {
                 Ok(()) => {
                     items.update(|loaded| {

@@ -5,7 +5,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use switchboard_domain::pipeline::{Pipeline, PipelineKind};
 
 use super::integrations::Loaded;
@@ -120,7 +119,7 @@ pub fn PipelinesPage() -> impl IntoView {
         let this = generation.get_value() + 1;
         generation.set_value(this);
         let q = search.get_untracked();
-        spawn_local(async move {
+        ui::spawn_while(search, async move {
             let result = auth.check(api::list_pipelines(&auth.token(), q.trim()).await);
             if generation.try_get_value() != Some(this) {
                 return;

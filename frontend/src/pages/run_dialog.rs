@@ -2,7 +2,8 @@
 //! the same rules as the server before it is sent.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
+
+use crate::ui;
 use serde_json::Value;
 use switchboard_domain::pipeline::{
     ParameterDefinition, ParameterType, Pipeline, TriggerRunRequest,
@@ -88,7 +89,7 @@ pub fn RunDialog(pipeline: Pipeline, on_close: Callback<()>) -> impl IntoView {
         top_error.set(None);
         sending.set(true);
         let (id, full_path) = (id.clone(), full_path.clone());
-        spawn_local(async move {
+        ui::spawn_while(sending, async move {
             let result = auth.check(api::trigger_run(&auth.token(), &id, &request).await);
             sending.set(false);
             match result {

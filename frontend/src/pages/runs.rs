@@ -7,7 +7,6 @@ use std::time::Duration;
 use chrono::Utc;
 use leptos::html;
 use leptos::prelude::*;
-use leptos::task::spawn_local;
 use switchboard_domain::pipeline::{Run, RunStatus};
 
 use super::integrations::Loaded;
@@ -47,7 +46,7 @@ pub fn RunsPage() -> impl IntoView {
         let this = generation.get_value() + 1;
         generation.set_value(this);
         let filter = status.get_untracked();
-        spawn_local(async move {
+        ui::spawn_while(status, async move {
             let result = auth.check(api::list_runs(&auth.token(), &filter).await);
             if generation.try_get_value() != Some(this) {
                 return;
@@ -171,7 +170,7 @@ pub fn RunView(id: String) -> impl IntoView {
             return;
         }
         busy.set_value(true);
-        spawn_local(async move {
+        ui::spawn_while(run, async move {
             let token = auth.token();
             let id = id.get_value();
             let refresh =
@@ -202,6 +201,9 @@ pub fn RunView(id: String) -> impl IntoView {
                             log.update(|log| log.push_str(&chunk.text));
                             if follow.get_value() {
                                 request_animation_frame(move || {
+                                    if run.is_disposed() {
+                                        return;
+                                    }
                                     if let Some(pre) = pre.get_untracked() {
                                         pre.set_scroll_top(pre.scroll_height());
                                     }
@@ -235,7 +237,7 @@ pub fn RunView(id: String) -> impl IntoView {
 
     let cancel = move |_| {
         cancelling.set(true);
-        spawn_local(async move {
+        ui::spawn_while(cancelling, async move {
             let result = auth.check(api::cancel_run(&auth.token(), &id.get_value()).await);
             cancelling.set(false);
             match result {

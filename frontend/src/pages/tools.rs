@@ -1,7 +1,8 @@
 //! Administration → Tools: the approved tools and whether they may be used.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
+
+use crate::ui;
 use switchboard_domain::tools::{Capability, Tool};
 
 use super::integrations::Loaded;
@@ -27,7 +28,7 @@ pub fn ToolsPage() -> impl IntoView {
     let toasts = use_toasts();
     let tools = RwSignal::new(Loaded::<Vec<Tool>>::Loading);
     let error = RwSignal::new(None::<String>);
-    spawn_local(async move {
+    ui::spawn_while(tools, async move {
         match auth.check(api::list_tools(&auth.token()).await) {
             Ok(list) => tools.set(Loaded::Ready(list)),
             Err(err) => tools.set(Loaded::Failed(err.message())),
@@ -35,7 +36,7 @@ pub fn ToolsPage() -> impl IntoView {
     });
     let switch = move |id: String, enabled: bool| {
         error.set(None);
-        spawn_local(async move {
+        ui::spawn_while(tools, async move {
             match auth.check(api::update_tool(&auth.token(), &id, enabled).await) {
                 Ok(updated) => {
                     toasts.show(format!(

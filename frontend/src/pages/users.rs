@@ -1,7 +1,8 @@
 //! Administration → Users.
 
 use leptos::prelude::*;
-use leptos::task::spawn_local;
+
+use crate::ui;
 use switchboard_domain::ValidationErrors;
 use switchboard_domain::user::{CreateUserRequest, Role, UpdateUserRequest, User};
 
@@ -25,7 +26,7 @@ pub fn UsersPage() -> impl IntoView {
     let row_error = RwSignal::new(None::<String>);
 
     let load = move || {
-        spawn_local(async move {
+        ui::spawn_while(users, async move {
             match auth.check(api::list_users(&auth.token()).await) {
                 Ok(list) => users.set(Loaded::Ready(list)),
                 Err(err) => users.set(Loaded::Failed(err.message())),
@@ -45,7 +46,7 @@ pub fn UsersPage() -> impl IntoView {
     };
     let change = move |user: User, request: UpdateUserRequest, done: String| {
         row_error.set(None);
-        spawn_local(async move {
+        ui::spawn_while(users, async move {
             match auth.check(api::update_user(&auth.token(), &user.id, &request).await) {
                 Ok(updated) => {
                     replace(updated);
@@ -78,7 +79,7 @@ pub fn UsersPage() -> impl IntoView {
         }
         form_errors.set(Vec::new());
         adding.set(true);
-        spawn_local(async move {
+        ui::spawn_while(adding, async move {
             let result = auth.check(api::create_user(&auth.token(), &request).await);
             adding.set(false);
             match result {
