@@ -128,6 +128,8 @@ pub trait ToolHarness: Sized {
 
 /// A scenario under way: the tool, a fresh server, and what messages name.
 pub struct Contract<T: ToolHarness> {
+    // Dropped first, while the server still runs.
+    cleanup: CancelOnFailure,
     pub tool: T,
     pub app: TestApp,
     pub scenario: &'static str,
@@ -140,6 +142,10 @@ impl<T: ToolHarness> Contract<T> {
         let tool = T::start(needs).await;
         let app = TestApp::spawn(backend).await;
         Self {
+            cleanup: CancelOnFailure {
+                base: app.base.clone(),
+                token: app.admin_token.clone(),
+            },
             tool,
             app,
             scenario,
@@ -150,6 +156,12 @@ impl<T: ToolHarness> Contract<T> {
     pub async fn finish(self) {
         drop(self.app);
         self.tool.stop().await;
+    }
+
+    /// Restarts the server (see [`TestApp::restart`]).
+    pub fn restart(&mut self) {
+        self.app.restart();
+        self.cleanup.base = self.app.base.clone();
     }
 
     /// The prefix of every message: `[tool] scenario › step`.
@@ -411,6 +423,60 @@ impl<T: ToolHarness> Contract<T> {
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+}
+
+/// When a scenario fails, cancels the runs it left queued or running, so that a failed test
+/// does not keep a worker of a shared tool busy with an endless build for the tests after it.
+struct CancelOnFailure {
+    base: String,
+    token: String,
+}
+
+impl Drop for CancelOnFailure {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            return;
+        }
+        let (base, token) = (self.base.clone(), self.token.clone());
+        // The test's own runtime is unwinding: ask from a runtime of its own.
+        let cleaner = std::thread::spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async move {
+                let Ok(client) = reqwest::Client::builder()
+                    .timeout(Duration::from_secs(10))
+                    .build()
+                else {
+                    return;
+                };
+                let Ok(answer) = client
+                    .get(format!("{base}/api/v1/runs?limit=100"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await
+                else {
+                    return;
+                };
+                let runs: Value = answer.json().await.unwrap_or_default();
+                for run in runs["items"].as_array().into_iter().flatten() {
+                    if run["status"] == "queued" || run["status"] == "running" {
+                        let id = run["id"].as_str().unwrap_or_default();
+                        let _ = client
+                            .post(format!("{base}/api/v1/runs/{id}/cancel"))
+                            .bearer_auth(&token)
+                            .json(&json!({}))
+                            .send()
+                            .await;
+                    }
+                }
+            });
+        });
+        let _ = cleaner.join();
     }
 }
 

@@ -749,7 +749,7 @@ pub async fn restart_mid_run<T: ToolHarness>(backend: Backend) {
     c.connected().await;
     let run = c.started_run("trigger", T::SLOW, &json!({})).await;
     c.run_until("follow to running", &run, &["running"]).await;
-    c.app.restart();
+    c.restart();
     let done = c
         .run_until(
             "follow to the result after the restart",
