@@ -186,28 +186,40 @@ build: deps
 run *ARGS: web build
     SWITCHBOARD_DATA_DIR="${SWITCHBOARD_DATA_DIR:-data}" SWITCHBOARD_WEB_DIR="${SWITCHBOARD_WEB_DIR:-{{ web_dist }}}" exec "{{ server_bin }}" serve {{ ARGS }}
 
-# A newcomer's tour: the Jenkins simulator (e2e/jenkins-sim/examples/demo.json) and the server with a Jenkins integration registered; pipelines appear within seconds. Data in a fresh ./demo-data.
+# A newcomer's tour: the Jenkins simulator (e2e/jenkins-sim/examples/demo.json), a real Buildbot master + worker (e2e/buildbot, in a venv) and the server with both registered; pipelines appear within seconds. Data in a fresh ./demo-data.
 demo: web
     #!/usr/bin/env bash
     set -euo pipefail
-    cargo build --release --locked -p switchboard-server -p jenkins-sim
+    cargo build --release --locked -p switchboard-server -p jenkins-sim -p buildbot-harness
     data=demo-data
     rm -rf "$data"
     mkdir -p "$data"
-    sim_out="$data/jenkins-sim.out"
-    "{{ CARGO_TARGET_DIR }}/release/jenkins-sim" --config e2e/jenkins-sim/examples/demo.json --bind 127.0.0.1:0 --context-path /jenkins >"$sim_out" 2>"$data/jenkins-sim.log" &
-    sim_pid=$!
-    trap 'kill "$sim_pid" 2>/dev/null || true' EXIT
-    for _ in $(seq 1 100); do
-        if grep -q 'listening on' "$sim_out" 2>/dev/null; then break; fi
-        sleep 0.1
-    done
-    sim_url="$(sed -n 's/^jenkins-sim listening on //p' "$sim_out")"
-    if [ -z "$sim_url" ]; then echo "demo: the Jenkins simulator did not start; see $data/jenkins-sim.log" >&2; exit 1; fi
-    echo "demo: Jenkins simulator at $sim_url (user admin, token in e2e/jenkins-sim/examples/demo.json)"
+    pids=()
+    trap 'for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done' EXIT
+    # wait_for FILE PREFIX: the URL a child printed after PREFIX (the first line of its stdout).
+    wait_for() {
+        for _ in $(seq 1 1200); do
+            if grep -q "^$2" "$1" 2>/dev/null; then sed -n "s/^$2//p" "$1" | head -1; return 0; fi
+            sleep 0.1
+        done
+        return 1
+    }
+    "{{ CARGO_TARGET_DIR }}/release/jenkins-sim" --config e2e/jenkins-sim/examples/demo.json --bind 127.0.0.1:0 --context-path /jenkins \
+        >"$data/jenkins-sim.out" 2>"$data/jenkins-sim.log" &
+    pids+=($!)
+    # The Buildbot master keeps running while its standard input is open.
+    sleep infinity | "{{ CARGO_TARGET_DIR }}/release/buildbot-master" >"$data/buildbot.out" 2>"$data/buildbot.log" &
+    pids+=($!)
+    jenkins_url="$(wait_for "$data/jenkins-sim.out" 'jenkins-sim listening on ')" || { echo "demo: the Jenkins simulator did not start; see $data/jenkins-sim.log" >&2; exit 1; }
+    echo "demo: Jenkins simulator at $jenkins_url (user admin; its token is in e2e/jenkins-sim/examples/demo.json)"
+    echo "demo: starting Buildbot (the first time creates e2e/.venv-buildbot, about a minute)"
+    buildbot_url="$(wait_for "$data/buildbot.out" 'buildbot listening on ')" || { echo "demo: Buildbot did not start; see $data/buildbot.log" >&2; exit 1; }
+    echo "demo: Buildbot at $buildbot_url (user admin; password in e2e/buildbot/master.cfg)"
     SWITCHBOARD_CREDENTIAL_APITOKEN=11a7e1d6b1c2d3e4f5a6b7c8d9e0f1a2b3 "{{ server_bin }}" integration add \
-        --data-dir "$data" --name "Demo Jenkins" --tool jenkins --url "apiUrl=$sim_url" --credential username=admin
-    echo "demo: open http://127.0.0.1:8080, sign in as admin with the password below, and look at CI/CD → Pipelines; Ctrl-C stops both"
+        --data-dir "$data" --name "Demo Jenkins" --tool jenkins --url "apiUrl=$jenkins_url" --credential username=admin
+    SWITCHBOARD_CREDENTIAL_PASSWORD=admin-password-do-not-show "{{ server_bin }}" integration add \
+        --data-dir "$data" --name "Demo Buildbot" --tool buildbot --url "apiUrl=$buildbot_url" --credential username=admin
+    echo "demo: open http://127.0.0.1:8080, sign in as admin with the password below, and look at CI/CD → Pipelines; Ctrl-C stops everything"
     SWITCHBOARD_WEB_DIR="{{ web_dist }}" "{{ server_bin }}" serve --data-dir "$data"
 
 # Run every Rust test (PostgreSQL ones too when SWITCHBOARD_TEST_PG_URL is set), validate api-spec/openapi.json, fuzz the API, then the browser tests.
