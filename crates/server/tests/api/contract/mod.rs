@@ -10,7 +10,7 @@
 //! [`contract_tests!`] makes one `#[test]` per (tool, scenario, backend), named
 //! `contract::<tool>::<scenario>::<backend>`; every assertion message starts with
 //! `[<tool>] <scenario> › <step>:`. Adding a tool: a harness module in `tools/`, and one line
-//! at the end of this file.
+//! in the `contract_tests!` invocation at the end of this file.
 
 mod plain_http;
 mod scenarios;
@@ -487,8 +487,9 @@ pub fn paths(items: &[Value]) -> Vec<String> {
         .collect()
 }
 
-/// One test per (tool, scenario, backend): `contract::<tool>::<scenario>::{sqlite,postgres}`.
-macro_rules! contract_tests {
+/// One test per scenario and backend for the tool `$harness`:
+/// `<scenario>::{sqlite,postgres}`.
+macro_rules! scenario_tests {
     ($harness:path; $($scenario:ident),+ $(,)?) => {
         $(
             mod $scenario {
@@ -516,30 +517,35 @@ macro_rules! contract_tests {
     };
 }
 
-/// Every scenario, for one tool.
-macro_rules! contract_for {
-    ($tool:ident: $harness:path) => {
-        mod $tool {
-            contract_tests!(
-                $harness;
-                check_ok,
-                check_bad_credentials,
-                check_forbidden,
-                check_not_found,
-                check_not_that_tool,
-                discover,
-                trigger_with_parameters,
-                trigger_failing,
-                trigger_unstable,
-                trigger_bad_parameters,
-                log_read_incrementally,
-                cancel_queued,
-                stop_running,
-                restart_mid_run,
-            );
-        }
+/// Every scenario for every tool listed: `contract::<tool>::<scenario>::<backend>`.
+macro_rules! contract_tests {
+    ($($tool:ident: $harness:path),+ $(,)?) => {
+        $(
+            mod $tool {
+                scenario_tests!(
+                    $harness;
+                    check_ok,
+                    check_bad_credentials,
+                    check_forbidden,
+                    check_not_found,
+                    check_not_that_tool,
+                    discover,
+                    trigger_with_parameters,
+                    trigger_failing,
+                    trigger_unstable,
+                    trigger_bad_parameters,
+                    log_read_incrementally,
+                    cancel_queued,
+                    stop_running,
+                    restart_mid_run,
+                );
+            }
+        )+
     };
 }
 
-contract_for!(jenkins: crate::contract::tools::jenkins::Jenkins);
-contract_for!(buildbot: crate::contract::tools::buildbot::Buildbot);
+// The approved tools: one line each.
+contract_tests! {
+    jenkins: crate::contract::tools::jenkins::Jenkins,
+    buildbot: crate::contract::tools::buildbot::Buildbot,
+}
