@@ -44,11 +44,12 @@ async fn an_admin_check_names_version_user_and_permissions() {
 }
 
 #[tokio::test]
-async fn a_viewer_check_passes_without_control() {
+async fn a_viewer_who_may_not_control_is_forbidden_at_the_check() {
     let master = shared();
-    let report = connector().check(&viewer(master)).await.expect("passes");
-    assert_eq!(report.authenticated_as, "viewer");
-    assert_eq!(report.permissions, [PERMISSION_READ]);
+    let error = check_error(&connector(), &viewer(master)).await;
+    assert_eq!(error.category, Category::Forbidden, "{error:?}");
+    assert!(error.message.contains("viewer"), "{error:?}");
+    assert!(error.hint.contains("authz"), "{error:?}");
 }
 
 #[tokio::test]
@@ -59,9 +60,10 @@ async fn without_a_password_the_check_is_anonymous() {
         target(&master.url, Some("admin"), None),
         target(&master.url, Some("admin"), Some("")),
     ] {
-        let report = connector().check(&anonymous).await.expect("passes");
-        assert_eq!(report.authenticated_as, ANONYMOUS);
-        assert_eq!(report.permissions, [PERMISSION_READ]);
+        // This master lets anonymous users read but not control.
+        let error = check_error(&connector(), &anonymous).await;
+        assert_eq!(error.category, Category::Forbidden, "{error:?}");
+        assert!(error.message.contains(ANONYMOUS), "{error:?}");
     }
 }
 

@@ -125,7 +125,10 @@ fn polled(
         build_url: state.build_url,
         detail: state.detail,
         started_at: state.started_at,
-        finished_at: state.finished_at,
+        // A run cancelled in the queue never built: it ends when the tool says so.
+        finished_at: state
+            .finished_at
+            .or_else(|| (!state.status.is_active()).then_some(now)),
         duration_ms: state.duration_ms,
         next_poll_at: state.status.is_active().then(|| now + to_chrono(next_in)),
         poll_failures: 0,

@@ -928,7 +928,20 @@ async fn check(session: &Session<'_>) -> Result<ConnectionReport, ConnectorError
     match answer.status().as_u16() {
         // Not supported (the expected answer) or a result: authz let the call through.
         501 | 200 => permissions.push(PERMISSION_CONTROL.to_owned()),
-        403 => {}
+        // Switchboard exists to trigger and stop builds: a user who may only read is not
+        // enough, and saying so at the check beats a refusal at the first Run.
+        403 => {
+            return Err(ConnectorError::new(
+                Category::Forbidden,
+                format!(
+                    "Buildbot lets {authenticated_as} read but not control builds (403 at {})",
+                    display_url(answer.url())
+                ),
+                format!(
+                    "Give {authenticated_as} a role the master's authz allows to force and stop builds (c['www']['authz'] allowRules), or use a user that has one"
+                ),
+            ));
+        }
         _ => {
             return Err(match reply.and_then(|reply| reply.error) {
                 Some(error) => {

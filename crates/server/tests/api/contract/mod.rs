@@ -45,16 +45,6 @@ pub enum Needs {
     HeldQueue,
 }
 
-/// Where a user that lacks a permission is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refused {
-    /// The connection check already fails with `forbidden` (Jenkins: no Overall/Read).
-    AtCheck,
-    /// The check passes (the user may read), a trigger is refused with a 502 `forbidden`
-    /// (Buildbot: a user without the role that may force builds).
-    AtTrigger,
-}
-
 /// Parameter values the parameterized pipeline refuses: the values, the field named and
 /// the code given.
 pub struct Invalid {
@@ -75,8 +65,6 @@ pub trait ToolHarness: Sized {
     const SECRET_FIELD: &'static str;
     /// A text the hint of a bad-credentials check contains.
     const BAD_CREDENTIALS_HINT: &'static str;
-    /// Where the user of [`ToolHarness::lacking_permission`] is refused.
-    const REFUSED: Refused;
     /// Every pipeline discovery finds, by full path, in the order the API lists them.
     const PIPELINES: &'static [&'static str];
     /// A pipeline with parameters, and its parameters' (name, type) as discovered.

@@ -12,7 +12,7 @@ use std::sync::OnceLock;
 use buildbot_harness::{ADMIN_PASSWORD, Extension, Master, VIEWER_PASSWORD};
 use serde_json::{Value, json};
 
-use crate::contract::{Contract, Invalid, Needs, Refused, ToolHarness};
+use crate::contract::{Contract, Invalid, Needs, ToolHarness};
 
 const EXTENSION: Extension = Extension {
     config: include_str!("buildbot_extension.cfg"),
@@ -54,7 +54,6 @@ impl ToolHarness for Buildbot {
     const SECRET_FIELD: &'static str = "password";
     // The hint names the user whose password was refused.
     const BAD_CREDENTIALS_HINT: &'static str = "admin";
-    const REFUSED: Refused = Refused::AtTrigger;
     const PIPELINES: &'static [&'static str] = &[
         "fails",
         "greet",

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::contract::{Contract, Invalid, Needs, Refused, ToolHarness};
+use crate::contract::{Contract, Invalid, Needs, ToolHarness};
 
 pub const ADMIN_TOKEN: &str = "11a7e1d6b1c2d3e4f5a6b7c8d9e0f1a2b3";
 pub const WRONG_TOKEN: &str = "11ffffffffffffffffffffffffffffffff";
@@ -80,7 +80,6 @@ impl ToolHarness for Jenkins {
     const USER: &'static str = "admin";
     const SECRET_FIELD: &'static str = "apiToken";
     const BAD_CREDENTIALS_HINT: &'static str = "People";
-    const REFUSED: Refused = Refused::AtCheck;
     const PIPELINES: &'static [&'static str] = PIPELINES;
     const PARAMETERIZED: &'static str = "platform/deploy";
     const PARAMETER_TYPES: &'static [(&'static str, &'static str)] = &[
