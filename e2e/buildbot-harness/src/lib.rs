@@ -219,7 +219,16 @@ impl Master {
         }
         write_settings(&basedir, &settings);
         let output = File::create(dir.path().join("output.log")).map_err(|e| e.to_string())?;
-        let child = Command::new(venv.join("bin/buildbot"))
+        // Buildbot prints each step's environment at the top of its log: the master and its
+        // local workers get a minimal one, never the caller's (which may hold secrets).
+        let mut command = Command::new(venv.join("bin/buildbot"));
+        command.env_clear();
+        for name in ["PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "USER"] {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
+        let child = command
             .args(["start", "--nodaemon"])
             .arg(&basedir)
             .stdin(Stdio::null())
