@@ -30,6 +30,14 @@ fn storage() -> Option<web_sys::Storage> {
     window().session_storage().ok().flatten()
 }
 
+/// Why the last session ended, kept until the next sign-in: a reload of the sign-in page (or
+/// one that raced the sign-out) still says why the user is there.
+const NOTICE_KEY: &str = "switchboard.notice";
+
+fn load_notice() -> Option<String> {
+    storage()?.get_item(NOTICE_KEY).ok().flatten()
+}
+
 fn load() -> Option<Session> {
     let text = storage()?.get_item(STORAGE_KEY).ok().flatten()?;
     serde_json::from_str(&text).ok()
@@ -46,13 +54,14 @@ impl Auth {
     pub fn new() -> Self {
         Self {
             session: RwSignal::new(load()),
-            notice: RwSignal::new(None),
+            notice: RwSignal::new(load_notice()),
         }
     }
 
     pub fn sign_in(&self, session: Session) {
         if let (Some(storage), Ok(text)) = (storage(), serde_json::to_string(&session)) {
             let _ = storage.set_item(STORAGE_KEY, &text);
+            let _ = storage.remove_item(NOTICE_KEY);
         }
         self.notice.set(None);
         self.session.set(Some(session));
@@ -61,6 +70,10 @@ impl Auth {
     pub fn sign_out(&self, notice: Option<&str>) {
         if let Some(storage) = storage() {
             let _ = storage.remove_item(STORAGE_KEY);
+            let _ = match notice {
+                Some(text) => storage.set_item(NOTICE_KEY, text),
+                None => storage.remove_item(NOTICE_KEY),
+            };
         }
         self.notice.set(notice.map(str::to_owned));
         self.session.set(None);
