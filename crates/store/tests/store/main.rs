@@ -5,4 +5,3 @@ mod helpers;
 mod leases;
 mod pipelines;
 mod runs;
-mod speed;
