@@ -1219,8 +1219,8 @@ def delay_section(args: argparse.Namespace, facts: dict[str, str], runs: list[De
                  f"{len(LONG_JOBS)} long ones of {LONG_JOBS[0][1] / 1000:g}, {LONG_JOBS[1][1] / 1000:g}, … {LONG_JOBS[-1][1] / 1000:g} s; concurrent builds allowed, quiet period {LATENCY_QUIET_MS} ms, 16 executors. Each trigger "
                  "passes its own value of a string parameter `RUN`, so Jenkins' queue never merges two triggers into one build."),
         "- Server: the release binary and a fresh data directory (PostgreSQL: a fresh database), **with the run monitor's",
-        "  defaults**: `SWITCHBOARD_RUN_POLL_MIN_MS` 500 and `SWITCHBOARD_RUN_POLL_MAX_MS` 2000 (an active run is polled every",
-        "  tenth of its age, at least 500 ms and at most 2 s apart), `SWITCHBOARD_MONITOR_CONCURRENCY` 8; the script clears",
+        "  defaults**: `SWITCHBOARD_RUN_POLL_MIN_MS` 500 and `SWITCHBOARD_RUN_POLL_MAX_MS` 1500 (an active run is polled every",
+        "  tenth of its age, at least 500 ms and at most 1.5 s apart), `SWITCHBOARD_MONITOR_CONCURRENCY` 8; the script clears",
         "  every `SWITCHBOARD_*` variable it inherits.",
         *wrapped(f"- {args.delay_runs} runs of the short builds through `POST /api/v1/pipelines/{{id}}/runs`: {singles} one at a time, "
                  f"then the rest in groups of {args.delay_burst} triggered at once, each wave after a random 0–0.5 s pause"
