@@ -16,7 +16,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use url::{Host, Url};
 
-/// The HTTP client could not be built (in practice: the TLS backend failed to initialise).
+/// The HTTP client could not be built (in practice: the TLS backend failed to initialise or
+/// refused an extra root certificate).
 #[derive(Debug, thiserror::Error)]
 #[error("could not build the outbound HTTP client: {0}")]
 pub struct ClientBuildError(#[source] reqwest::Error);
@@ -53,6 +54,7 @@ impl GuardedClient {
         resolver: Arc<dyn Resolve>,
     ) -> Result<Self, ClientBuildError> {
         let max_redirects = policy.max_redirects;
+        let extra_roots = policy.extra_roots.to_reqwest().map_err(ClientBuildError)?;
         let build = |redirects: reqwest::redirect::Policy| {
             reqwest::Client::builder()
                 .connect_timeout(policy.connect_timeout)
@@ -61,6 +63,7 @@ impl GuardedClient {
                 .no_proxy()
                 .referer(false)
                 .user_agent(concat!("Switchboard/", env!("CARGO_PKG_VERSION")))
+                .tls_certs_merge(extra_roots.clone())
                 .dns_resolver(Arc::new(GuardedResolver::new(
                     resolver.clone(),
                     policy.clone(),
@@ -418,7 +421,7 @@ fn tls_error(error: &rustls::Error, host: &str, authority: &str) -> ConnectorErr
                 Category::Tls,
                 format!("the TLS certificate of {authority} is not trusted: {error}"),
                 format!(
-                    "Give {host} a certificate for its name from a CA the Switchboard server trusts (a self-signed one is not), or add its CA to the Switchboard server's trust store."
+                    "Give {host} a certificate for its name from a CA the Switchboard server trusts (a self-signed one is not), or add its CA to the certificates Switchboard trusts (SWITCHBOARD_OUTBOUND_CA_FILE)."
                 ),
             )
         }

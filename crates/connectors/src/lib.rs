@@ -61,7 +61,7 @@ pub use connector::{
     PipelineRef, RunHandle, RunState, Target,
 };
 pub use error::{Category, ConnectorError, display_url};
-pub use policy::{AddressClass, AddressDenied, OutboundPolicy};
+pub use policy::{AddressClass, AddressDenied, OutboundPolicy, TrustedRoots, TrustedRootsError};
 pub use resolve::{Addrs, Name, Resolve, Resolving, StaticResolver, SystemResolver};
 
 /// HTTP types used in requests and responses, so connectors need no direct reqwest dependency.

@@ -23,6 +23,9 @@ pub struct OutboundPolicy {
     /// `*.example.com` for any name below a domain (compared ignoring case). The server maps
     /// `SWITCHBOARD_OUTBOUND_ALLOWED_HOSTS` to it. The address checks apply as well.
     pub allowed_hosts: Vec<String>,
+    /// Certificate authorities trusted besides the system's (a tool behind a private CA). The
+    /// server maps `SWITCHBOARD_OUTBOUND_CA_FILE` to it.
+    pub extra_roots: TrustedRoots,
 }
 
 impl Default for OutboundPolicy {
@@ -34,6 +37,7 @@ impl Default for OutboundPolicy {
             max_redirects: 5,
             deny_private: false,
             allowed_hosts: Vec::new(),
+            extra_roots: TrustedRoots::default(),
         }
     }
 }
@@ -62,6 +66,66 @@ impl OutboundPolicy {
                 None => host == allowed,
             }
         })
+    }
+}
+
+/// CA certificates trusted in addition to the system's, parsed from a PEM bundle.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct TrustedRoots {
+    /// Each certificate's DER encoding.
+    certificates: Vec<Vec<u8>>,
+}
+
+/// A PEM bundle that is not one.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TrustedRootsError {
+    #[error("it holds no PEM certificate (-----BEGIN CERTIFICATE-----)")]
+    NoCertificate,
+    #[error("a certificate in it cannot be read: {0}")]
+    Unreadable(String),
+}
+
+impl TrustedRoots {
+    /// Parses a PEM bundle: one or more `CERTIFICATE` blocks; other blocks (a key, a CRL) and
+    /// text between blocks are ignored.
+    pub fn parse(pem: &[u8]) -> Result<Self, TrustedRootsError> {
+        use rustls::pki_types::CertificateDer;
+        use rustls::pki_types::pem::PemObject;
+
+        let certificates = CertificateDer::pem_slice_iter(pem)
+            .map(|certificate| {
+                certificate
+                    .map(|der| der.to_vec())
+                    .map_err(|error| TrustedRootsError::Unreadable(error.to_string()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        if certificates.is_empty() {
+            return Err(TrustedRootsError::NoCertificate);
+        }
+        Ok(Self { certificates })
+    }
+
+    /// How many certificates the bundle holds.
+    pub fn len(&self) -> usize {
+        self.certificates.len()
+    }
+
+    /// Whether no extra certificate is trusted.
+    pub fn is_empty(&self) -> bool {
+        self.certificates.is_empty()
+    }
+
+    pub(crate) fn to_reqwest(&self) -> Result<Vec<reqwest::Certificate>, reqwest::Error> {
+        self.certificates
+            .iter()
+            .map(|der| reqwest::Certificate::from_der(der))
+            .collect()
+    }
+}
+
+impl fmt::Debug for TrustedRoots {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "TrustedRoots({} certificates)", self.len())
     }
 }
 

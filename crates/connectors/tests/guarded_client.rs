@@ -10,7 +10,7 @@ use std::time::Duration;
 use support::{TestServer, TlsTestServer, http};
 use switchboard_connectors::{
     BaseUrl, Category, ConnectorError, Credentials, GuardedClient, Method, Name, OutboundPolicy,
-    OutboundRequest, Resolve, Resolving, StaticResolver, Url,
+    OutboundRequest, Resolve, Resolving, StaticResolver, TrustedRoots, TrustedRootsError, Url,
 };
 
 const LOCALHOST: &str = "127.0.0.1";
@@ -32,6 +32,7 @@ fn policy() -> OutboundPolicy {
         max_redirects: 3,
         deny_private: false,
         allowed_hosts: Vec::new(),
+        extra_roots: TrustedRoots::default(),
     }
 }
 
@@ -477,7 +478,7 @@ async fn endless_body_is_cut_at_the_cap() {
 }
 
 #[tokio::test]
-async fn self_signed_certificate_is_tls() {
+async fn a_certificate_from_an_untrusted_private_ca_is_tls() {
     let server = TlsTestServer::start().await;
     let (client, _) = client_with(
         policy(),
@@ -492,6 +493,67 @@ async fn self_signed_certificate_is_tls() {
         assert!(error.message.contains("not trusted"), "{target}: {error:?}");
     }
     assert_eq!(server.handshakes_ok.load(Ordering::SeqCst), 0);
+}
+
+#[tokio::test]
+async fn a_private_ca_in_extra_roots_is_trusted_and_no_other() {
+    let server = TlsTestServer::start().await;
+    let resolver = StaticResolver::new().with("localhost", &[ip(LOCALHOST)]);
+    let trusting = |pem: &str| OutboundPolicy {
+        extra_roots: TrustedRoots::parse(pem.as_bytes()).expect("a PEM bundle"),
+        ..policy()
+    };
+
+    let (client, _) = client_with(trusting(&server.ca_pem), resolver.clone());
+    for target in [
+        format!("https://127.0.0.1:{}/", server.addr.port()),
+        format!("https://localhost:{}/", server.addr.port()),
+    ] {
+        let response = get(&client, &target).await.expect("trusted");
+        assert_eq!(response.body(), b"secure", "{target}");
+    }
+    assert_eq!(server.handshakes_ok.load(Ordering::SeqCst), 2);
+
+    // Another private CA in the bundle does not vouch for this server.
+    let other = support::private_ca("Another CA").pem();
+    let (client, _) = client_with(trusting(&other), resolver);
+    let error = get(
+        &client,
+        &format!("https://localhost:{}/", server.addr.port()),
+    )
+    .await
+    .expect_err("untrusted");
+    assert_eq!(error.category, Category::Tls, "{error:?}");
+    assert!(
+        error.hint.contains("SWITCHBOARD_OUTBOUND_CA_FILE"),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn trusted_roots_parse_a_pem_bundle_and_refuse_anything_else() {
+    let first = support::private_ca("First CA").pem();
+    let second = support::private_ca("Second CA").pem();
+    let bundle = format!("# corporate roots\n{first}\nsome text between\n{second}");
+    assert_eq!(
+        TrustedRoots::parse(bundle.as_bytes()).expect("two").len(),
+        2
+    );
+    assert!(TrustedRoots::default().is_empty());
+
+    assert_eq!(
+        TrustedRoots::parse(b"not a certificate"),
+        Err(TrustedRootsError::NoCertificate)
+    );
+    assert_eq!(
+        TrustedRoots::parse(b""),
+        Err(TrustedRootsError::NoCertificate)
+    );
+    let broken = "-----BEGIN CERTIFICATE-----\n!!!!\n-----END CERTIFICATE-----\n";
+    assert!(matches!(
+        TrustedRoots::parse(broken.as_bytes()),
+        Err(TrustedRootsError::Unreadable(_))
+    ));
 }
 
 #[tokio::test]

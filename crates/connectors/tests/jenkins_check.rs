@@ -20,6 +20,7 @@ fn policy() -> OutboundPolicy {
         max_redirects: 3,
         deny_private: false,
         allowed_hosts: Vec::new(),
+        ..OutboundPolicy::default()
     }
 }
 

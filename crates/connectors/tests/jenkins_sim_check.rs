@@ -35,6 +35,7 @@ async fn check(
         max_redirects: 3,
         deny_private: false,
         allowed_hosts: Vec::new(),
+        ..OutboundPolicy::default()
     };
     let client = GuardedClient::new(policy).expect("client");
     let origin = client.for_origin(

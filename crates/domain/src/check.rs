@@ -97,7 +97,7 @@ impl Category {
                 "Check the host and port, that the tool is running, and that no firewall blocks the Switchboard server."
             }
             Category::Tls => {
-                "Give the tool a certificate for this host name from a CA the Switchboard server trusts, or add its CA to the Switchboard server's trust store."
+                "Give the tool a certificate for this host name from a CA the Switchboard server trusts, or add its CA to the certificates Switchboard trusts (SWITCHBOARD_OUTBOUND_CA_FILE)."
             }
             Category::Timeout => {
                 "Check that the tool is up and reachable from the Switchboard server; a firewall that drops traffic silently looks like this."

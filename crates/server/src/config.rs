@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 use secrecy::SecretString;
-use switchboard_connectors::{OutboundPolicy, Resolve};
+use switchboard_connectors::{OutboundPolicy, Resolve, TrustedRoots};
 use switchboard_store::DatabaseUrl;
 
 pub const PASSWORD_ITERATIONS: u32 = 600_000;
@@ -75,6 +75,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub outbound_allowed_hosts: Vec<String>,
+    /// A PEM file of CA certificates to trust besides the system's when talking to CI/CD
+    /// tools (a tool behind a private CA).
+    #[arg(long, env = "SWITCHBOARD_OUTBOUND_CA_FILE")]
+    pub outbound_ca_file: Option<PathBuf>,
     /// Bound on one whole request to a CI/CD tool, in seconds (1 to 300).
     #[arg(long, env = "SWITCHBOARD_OUTBOUND_TIMEOUT_SECS", default_value_t = 30)]
     pub outbound_timeout_secs: u64,
@@ -316,6 +320,19 @@ impl ServeArgs {
             self.monitor_concurrency as u64,
             1..=256,
         );
+        let extra_roots = match &self.outbound_ca_file {
+            None => TrustedRoots::default(),
+            Some(path) => std::fs::read(path)
+                .map_err(|err| err.to_string())
+                .and_then(|pem| TrustedRoots::parse(&pem).map_err(|err| err.to_string()))
+                .unwrap_or_else(|err| {
+                    problems.push(format!(
+                        "SWITCHBOARD_OUTBOUND_CA_FILE: {}: {err}; give a PEM file of CA certificates",
+                        path.display()
+                    ));
+                    TrustedRoots::default()
+                }),
+        };
         let total_timeout = Duration::from_secs(self.outbound_timeout_secs);
         let outbound = OutboundConfig {
             policy: OutboundPolicy {
@@ -328,6 +345,7 @@ impl ServeArgs {
                     .collect(),
                 total_timeout,
                 connect_timeout: total_timeout.min(OutboundPolicy::default().connect_timeout),
+                extra_roots,
                 ..OutboundPolicy::default()
             },
             resolver: None,
@@ -455,6 +473,39 @@ mod tests {
             assert!(text.contains(expected), "{expected} missing from {text}");
         }
         assert!(!text.contains("tiny"), "secrets stay out of messages");
+    }
+
+    #[test]
+    fn an_outbound_ca_file_must_hold_pem_certificates() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let missing = dir.path().join("missing.pem");
+        let err =
+            parse(&["--outbound-ca-file", missing.to_str().expect("utf-8")]).expect_err("no file");
+        assert!(
+            err.to_string().contains("SWITCHBOARD_OUTBOUND_CA_FILE"),
+            "{err}"
+        );
+
+        let garbage = dir.path().join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate").expect("write");
+        let err = parse(&["--outbound-ca-file", garbage.to_str().expect("utf-8")])
+            .expect_err("no certificate");
+        assert!(err.to_string().contains("no PEM certificate"), "{err}");
+
+        let ca = dir.path().join("ca.pem");
+        let certified = rcgen::generate_simple_self_signed(vec!["ci.corp.example".to_owned()])
+            .expect("certificate");
+        std::fs::write(&ca, certified.cert.pem()).expect("write");
+        let config = parse(&["--outbound-ca-file", ca.to_str().expect("utf-8")]).expect("valid");
+        assert_eq!(config.outbound.policy.extra_roots.len(), 1);
+        assert!(
+            parse(&[])
+                .expect("valid")
+                .outbound
+                .policy
+                .extra_roots
+                .is_empty()
+        );
     }
 
     #[test]

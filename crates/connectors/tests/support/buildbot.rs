@@ -24,6 +24,7 @@ pub fn policy() -> OutboundPolicy {
         max_redirects: 3,
         deny_private: false,
         allowed_hosts: Vec::new(),
+        ..OutboundPolicy::default()
     }
 }
 

@@ -179,13 +179,31 @@ pub fn http(status: &str, headers: &[(&str, &str)], body: &str) -> Vec<u8> {
     answer.into_bytes()
 }
 
-/// A TLS server with a fresh self-signed certificate for `localhost` and 127.0.0.1; counts
-/// completed and failed handshakes.
+/// An HTTPS server on 127.0.0.1 whose certificate (for `localhost` and `127.0.0.1`) comes
+/// from a private CA of its own, which nothing trusts unless told to ([`Self::ca_pem`]);
+/// counts completed and failed handshakes.
 pub struct TlsTestServer {
     pub addr: SocketAddr,
+    /// The private CA's certificate, PEM.
+    pub ca_pem: String,
     pub handshakes_ok: Arc<AtomicUsize>,
     pub handshakes_failed: Arc<AtomicUsize>,
     task: JoinHandle<()>,
+}
+
+/// A new private CA: its certificate and its issuer for signing server certificates.
+pub fn private_ca(name: &str) -> rcgen::CertifiedIssuer<'static, rcgen::KeyPair> {
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("CA params");
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, name);
+    params.key_usages = vec![
+        rcgen::KeyUsagePurpose::KeyCertSign,
+        rcgen::KeyUsagePurpose::CrlSign,
+    ];
+    rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().expect("CA key"))
+        .expect("CA certificate")
 }
 
 impl TlsTestServer {
@@ -193,21 +211,21 @@ impl TlsTestServer {
         use tokio_rustls::rustls;
         use tokio_rustls::rustls::pki_types::{PrivateKeyDer, PrivatePkcs8KeyDer};
 
-        let certified = rcgen::generate_simple_self_signed(vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-        ])
-        .expect("self-signed certificate");
-        let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
-            certified.signing_key.serialize_der(),
-        ));
+        let ca = private_ca("Switchboard test CA");
+        let key = rcgen::KeyPair::generate().expect("server key");
+        let certificate =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .expect("server params")
+                .signed_by(&key, &ca)
+                .expect("server certificate");
+        let private_key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(key.serialize_der()));
         let config = rustls::ServerConfig::builder_with_provider(Arc::new(
             rustls::crypto::aws_lc_rs::default_provider(),
         ))
         .with_safe_default_protocol_versions()
         .expect("protocol versions")
         .with_no_client_auth()
-        .with_single_cert(vec![certified.cert.der().clone()], key)
+        .with_single_cert(vec![certificate.der().clone()], private_key)
         .expect("server config");
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
 
@@ -241,6 +259,7 @@ impl TlsTestServer {
         });
         Self {
             addr,
+            ca_pem: ca.pem(),
             handshakes_ok,
             handshakes_failed,
             task,
