@@ -185,6 +185,41 @@ async fn something_that_is_not_jenkins_is_not_that_tool() {
 }
 
 #[tokio::test]
+async fn another_server_that_has_no_who_am_i_is_not_that_tool() {
+    // A web server with a page at the URL and nothing under it answers whoAmI with 404,
+    // as a wrong context path would; its page at the URL itself is what gives it away.
+    let server = TestServer::respond(|recorded| {
+        if recorded.target() == "/jenkins/" {
+            return http(
+                "200 OK",
+                &[("Content-Type", "text/html")],
+                "<html>Grafana</html>",
+            );
+        }
+        http("404 Not Found", &[], "<html>404</html>")
+    })
+    .await;
+    let error = check(&server).await.expect_err("not Jenkins");
+    assert_eq!(error.category, Category::NotThatTool, "{error:?}");
+    assert!(error.message.contains("/jenkins/"), "{}", error.message);
+    let targets: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| r.target().to_owned())
+        .collect();
+    assert_eq!(targets, ["/jenkins/whoAmI/api/json", "/jenkins/"]);
+}
+
+#[tokio::test]
+async fn a_path_where_nothing_answers_is_not_found() {
+    // As Jenkins' servlet container answers for a path outside Jenkins' context path.
+    let server = TestServer::respond(|_| http("404 Not Found", &[], "<html>404</html>")).await;
+    let error = check(&server).await.expect_err("not found");
+    assert_eq!(error.category, Category::NotFound, "{error:?}");
+    assert!(error.hint.contains("context path"), "{}", error.hint);
+}
+
+#[tokio::test]
 async fn a_failing_server_is_upstream_error() {
     let server = TestServer::respond(|_| http("502 Bad Gateway", &[], "bad gateway")).await;
     assert_eq!(

@@ -342,13 +342,43 @@ fn jenkins_says(answer: &OutboundResponse) -> Option<String> {
     })
 }
 
+/// Whether an answer shows that Jenkins itself (not a proxy or another server) gave it.
+fn speaks_as_jenkins(answer: &OutboundResponse) -> bool {
+    answer.header("x-jenkins").is_some()
+        || answer
+            .header("www-authenticate")
+            .is_some_and(|v| v.contains("Jenkins"))
+}
+
+/// A 404 for `whoAmI` from something that is not Jenkins means either a wrong path (a
+/// missing context path, say) or another server altogether; what the base URL itself
+/// answers tells the two apart, and that is worth one request on a failing check.
+async fn missing_who_am_i(
+    client: &OriginClient,
+    who_am_i: &OutboundResponse,
+    user: &str,
+) -> ConnectorError {
+    let not_found = refusal(who_am_i, user, About::Controller);
+    let Ok(request) = client.request(Method::GET, "") else {
+        return not_found;
+    };
+    match client.send(request).await {
+        Ok(root) if root.status().is_success() && !speaks_as_jenkins(&root) => {
+            let mut error = not_jenkins(&display_url(root.url()), "answered");
+            error.hint = format!(
+                "{}; if Jenkins is served under a path on this host (such as /jenkins/), include that path",
+                error.hint
+            );
+            error
+        }
+        _ => not_found,
+    }
+}
+
 /// Turns an answer that is not a success into the category the user can act on.
 fn refusal(answer: &OutboundResponse, user: &str, about: About<'_>) -> ConnectorError {
     let url = display_url(answer.url());
-    let is_jenkins = answer.header("x-jenkins").is_some()
-        || answer
-            .header("www-authenticate")
-            .is_some_and(|v| v.contains("Jenkins"));
+    let is_jenkins = speaks_as_jenkins(answer);
     let what = match about {
         About::Controller => "Jenkins".to_owned(),
         About::Job(path) => format!("job {path}"),
@@ -515,6 +545,9 @@ pub async fn check(client: &OriginClient) -> Result<ConnectionReport, ConnectorE
     let answer = client
         .send(client.request(Method::GET, "whoAmI/api/json")?)
         .await?;
+    if answer.status().as_u16() == 404 && !speaks_as_jenkins(&answer) {
+        return Err(missing_who_am_i(client, &answer, &user).await);
+    }
     if !answer.status().is_success() {
         return Err(refusal(&answer, &user, About::Controller));
     }
