@@ -13,7 +13,7 @@ sudo := if `id -u` == "0" { "" } else { "sudo" }
 # The release binary `just build` makes.
 server_bin := CARGO_TARGET_DIR / "release/switchboard"
 
-# The web build tools (docs: /work/shared/reference/toolchain.md). wasm-bindgen-cli must equal the
+# The web build tools (docs: docs/toolchain.md). wasm-bindgen-cli must equal the
 # `wasm-bindgen` crate in Cargo.lock; wasm-opt comes from npm binaryen (Debian's breaks the app).
 trunk_version := "0.21.14"
 wasm_bindgen_version := "0.2.130"
@@ -224,7 +224,7 @@ demo: web
 
 # Run every Rust test (PostgreSQL ones too when SWITCHBOARD_TEST_PG_URL is set), validate api-spec/openapi.json, fuzz the API, then the browser tests.
 test: deps web venv venv-fuzz
-    @if [ -n "${SWITCHBOARD_TEST_PG_URL:-}" ]; then echo "test: PostgreSQL tests use SWITCHBOARD_TEST_PG_URL"; else echo "test: SWITCHBOARD_TEST_PG_URL is not set; PostgreSQL tests are skipped"; fi
+    @if [ -n "${SWITCHBOARD_TEST_PG_URL:-}" ]; then echo "test: PostgreSQL tests use SWITCHBOARD_TEST_PG_URL"; else echo "test: SWITCHBOARD_TEST_PG_URL is not set; PostgreSQL tests are skipped (under CI they fail)"; fi
     cargo test --workspace --locked {{ exclude_web }}
     e2e/.venv/bin/python e2e/validate_spec.py api-spec/openapi.json
     e2e/.venv-fuzz/bin/python e2e/fuzz_api.py --binary "{{ CARGO_TARGET_DIR }}/debug/switchboard" --schemathesis e2e/.venv-fuzz/bin/schemathesis

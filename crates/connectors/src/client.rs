@@ -1,5 +1,5 @@
-//! The guarded outbound HTTP client (DESIGN §6): every request a connector makes goes through
-//! [`GuardedClient`], usually through the [`OriginClient`] of one integration.
+//! The guarded outbound HTTP client (docs/design.md §6): every request a connector makes goes
+//! through [`GuardedClient`], usually through the [`OriginClient`] of one integration.
 
 use crate::error::{Category, ConnectorError, display_url};
 use crate::policy::{AddressDenied, OutboundPolicy};
@@ -53,6 +53,7 @@ impl GuardedClient {
         policy: OutboundPolicy,
         resolver: Arc<dyn Resolve>,
     ) -> Result<Self, ClientBuildError> {
+        crate::use_ring_crypto();
         let max_redirects = policy.max_redirects;
         let extra_roots = policy.extra_roots.to_reqwest().map_err(ClientBuildError)?;
         let build = |redirects: reqwest::redirect::Policy| {

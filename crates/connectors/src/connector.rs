@@ -1,4 +1,4 @@
-//! The connector contract (DESIGN §6): what Switchboard asks of every approved tool.
+//! The connector contract (docs/design.md §6): what Switchboard asks of every approved tool.
 //!
 //! The server holds one `Arc<dyn Connector>` per tool id (see [`Connectors`]) and calls it with
 //! a [`Target`] — an integration's URLs and credentials, secrets already unsealed. A connector

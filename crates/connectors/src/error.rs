@@ -1,5 +1,5 @@
-//! The error taxonomy (DESIGN §6): every connector failure is one [`Category`] the user can act
-//! on, a message saying what happened and a one-line hint saying what to do about it.
+//! The error taxonomy (docs/design.md §6): every connector failure is one [`Category`] the user
+//! can act on, a message saying what happened and a one-line hint saying what to do about it.
 
 use serde::{Deserialize, Serialize};
 pub use switchboard_domain::check::Category;
@@ -10,7 +10,6 @@ use url::Url;
 /// Neither `message` nor `hint` may ever contain a secret: URLs go in through
 /// [`display_url`], which drops user info, query and fragment, and credentials never go in.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[error("{category}: {message}")]
 pub struct ConnectorError {
     /// The kind of failure.
@@ -34,13 +33,6 @@ impl ConnectorError {
     /// An error with the category's [generic hint](Category::generic_hint).
     pub fn generic(category: Category, message: impl Into<String>) -> Self {
         Self::new(category, message, category.generic_hint())
-    }
-
-    /// The same error with another hint (a connector knows more than the HTTP client).
-    #[must_use]
-    pub fn with_hint(mut self, hint: impl Into<String>) -> Self {
-        self.hint = hint.into();
-        self
     }
 
     /// The same error in another category, keeping message and hint.

@@ -1,4 +1,4 @@
-//! Switchboard's connectors to CI/CD tools (DESIGN §6): the error taxonomy, the guarded
+//! Switchboard's connectors to CI/CD tools (docs/design.md §6): the error taxonomy, the guarded
 //! outbound HTTP client, the [`Connector`] contract, and Jenkins'
 //! ([`jenkins::JenkinsConnector`]) and Buildbot's ([`buildbot::BuildbotConnector`]).
 //!
@@ -63,6 +63,14 @@ pub use connector::{
 pub use error::{Category, ConnectorError, display_url};
 pub use policy::{AddressClass, AddressDenied, OutboundPolicy, TrustedRoots, TrustedRootsError};
 pub use resolve::{Addrs, Name, Resolve, Resolving, StaticResolver, SystemResolver};
+
+/// Makes ring rustls' crypto provider for this process, as reqwest is built without one (ring
+/// is the stack's crypto library; reqwest's default would add aws-lc). Called by every
+/// [`GuardedClient`] constructor; idempotent, and harmless when a provider is already set.
+pub fn use_ring_crypto() {
+    // `Err` means a provider is installed already, which is all that is needed.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// HTTP types used in requests and responses, so connectors need no direct reqwest dependency.
 pub use reqwest::{Method, StatusCode, header};

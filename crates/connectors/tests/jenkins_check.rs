@@ -1,5 +1,5 @@
 //! The Jenkins connection check against servers that answer as Jenkins (or something else)
-//! would, per shared/reference/jenkins.md. All on 127.0.0.1.
+//! would, per docs/jenkins.md. All on 127.0.0.1.
 
 mod support;
 

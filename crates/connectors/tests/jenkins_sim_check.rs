@@ -1,5 +1,5 @@
 //! The Jenkins connection check against the Jenkins simulator (e2e/jenkins-sim), which
-//! follows shared/reference/jenkins.md. All on 127.0.0.1.
+//! follows docs/jenkins.md. All on 127.0.0.1.
 
 use std::time::Duration;
 

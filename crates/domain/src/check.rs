@@ -1,5 +1,5 @@
 //! Connection checks and syncs as the API reports them, and the failure taxonomy
-//! (DESIGN §6) every connector maps its errors to.
+//! (docs/design.md §6) every connector maps its errors to.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -168,7 +168,8 @@ pub struct ConnectionCheck {
 /// Test a connection before saving: the fields of an integration being added or edited.
 /// With `id`, the stored integration's credentials fill the secret fields the draft leaves
 /// out (or sets to `null`), so an admin editing an integration never re-types its token.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Its `Debug` names the credential fields, never their values.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[cfg_attr(feature = "openapi", schema(example = json!({
     "id": null,
@@ -189,6 +190,18 @@ pub struct TestDraftRequest {
     pub urls: BTreeMap<String, String>,
     #[serde(default)]
     pub credentials: BTreeMap<String, Option<String>>,
+}
+
+impl std::fmt::Debug for TestDraftRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TestDraftRequest")
+            .field("id", &self.id)
+            .field("tool", &self.tool)
+            .field("name", &self.name)
+            .field("urls", &self.urls)
+            .field("credentials", &self.credentials.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 /// What one discovery run changed.
@@ -243,5 +256,21 @@ mod tests {
         assert_eq!(Category::from_status(502), Some(Category::UpstreamError));
         assert_eq!(Category::from_status(200), None);
         assert_eq!(Category::from_status(409), None);
+    }
+
+    #[test]
+    fn a_draft_test_request_never_shows_a_credential_in_debug() {
+        let request: TestDraftRequest = serde_json::from_value(serde_json::json!({
+            "tool": "jenkins",
+            "urls": {"apiUrl": "https://ci.example.com/"},
+            "credentials": {"username": "alice", "apiToken": "token-value-0123456789"}
+        }))
+        .expect("valid");
+        let shown = format!("{request:?}");
+        assert!(
+            !shown.contains("token-value") && !shown.contains("alice"),
+            "{shown}"
+        );
+        assert!(shown.contains("apiToken"), "{shown}");
     }
 }

@@ -202,19 +202,41 @@ pub struct Tool {
     pub credential_fields: Vec<ToolField>,
     pub auth_schemes: Vec<AuthScheme>,
     pub capabilities: Vec<Capability>,
+    /// The version of the administrators' setting for this tool (0 until first set); also the
+    /// `ETag`. Send it back as `If-Match` to change only the setting you read.
+    pub version: i64,
 }
 
 impl Tool {
-    pub fn from_spec(spec: &ToolSpec, enabled: bool) -> Self {
+    pub fn from_spec(spec: &ToolSpec, setting: ToolSetting) -> Self {
         Self {
             id: spec.id.to_owned(),
             name: spec.name.to_owned(),
             description: spec.description.to_owned(),
-            enabled,
+            enabled: setting.enabled,
+            version: setting.version,
             url_fields: spec.url_fields.iter().map(ToolField::from).collect(),
             credential_fields: spec.credential_fields.iter().map(ToolField::from).collect(),
             auth_schemes: spec.auth_schemes.to_vec(),
             capabilities: spec.capabilities.to_vec(),
+        }
+    }
+}
+
+/// The administrators' setting for one approved tool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ToolSetting {
+    pub enabled: bool,
+    /// 0 until an administrator first sets it.
+    pub version: i64,
+}
+
+impl Default for ToolSetting {
+    /// An approved tool nobody has switched yet: on.
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            version: 0,
         }
     }
 }

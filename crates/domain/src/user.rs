@@ -130,6 +130,9 @@ pub struct User {
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Changes with every update; also the `ETag`. Send it back as `If-Match` to update only
+    /// what you read.
+    pub version: i64,
 }
 
 /// `GET /api/v1/users`.

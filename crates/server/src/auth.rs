@@ -309,6 +309,7 @@ mod tests {
             session_epoch: 3,
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
+            version: 1,
         };
         let token = keys.issue(&user).expect("issue");
         assert_eq!(keys.verify(&token), Some(("u1".to_owned(), 3)));

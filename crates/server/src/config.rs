@@ -86,6 +86,10 @@ pub struct ServeArgs {
     /// re-discovered, in seconds (10 to 86400).
     #[arg(long, env = "SWITCHBOARD_CHECK_INTERVAL_SECS", default_value_t = 300)]
     pub check_interval_secs: u64,
+    /// How soon a failed connection check (or discovery) is retried, in seconds (1 to the
+    /// check interval); each further failure in a row doubles it, up to the check interval.
+    #[arg(long, env = "SWITCHBOARD_CHECK_RETRY_SECS", default_value_t = 10)]
+    pub check_retry_secs: u64,
     /// The run monitor's shortest polling interval for an active run, in milliseconds (100 to 60000).
     #[arg(long, env = "SWITCHBOARD_RUN_POLL_MIN_MS", default_value_t = 500)]
     pub run_poll_min_ms: u64,
@@ -136,6 +140,8 @@ impl std::fmt::Debug for OutboundConfig {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct BackgroundConfig {
     pub check_interval: Duration,
+    /// The first retry after a failed check or discovery; doubled per failure in a row.
+    pub check_retry: Duration,
     pub run_poll_min: Duration,
     pub run_poll_max: Duration,
     pub monitor_concurrency: usize,
@@ -145,6 +151,7 @@ impl Default for BackgroundConfig {
     fn default() -> Self {
         Self {
             check_interval: Duration::from_secs(300),
+            check_retry: Duration::from_secs(10),
             run_poll_min: Duration::from_millis(500),
             run_poll_max: Duration::from_millis(1500),
             monitor_concurrency: 8,
@@ -306,6 +313,11 @@ impl ServeArgs {
             10..=86_400,
         );
         in_range(
+            "SWITCHBOARD_CHECK_RETRY_SECS",
+            self.check_retry_secs,
+            1..=self.check_interval_secs.max(1),
+        );
+        in_range(
             "SWITCHBOARD_RUN_POLL_MIN_MS",
             self.run_poll_min_ms,
             100..=60_000,
@@ -352,6 +364,7 @@ impl ServeArgs {
         };
         let background = BackgroundConfig {
             check_interval: Duration::from_secs(self.check_interval_secs),
+            check_retry: Duration::from_secs(self.check_retry_secs),
             run_poll_min: Duration::from_millis(self.run_poll_min_ms),
             run_poll_max: Duration::from_millis(self.run_poll_max_ms),
             monitor_concurrency: self.monitor_concurrency,
@@ -426,6 +439,19 @@ mod tests {
                 .allowed_hosts
                 .is_empty()
         );
+    }
+
+    #[test]
+    fn a_check_retry_longer_than_the_interval_is_refused() {
+        let err = parse(&["--check-interval-secs", "60", "--check-retry-secs", "61"])
+            .expect_err("invalid");
+        assert!(
+            err.to_string()
+                .contains("SWITCHBOARD_CHECK_RETRY_SECS must be 1 to 60, not 61"),
+            "{err}"
+        );
+        let config = parse(&["--check-retry-secs", "2"]).expect("valid");
+        assert_eq!(config.background.check_retry, Duration::from_secs(2));
     }
 
     #[test]

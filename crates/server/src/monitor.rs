@@ -1,5 +1,6 @@
-//! Background work (DESIGN §7): the run monitor, which follows every active run from queue
-//! to result, and the periodic connection check + discovery of every integration.
+//! Background work (docs/design.md §7): the run monitor, which follows every active run from
+//! queue to result, and the periodic connection check + discovery of every integration (soon
+//! again, backing off, after a failure).
 //!
 //! Both claim their work through the database (leases), so several replicas on one
 //! PostgreSQL split it and never poll the same run or check the same integration at once; and
@@ -242,7 +243,7 @@ async fn recheck_integrations(tooling: Arc<Tooling>) {
             continue;
         }
         for id in ids {
-            tooling.check_and_sync(&id, false).await;
+            tooling.check_and_sync(&id).await;
             let store = tooling.store.clone();
             let owner = tooling.owner.clone();
             let released =

@@ -14,7 +14,7 @@ use switchboard_connectors::{
 use switchboard_domain::check::{ConnectionCheck, SyncReport};
 use switchboard_domain::integration::Integration;
 use switchboard_domain::tools::{BUILDBOT, JENKINS, find_tool};
-use switchboard_store::{Store, StoredCredential};
+use switchboard_store::{CheckSchedule, Store, StoredCredential};
 use tokio::sync::Notify;
 
 use crate::config::{BackgroundConfig, OutboundConfig};
@@ -22,7 +22,7 @@ use crate::error::ApiError;
 
 /// A check run while saving answers within this bound, so a save never waits for the whole
 /// outbound timeout of a tool that swallows packets; the periodic re-check uses the full one.
-const SAVE_CHECK_BOUND: Duration = Duration::from_secs(10);
+pub const SAVE_CHECK_BOUND: Duration = Duration::from_secs(10);
 
 pub struct Tooling {
     pub store: Arc<Store>,
@@ -129,37 +129,60 @@ impl Tooling {
         }
     }
 
-    /// Checks a stored integration and records the result as its status.
+    /// When checks run again: after the interval, or soon (backing off) after a failure.
+    fn check_schedule(&self) -> CheckSchedule {
+        let chrono = |duration: Duration| {
+            chrono::Duration::from_std(duration).unwrap_or(chrono::Duration::minutes(5))
+        };
+        CheckSchedule {
+            interval: chrono(self.background.check_interval),
+            first_retry: chrono(self.background.check_retry),
+        }
+    }
+
+    /// Checks a stored integration (within `bound`, when given) and records the result as its
+    /// status; a failed check is retried soon by the periodic work.
     pub async fn check_integration(
         &self,
         id: &str,
-        while_saving: bool,
+        bound: Option<Duration>,
     ) -> Result<(Integration, ConnectionCheck), ApiError> {
         let (integration, target) = self.target(id).await?;
-        let bound = while_saving.then_some(SAVE_CHECK_BOUND);
         let check = self.check(&integration.tool, &target, bound).await;
         let store = self.store.clone();
         let id = id.to_owned();
-        let next_check = Utc::now()
-            + chrono::Duration::from_std(self.background.check_interval)
-                .unwrap_or(chrono::Duration::minutes(5));
+        let schedule = self.check_schedule();
         let recorded = check.clone();
-        let integration =
-            tokio::task::spawn_blocking(move || store.record_check(&id, &recorded, next_check))
-                .await
-                .map_err(ApiError::internal)??;
+        let integration = tokio::task::spawn_blocking(move || {
+            store.record_check(&id, &recorded, Utc::now(), schedule)
+        })
+        .await
+        .map_err(ApiError::internal)??;
         Ok((integration, check))
     }
 
-    /// Discovers the integration's pipelines and stores them.
+    /// Discovers the integration's pipelines and stores them. A failed discovery is retried
+    /// soon by the periodic work, like a failed check.
     pub async fn sync_integration(&self, id: &str) -> Result<SyncReport, ApiError> {
         let (integration, target) = self.target(id).await?;
         let started = Instant::now();
-        let discovery = self
-            .connector(&integration.tool)?
-            .discover(&target)
-            .await
-            .map_err(ApiError::Tool)?;
+        let discovery = match self.connector(&integration.tool)?.discover(&target).await {
+            Ok(discovery) => discovery,
+            Err(failure) => {
+                let store = self.store.clone();
+                let id = id.to_owned();
+                let schedule = self.check_schedule();
+                let recorded = tokio::task::spawn_blocking(move || {
+                    store.record_sync_failure(&id, Utc::now(), schedule)
+                })
+                .await
+                .map_err(ApiError::internal)?;
+                if let Err(err) = recorded {
+                    tracing::warn!(integration = %integration.id, error = %err, "cannot record a failed discovery");
+                }
+                return Err(ApiError::Tool(failure));
+            }
+        };
         let store = self.store.clone();
         let id = id.to_owned();
         let report = tokio::task::spawn_blocking(move || {
@@ -194,8 +217,8 @@ impl Tooling {
 
     /// Check, then discover when the check succeeded; failures end up in the log and in the
     /// integration's status.
-    pub async fn check_and_sync(&self, id: &str, while_saving: bool) {
-        match self.check_integration(id, while_saving).await {
+    pub async fn check_and_sync(&self, id: &str) {
+        match self.check_integration(id, None).await {
             Ok((_, check)) if check.ok => {
                 if let Err(err) = self.sync_integration(id).await {
                     tracing::warn!(integration = %id, error = %err, "discovery failed");

@@ -127,7 +127,9 @@ async fn login(
 async fn first_start_prints_the_password_logs_json_keeps_secrets_out_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
     let server = Server::start(dir.path());
-    let client = reqwest::Client::new();
+    let client = switchboard_test_support::http_client()
+        .build()
+        .expect("client");
     server.wait_ready(&client).await;
 
     let log = server.log();
@@ -335,7 +337,9 @@ async fn user_add_migrate_and_rotate_key_work_on_the_data_directory() {
         .to_owned();
 
     let server = Server::start(dir.path());
-    let client = reqwest::Client::new();
+    let client = switchboard_test_support::http_client()
+        .build()
+        .expect("client");
     server.wait_ready(&client).await;
     assert_eq!(
         login(&client, &server.base, "bob", "bob's password 1")

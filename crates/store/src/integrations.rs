@@ -16,8 +16,8 @@ use switchboard_domain::tools::{ToolSpec, find_tool};
 use crate::schema::{integration_credentials as creds, integrations, pipelines};
 use crate::seal::SealedValue;
 use crate::{
-    DATA_INTEGRATIONS, DATA_PIPELINES, DATA_RUNS, DbConnection, Store, StoreError, StoreResult,
-    bump_data_version, contains_pattern, new_id, now, stored, to_json, utc,
+    DATA_INTEGRATIONS, DbConnection, Store, StoreError, StoreResult, bump_data_version,
+    contains_pattern, new_id, now, stored, to_json, utc,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -41,6 +41,8 @@ struct IntegrationRow {
     next_check_at: Option<NaiveDateTime>,
     lease_owner: Option<String>,
     lease_until: Option<NaiveDateTime>,
+    /// Failed checks (or discoveries) in a row; the next retry backs off with it.
+    check_failures: i32,
 }
 
 /// A credential row without its sealed bytes: enough to describe it.
@@ -166,6 +168,22 @@ fn load_row(conn: &mut DbConnection, id: &str) -> StoreResult<IntegrationRow> {
         .ok_or(StoreError::NotFound)
 }
 
+/// [`load_row`] under a row lock on PostgreSQL, held until the transaction ends, so a
+/// read-modify-write of the row is never interleaved with another one (SQLite's single
+/// writer, held by the caller's write guard, already excludes that).
+fn lock_row(conn: &mut DbConnection, id: &str) -> StoreResult<IntegrationRow> {
+    let row = match conn {
+        DbConnection::Postgres(pg) => integrations::table
+            .find(id)
+            .select(IntegrationRow::as_select())
+            .for_update()
+            .first(pg)
+            .optional()?,
+        DbConnection::Sqlite(_) => return load_row(conn, id),
+    };
+    row.ok_or(StoreError::NotFound)
+}
+
 fn load_view(conn: &mut DbConnection, id: &str) -> StoreResult<Integration> {
     let row = load_row(conn, id)?;
     let credentials = creds::table
@@ -200,6 +218,57 @@ fn name_taken(conn: &mut DbConnection, name_key: &str, except_id: &str) -> Query
         .count()
         .get_result(conn)?;
     Ok(count > 0)
+}
+
+/// The stored version of an integration, for a 412 answer; `NotFound` if it is gone.
+fn current_version(conn: &mut DbConnection, id: &str) -> StoreResult<i64> {
+    integrations::table
+        .find(id)
+        .select(integrations::version)
+        .first(conn)
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+/// When an integration's periodic check runs next: `interval` after a success; after
+/// `failures` failed checks or discoveries in a row, `first_retry` doubled per failure since
+/// the first, never more than `interval` — so a tool that was briefly slow or down turns
+/// Connected again by itself within seconds, while one that stays down is not hammered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CheckSchedule {
+    pub interval: chrono::Duration,
+    pub first_retry: chrono::Duration,
+}
+
+impl CheckSchedule {
+    pub fn delay_after(&self, failures: i32) -> chrono::Duration {
+        if failures <= 0 {
+            return self.interval;
+        }
+        let doublings = u32::try_from(failures - 1).unwrap_or(0).min(30);
+        self.first_retry
+            .checked_mul(1_i32 << doublings)
+            .unwrap_or(self.interval)
+            .min(self.interval)
+    }
+}
+
+/// Sets when the periodic check is next due from the failure count this transaction just
+/// wrote (the write holds the row's lock, so no other count can be read in between).
+fn schedule_next_check(
+    conn: &mut DbConnection,
+    id: &str,
+    now: DateTime<Utc>,
+    schedule: CheckSchedule,
+) -> StoreResult<()> {
+    let failures: i32 = integrations::table
+        .find(id)
+        .select(integrations::check_failures)
+        .first(conn)?;
+    diesel::update(integrations::table.find(id))
+        .set(integrations::next_check_at.eq(stored(now + schedule.delay_after(failures))))
+        .execute(conn)?;
+    Ok(())
 }
 
 /// Marks the integrations as changed; call inside the changing transaction.
@@ -363,6 +432,7 @@ impl Store {
                 next_check_at: None,
                 lease_owner: None,
                 lease_until: None,
+                check_failures: 0,
             };
             diesel::insert_into(integrations::table)
                 .values(&row)
@@ -388,7 +458,7 @@ impl Store {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
-            let row = load_row(conn, id)?;
+            let row = lock_row(conn, id)?;
             let tool = find_tool(&row.tool).ok_or_else(|| {
                 StoreError::Corrupt(format!("integration {id} has unknown tool {:?}", row.tool))
             })?;
@@ -434,17 +504,29 @@ impl Store {
             } else {
                 (row.status.clone(), row.next_check_at)
             };
-            diesel::update(integrations::table.find(id))
-                .set((
-                    integrations::name.eq(name),
-                    integrations::name_key.eq(name_key),
-                    integrations::urls.eq(urls),
-                    integrations::status.eq(status),
-                    integrations::next_check_at.eq(next_check_at),
-                    integrations::version.eq(row.version + 1),
-                    integrations::updated_at.eq(now()),
-                ))
-                .execute(conn)?;
+            // Conditional on the version read, besides the row lock: a write based on a stale
+            // read can never land.
+            let updated = diesel::update(
+                integrations::table
+                    .find(id)
+                    .filter(integrations::version.eq(row.version)),
+            )
+            .set((
+                integrations::name.eq(name),
+                integrations::name_key.eq(name_key),
+                integrations::urls.eq(urls),
+                integrations::status.eq(status),
+                integrations::next_check_at.eq(next_check_at),
+                integrations::check_failures.eq(if reconnect { 0 } else { row.check_failures }),
+                integrations::version.eq(row.version + 1),
+                integrations::updated_at.eq(now()),
+            ))
+            .execute(conn)?;
+            if updated == 0 {
+                return Err(StoreError::VersionMismatch {
+                    current: current_version(conn, id)?,
+                });
+            }
             self.write_credentials(conn, id, tool, &patch.credentials)?;
             bump_version(conn)?;
             load_view(conn, id)
@@ -455,12 +537,7 @@ impl Store {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
-            let version: i64 = integrations::table
-                .find(id)
-                .select(integrations::version)
-                .first(conn)
-                .optional()?
-                .ok_or(StoreError::NotFound)?;
+            let version = lock_row(conn, id)?.version;
             if let Some(expected) = expected_version
                 && expected != version
             {
@@ -468,10 +545,18 @@ impl Store {
             }
             diesel::delete(creds::table.filter(creds::integration_id.eq(id))).execute(conn)?;
             // Its pipelines and runs go with it (ON DELETE CASCADE).
-            diesel::delete(integrations::table.find(id)).execute(conn)?;
+            let deleted = diesel::delete(
+                integrations::table
+                    .find(id)
+                    .filter(integrations::version.eq(version)),
+            )
+            .execute(conn)?;
+            if deleted == 0 {
+                return Err(StoreError::VersionMismatch {
+                    current: current_version(conn, id)?,
+                });
+            }
             bump_version(conn)?;
-            bump_data_version(conn, DATA_PIPELINES)?;
-            bump_data_version(conn, DATA_RUNS)?;
             Ok(())
         })
     }
@@ -545,34 +630,48 @@ impl Store {
 
 /// Connection checks, syncs, and the leases that share the periodic work between replicas.
 impl Store {
-    /// Keeps a connection check: status `connected` or `failed`, the check itself, and when the
-    /// next periodic one is due. Not an edit: the integration's `version` (and so a pending
-    /// `If-Match`) stays as it is, but the integrations' data version moves. `NotFound` if gone.
+    /// Keeps a connection check: status `connected` or `failed`, the check itself, the count
+    /// of failures in a row, and when the next periodic check is due (per `schedule`). Not an
+    /// edit: the integration's `version` (and so a pending `If-Match`) stays as it is, but the
+    /// integrations' data version moves. `NotFound` if gone.
     pub fn record_check(
         &self,
         id: &str,
         check: &ConnectionCheck,
-        next_check_at: DateTime<Utc>,
+        now: DateTime<Utc>,
+        schedule: CheckSchedule,
     ) -> StoreResult<Integration> {
         let status = if check.ok {
             IntegrationStatus::Connected
         } else {
             IntegrationStatus::Failed
         };
-        let check = to_json(check)?;
+        let check_json = to_json(check)?;
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
-            let updated = diesel::update(integrations::table.find(id))
-                .set((
-                    integrations::status.eq(status.as_str()),
-                    integrations::last_check.eq(check),
-                    integrations::next_check_at.eq(stored(next_check_at)),
-                ))
-                .execute(conn)?;
+            let row = integrations::table.find(id);
+            let updated = if check.ok {
+                diesel::update(row)
+                    .set((
+                        integrations::status.eq(status.as_str()),
+                        integrations::last_check.eq(check_json),
+                        integrations::check_failures.eq(0),
+                    ))
+                    .execute(conn)?
+            } else {
+                diesel::update(row)
+                    .set((
+                        integrations::status.eq(status.as_str()),
+                        integrations::last_check.eq(check_json),
+                        integrations::check_failures.eq(integrations::check_failures + 1),
+                    ))
+                    .execute(conn)?
+            };
             if updated == 0 {
                 return Err(StoreError::NotFound);
             }
+            schedule_next_check(conn, id, now, schedule)?;
             bump_version(conn)?;
             load_view(conn, id)
         })
@@ -593,6 +692,28 @@ impl Store {
             }
             bump_version(conn)?;
             Ok(())
+        })
+    }
+
+    /// Counts a failed discovery like a failed check, so the integration is checked and
+    /// discovered again soon (per `schedule`) rather than after the whole interval.
+    /// `NotFound` if gone.
+    pub fn record_sync_failure(
+        &self,
+        id: &str,
+        now: DateTime<Utc>,
+        schedule: CheckSchedule,
+    ) -> StoreResult<()> {
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            let updated = diesel::update(integrations::table.find(id))
+                .set(integrations::check_failures.eq(integrations::check_failures + 1))
+                .execute(conn)?;
+            if updated == 0 {
+                return Err(StoreError::NotFound);
+            }
+            schedule_next_check(conn, id, now, schedule)
         })
     }
 
@@ -681,5 +802,25 @@ impl Store {
         ))
         .execute(&mut conn)?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CheckSchedule;
+    use chrono::Duration;
+
+    #[test]
+    fn a_failed_check_is_retried_soon_then_less_often_up_to_the_interval() {
+        let schedule = CheckSchedule {
+            interval: Duration::seconds(300),
+            first_retry: Duration::seconds(10),
+        };
+        let delays: Vec<i64> = (0..8)
+            .map(|failures| schedule.delay_after(failures).num_seconds())
+            .collect();
+        assert_eq!(delays, [300, 10, 20, 40, 80, 160, 300, 300]);
+        assert_eq!(schedule.delay_after(i32::MAX), Duration::seconds(300));
+        assert_eq!(schedule.delay_after(-1), Duration::seconds(300));
     }
 }

@@ -22,7 +22,7 @@ use diesel::r2d2::PooledConnection;
 
 pub use db::{DatabaseUrl, DbConnection, DbPool};
 pub use error::{StoreError, StoreResult};
-pub use integrations::{IntegrationQuery, StoredCredential};
+pub use integrations::{CheckSchedule, IntegrationQuery, StoredCredential};
 pub use pipelines::{DiscoveryCounts, PipelineQuery};
 pub use runs::{ActiveRun, NewRun, RunQuery, RunUpdate};
 pub use seal::{KeySource, Keyring, MasterKey, SealError, Sealer};
@@ -67,10 +67,6 @@ pub(crate) fn stored(at: DateTime<Utc>) -> NaiveDateTime {
 /// The `data_versions` row bumped by every change to integrations (and their credentials,
 /// checks, syncs and pipeline counts).
 pub const DATA_INTEGRATIONS: &str = "integrations";
-/// The `data_versions` row bumped by every discovery that changed a pipeline.
-pub const DATA_PIPELINES: &str = "pipelines";
-/// The `data_versions` row bumped by every write to a run.
-pub const DATA_RUNS: &str = "runs";
 
 /// Marks one kind of data as changed; call inside the changing transaction.
 pub(crate) fn bump_data_version(conn: &mut DbConnection, name: &str) -> QueryResult<()> {
@@ -147,7 +143,8 @@ impl Store {
     }
 
     /// A number that changes (on any replica) whenever the data kind `name` changes:
-    /// [`DATA_INTEGRATIONS`], [`DATA_PIPELINES`] or [`DATA_RUNS`]. `NotFound` for another name.
+    /// [`DATA_INTEGRATIONS`] (the only one kept: the integrations' list pages are cached).
+    /// `NotFound` for another name.
     pub fn data_version(&self, name: &str) -> StoreResult<i64> {
         use schema::data_versions;
         let mut conn = self.conn()?;

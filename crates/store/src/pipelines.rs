@@ -12,8 +12,8 @@ use switchboard_domain::{FieldErrorCode, ValidationErrors};
 
 use crate::schema::{integrations, pipelines};
 use crate::{
-    DATA_INTEGRATIONS, DATA_PIPELINES, DbConnection, Store, StoreError, StoreResult,
-    bump_data_version, contains_pattern, new_id, stored, to_json, utc,
+    DATA_INTEGRATIONS, DbConnection, Store, StoreError, StoreResult, bump_data_version,
+    contains_pattern, new_id, stored, to_json, utc,
 };
 
 /// Rows per multi-row statement: 14 binds a row stays well under SQLite's 32,766 and
@@ -295,9 +295,6 @@ impl Store {
                     .execute(conn)?;
             }
 
-            if counts.added + counts.updated + counts.removed > 0 {
-                bump_data_version(conn, DATA_PIPELINES)?;
-            }
             if counts.added + counts.removed > 0 {
                 // The integration's pipeline count changed.
                 bump_data_version(conn, DATA_INTEGRATIONS)?;

@@ -8,10 +8,7 @@ use serde_json::Value;
 use switchboard_domain::pipeline::{LastBuild, Run, RunStatus};
 
 use crate::schema::{integrations, pipelines, runs};
-use crate::{
-    DATA_PIPELINES, DATA_RUNS, DbConnection, Store, StoreError, StoreResult, bump_data_version,
-    new_id, stored, to_json, utc,
-};
+use crate::{DbConnection, Store, StoreError, StoreResult, new_id, stored, to_json, utc};
 
 /// A finished run is its pipeline's last build unless the tool reported a newer one, so the
 /// pipelines list shows a run's result at once rather than after the next discovery.
@@ -45,7 +42,6 @@ fn remember_last_build(
     diesel::update(pipelines::table.find(&pipeline_id))
         .set(pipelines::last_build.eq(Some(to_json(&last)?)))
         .execute(conn)?;
-    bump_data_version(conn, DATA_PIPELINES)?;
     Ok(())
 }
 
@@ -261,7 +257,6 @@ impl Store {
             diesel::insert_into(runs::table)
                 .values(&row)
                 .execute(conn)?;
-            bump_data_version(conn, DATA_RUNS)?;
             load_run(conn, &id)
         })
     }
@@ -392,7 +387,6 @@ impl Store {
             if updated == 0 {
                 return Err(StoreError::NotFound);
             }
-            bump_data_version(conn, DATA_RUNS)?;
             if let (false, Some(number)) = (update.status.is_active(), update.build_number) {
                 remember_last_build(conn, id, number, update)?;
             }

@@ -10,6 +10,7 @@ diesel::table! {
         session_epoch -> BigInt,
         created_at -> Timestamp,
         updated_at -> Timestamp,
+        version -> BigInt,
     }
 }
 
@@ -19,6 +20,7 @@ diesel::table! {
         enabled -> Bool,
         updated_at -> Timestamp,
         updated_by -> Text,
+        version -> BigInt,
     }
 }
 
@@ -39,6 +41,7 @@ diesel::table! {
         next_check_at -> Nullable<Timestamp>,
         lease_owner -> Nullable<Text>,
         lease_until -> Nullable<Timestamp>,
+        check_failures -> Integer,
     }
 }
 

@@ -3,53 +3,99 @@
 use std::collections::HashMap;
 
 use diesel::prelude::*;
+use switchboard_domain::tools::ToolSetting;
 
 use crate::schema::tool_settings;
-use crate::{Store, StoreResult, now};
+use crate::{DbConnection, Store, StoreError, StoreResult, now};
 
 impl Store {
-    /// The tools an administrator has switched on or off; a tool not listed is on.
-    pub fn tool_policy(&self) -> StoreResult<HashMap<String, bool>> {
+    /// The tools an administrator has set; a tool not listed is on, at version 0.
+    pub fn tool_policy(&self) -> StoreResult<HashMap<String, ToolSetting>> {
         let mut conn = self.conn()?;
-        let rows: Vec<(String, bool)> = tool_settings::table
-            .select((tool_settings::tool_id, tool_settings::enabled))
+        let rows: Vec<(String, bool, i64)> = tool_settings::table
+            .select((
+                tool_settings::tool_id,
+                tool_settings::enabled,
+                tool_settings::version,
+            ))
             .load(&mut conn)?;
-        Ok(rows.into_iter().collect())
+        Ok(rows
+            .into_iter()
+            .map(|(tool, enabled, version)| (tool, ToolSetting { enabled, version }))
+            .collect())
+    }
+
+    pub fn tool_setting(&self, tool_id: &str) -> StoreResult<ToolSetting> {
+        let mut conn = self.conn()?;
+        let row: Option<(bool, i64)> = tool_settings::table
+            .find(tool_id)
+            .select((tool_settings::enabled, tool_settings::version))
+            .first(&mut conn)
+            .optional()?;
+        Ok(
+            row.map_or_else(ToolSetting::default, |(enabled, version)| ToolSetting {
+                enabled,
+                version,
+            }),
+        )
     }
 
     pub fn tool_enabled(&self, tool_id: &str) -> StoreResult<bool> {
-        let mut conn = self.conn()?;
-        let enabled: Option<bool> = tool_settings::table
-            .find(tool_id)
-            .select(tool_settings::enabled)
-            .first(&mut conn)
-            .optional()?;
-        Ok(enabled.unwrap_or(true))
+        Ok(self.tool_setting(tool_id)?.enabled)
     }
 
-    pub fn set_tool_enabled(&self, tool_id: &str, enabled: bool, by: &str) -> StoreResult<()> {
+    /// Switches a tool on or off; with `expected_version` (from `If-Match`), only if the
+    /// setting is still at that version — compared in the statement that writes, so of two
+    /// concurrent changes from the same version exactly one lands.
+    pub fn set_tool_enabled(
+        &self,
+        tool_id: &str,
+        enabled: bool,
+        by: &str,
+        expected_version: Option<i64>,
+    ) -> StoreResult<ToolSetting> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
             let at = now();
-            let updated = diesel::update(tool_settings::table.find(tool_id))
-                .set((
-                    tool_settings::enabled.eq(enabled),
-                    tool_settings::updated_at.eq(at),
-                    tool_settings::updated_by.eq(by),
-                ))
-                .execute(conn)?;
+            // A tool never set has no row: make one at version 0 (as it reads), so the
+            // conditional update below has a row to compare.
+            let unset = (
+                tool_settings::tool_id.eq(tool_id),
+                tool_settings::enabled.eq(true),
+                tool_settings::updated_at.eq(at),
+                tool_settings::updated_by.eq(by),
+                tool_settings::version.eq(0_i64),
+            );
+            // Dialect-specific only in type: both backends write `ON CONFLICT DO NOTHING`.
+            match &mut **conn {
+                DbConnection::Postgres(pg) => diesel::insert_into(tool_settings::table)
+                    .values(unset)
+                    .on_conflict_do_nothing()
+                    .execute(pg)?,
+                DbConnection::Sqlite(sqlite) => diesel::insert_into(tool_settings::table)
+                    .values(unset)
+                    .on_conflict_do_nothing()
+                    .execute(sqlite)?,
+            };
+            let row = tool_settings::table.find(tool_id);
+            let set = (
+                tool_settings::enabled.eq(enabled),
+                tool_settings::updated_at.eq(at),
+                tool_settings::updated_by.eq(by),
+                tool_settings::version.eq(tool_settings::version + 1),
+            );
+            let updated = match expected_version {
+                Some(expected) => diesel::update(row.filter(tool_settings::version.eq(expected)))
+                    .set(set)
+                    .execute(conn)?,
+                None => diesel::update(row).set(set).execute(conn)?,
+            };
+            let version: i64 = row.select(tool_settings::version).first(conn)?;
             if updated == 0 {
-                diesel::insert_into(tool_settings::table)
-                    .values((
-                        tool_settings::tool_id.eq(tool_id),
-                        tool_settings::enabled.eq(enabled),
-                        tool_settings::updated_at.eq(at),
-                        tool_settings::updated_by.eq(by),
-                    ))
-                    .execute(conn)?;
+                return Err(StoreError::VersionMismatch { current: version });
             }
-            Ok(())
+            Ok(ToolSetting { enabled, version })
         })
     }
 }

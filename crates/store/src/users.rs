@@ -18,6 +18,7 @@ struct UserRow {
     session_epoch: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
+    version: i64,
 }
 
 /// A user as stored, with what authentication needs.
@@ -32,6 +33,8 @@ pub struct StoredUser {
     pub session_epoch: i64,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// Bumped by every change; the `ETag`.
+    pub version: i64,
 }
 
 impl std::fmt::Debug for StoredUser {
@@ -54,6 +57,7 @@ impl StoredUser {
             disabled: self.disabled,
             created_at: self.created_at,
             updated_at: self.updated_at,
+            version: self.version,
         }
     }
 }
@@ -74,6 +78,7 @@ impl TryFrom<UserRow> for StoredUser {
             session_epoch: row.session_epoch,
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
+            version: row.version,
         })
     }
 }
@@ -86,13 +91,37 @@ pub struct UserChange {
     pub password_hash: Option<String>,
 }
 
-fn enabled_admins_besides(conn: &mut DbConnection, user_id: &str) -> QueryResult<i64> {
-    users::table
+/// The enabled administrators' ids, in id order. On PostgreSQL their rows stay locked until
+/// the transaction ends: every user update takes these locks first (always in the same
+/// order, so two updates never deadlock), which serialises the last-administrator rule —
+/// two administrators disabling each other at once cannot both succeed. A row that a
+/// transaction we waited for disabled or demoted is re-checked and left out.
+fn lock_enabled_admins(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
+    let admins = users::table
         .filter(users::role.eq(Role::Admin.as_str()))
         .filter(users::disabled.eq(false))
-        .filter(users::id.ne(user_id))
-        .count()
-        .get_result(conn)
+        .order(users::id.asc())
+        .select(users::id);
+    match conn {
+        DbConnection::Postgres(pg) => admins.for_update().load(pg),
+        // SQLite: the caller's write guard already makes the transaction the only writer.
+        DbConnection::Sqlite(sqlite) => admins.load(sqlite),
+    }
+}
+
+fn lock_user(conn: &mut DbConnection, id: &str) -> StoreResult<StoredUser> {
+    let user = users::table.find(id);
+    let row = match conn {
+        DbConnection::Postgres(pg) => user
+            .select(UserRow::as_select())
+            .for_update()
+            .first(pg)
+            .optional()?,
+        DbConnection::Sqlite(sqlite) => {
+            user.select(UserRow::as_select()).first(sqlite).optional()?
+        }
+    };
+    row.ok_or(StoreError::NotFound)?.try_into()
 }
 
 fn insert(
@@ -111,6 +140,7 @@ fn insert(
         session_epoch: 0,
         created_at: at,
         updated_at: at,
+        version: 1,
     };
     diesel::insert_into(users::table)
         .values(&row)
@@ -199,38 +229,56 @@ impl Store {
         Ok((rows, more))
     }
 
-    /// Applies `change`, refusing to leave the organisation without an enabled admin.
-    pub fn update_user(&self, id: &str, change: UserChange) -> StoreResult<StoredUser> {
+    /// Applies `change`, refusing to leave the organisation without an enabled admin; with
+    /// `expected_version` (from `If-Match`), only if the user is still at that version.
+    pub fn update_user(
+        &self,
+        id: &str,
+        change: UserChange,
+        expected_version: Option<i64>,
+    ) -> StoreResult<StoredUser> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
-            let current: StoredUser = users::table
-                .find(id)
-                .select(UserRow::as_select())
-                .first(conn)
-                .optional()?
-                .ok_or(StoreError::NotFound)?
-                .try_into()?;
+            let admins = lock_enabled_admins(conn)?;
+            let current = lock_user(conn, id)?;
+            if let Some(expected) = expected_version
+                && expected != current.version
+            {
+                return Err(StoreError::VersionMismatch {
+                    current: current.version,
+                });
+            }
             let role = change.role.unwrap_or(current.role);
             let disabled = change.disabled.unwrap_or(current.disabled);
             let loses_admin = current.role == Role::Admin
                 && !current.disabled
                 && (role != Role::Admin || disabled);
-            if loses_admin && enabled_admins_besides(conn, id)? == 0 {
+            if loses_admin && !admins.iter().any(|admin| admin != id) {
                 return Err(StoreError::LastAdmin);
             }
             let ends_sessions = change.password_hash.is_some() || (disabled && !current.disabled);
             let epoch = current.session_epoch + i64::from(ends_sessions);
             let password_hash = change.password_hash.unwrap_or(current.password_hash);
-            diesel::update(users::table.find(id))
-                .set((
-                    users::role.eq(role.as_str()),
-                    users::disabled.eq(disabled),
-                    users::password_hash.eq(&password_hash),
-                    users::session_epoch.eq(epoch),
-                    users::updated_at.eq(now()),
-                ))
-                .execute(conn)?;
+            let updated = diesel::update(
+                users::table
+                    .find(id)
+                    .filter(users::version.eq(current.version)),
+            )
+            .set((
+                users::role.eq(role.as_str()),
+                users::disabled.eq(disabled),
+                users::password_hash.eq(&password_hash),
+                users::session_epoch.eq(epoch),
+                users::updated_at.eq(now()),
+                users::version.eq(current.version + 1),
+            ))
+            .execute(conn)?;
+            if updated == 0 {
+                return Err(StoreError::Corrupt(format!(
+                    "user {id} changed under its row lock"
+                )));
+            }
             users::table
                 .find(id)
                 .select(UserRow::as_select())

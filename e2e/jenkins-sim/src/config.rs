@@ -71,8 +71,8 @@ pub enum CsrfConfig {
     Detailed {
         enabled: bool,
         /// Jenkins ≥ 2.176.2 binds a crumb to the web session it was issued in: the client
-        /// must send back the `JSESSIONID.*` cookie of the crumb request. Not in jenkins.md;
-        /// off by default.
+        /// must send back the `JSESSIONID.*` cookie of the crumb request. Not verified
+        /// (docs/jenkins.md §9); off by default.
         #[serde(default)]
         session_bound: bool,
     },

@@ -474,7 +474,7 @@ impl Call<'_> {
     }
 
     /// `POST /queue/cancelItem?id=N` → 204. An id not in the queue (or invisible) → 404;
-    /// without Job/Cancel → 403 (Jenkins' exact answers here are not in jenkins.md).
+    /// without Job/Cancel → 403 (Jenkins' exact answers here are not verified: docs/jenkins.md §9).
     fn cancel_item(&mut self, st: &mut State, who: &Principal) -> Resp {
         if let Some(r) = self.require_post() {
             return r;
@@ -724,7 +724,7 @@ impl Call<'_> {
 }
 
 /// `delay=0sec`, `delay=10sec`, `delay=10secs`; a bare number is taken as seconds
-/// (plausible; Jenkins' `TimeDuration` parsing of bare numbers is not in jenkins.md).
+/// (plausible; Jenkins' `TimeDuration` parsing of bare numbers is not verified).
 fn parse_delay(v: &str) -> Option<u64> {
     let v = v.trim();
     let n = v

@@ -1,6 +1,6 @@
 //! A simulator of the Jenkins remote-access API (`/api/json` with `tree=`, authentication,
 //! crumbs, triggering, the queue, builds, progressive logs, stop), following
-//! `shared/reference/jenkins.md`. Builds progress in real time on a tokio timer.
+//! `docs/jenkins.md`. Builds progress in real time on a tokio timer.
 //!
 //! Start one in-process with [`start`] (tests) or run the `jenkins-sim` binary.
 

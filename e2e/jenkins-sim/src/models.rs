@@ -1,6 +1,6 @@
 //! The exported objects: what `/api/json` shows for the controller, items, builds, the queue.
 //!
-//! Classes and property names follow Jenkins (jenkins.md lists the ones clients rely on);
+//! Classes and property names follow Jenkins (docs/jenkins.md lists the ones clients rely on);
 //! the rest (`healthReport`, `views`, `primaryView`, the anonymous `{}` action, ...) is a
 //! plausible subset of what a real controller with common plugins exports.
 

@@ -302,7 +302,7 @@ pub struct State {
 
 /// The name Jenkins' branch API gives a branch job: the branch name with characters
 /// unsafe in an item name percent-encoded (`feature/x` → `feature%2Fx`), so its URL segment
-/// reads `feature%252Fx`. The display name stays `feature/x`. (Not in jenkins.md.)
+/// reads `feature%252Fx`. The display name stays `feature/x`. (docs/jenkins.md §9: not verified.)
 pub fn branch_item_name(branch: &str) -> String {
     let mut out = String::new();
     for c in branch.chars() {

@@ -1,4 +1,4 @@
-//! The simulator against jenkins.md, over HTTP on 127.0.0.1:0.
+//! The simulator against docs/jenkins.md, over HTTP on 127.0.0.1:0.
 
 use std::time::{Duration, Instant};
 
@@ -63,7 +63,7 @@ async fn sim_at(cfg: Value, context_path: &str) -> Sim {
     let running = jenkins_sim::start(cfg, "127.0.0.1:0", context_path)
         .await
         .expect("starts");
-    let client = reqwest::Client::builder()
+    let client = switchboard_test_support::http_client()
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .expect("client");
@@ -536,7 +536,7 @@ async fn tree_selection() {
     let star = s.json(&format!("{job}4/api/json?tree=*")).await;
     assert_eq!(star["result"], "SUCCESS");
     assert!(star.get("actions").is_some() && star.get("estimatedDuration").is_some());
-    // Parameter definitions as in jenkins.md.
+    // Parameter definitions as in docs/jenkins.md.
     let p = s
         .json("job/params/api/json?tree=property[parameterDefinitions[name,type,description,defaultParameterValue[value],choices]]")
         .await;
@@ -1068,7 +1068,9 @@ async fn the_binary_prints_its_url() {
         url.starts_with("http://127.0.0.1:") && url.ends_with("/jenkins/"),
         "{url}"
     );
-    let client = reqwest::Client::new();
+    let client = switchboard_test_support::http_client()
+        .build()
+        .expect("client");
     let who: Value = client
         .get(format!("{url}whoAmI/api/json"))
         .basic_auth("admin", Some("11a7e1d6b1c2d3e4f5a6b7c8d9e0f1a2b3"))

@@ -1,7 +1,7 @@
 //! Buildbot (4.x): the connection check, discovery of builders, and runs (force, follow,
 //! log, stop/cancel) — the [`Connector`] for the `buildbot` tool.
 //!
-//! Built to `shared/reference/buildbot.md`, checked against a real 4.3.0 master:
+//! Built to `docs/buildbot.md`, checked against a real 4.3.0 master:
 //!
 //! - **Sessions.** Buildbot's API ignores HTTP Basic; it wants the session cookie that
 //!   `GET auth/login` (with Basic credentials) sets. The connector logs in once per
@@ -93,11 +93,6 @@ impl BuildbotConnector {
             sessions: Arc::new(SessionCache::new()),
             step_logs: Arc::new(logs::StepLogCache::default()),
         }
-    }
-
-    /// Forgets every cached session, so the next call logs in again.
-    pub fn forget_sessions(&self) {
-        self.sessions.clear();
     }
 
     fn session(&self, target: &Target) -> Result<Session<'_>, ConnectorError> {
@@ -273,10 +268,6 @@ impl SessionCache {
         if cookies.get(key).is_some_and(|cached| cached == cookie) {
             cookies.remove(key);
         }
-    }
-
-    fn clear(&self) {
-        self.lock().clear();
     }
 
     fn len(&self) -> usize {

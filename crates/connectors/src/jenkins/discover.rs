@@ -217,7 +217,7 @@ pub(super) async fn discover(session: &Session) -> Result<Discovery, ConnectorEr
     })
 }
 
-/// The tree's brackets, braces and commas percent-encoded (jenkins.md: encode the
+/// The tree's brackets, braces and commas percent-encoded (docs/jenkins.md: encode the
 /// brackets; a proxy may reject them raw).
 fn encode(tree: &str) -> String {
     url::form_urlencoded::byte_serialize(tree.as_bytes()).collect()

@@ -1,7 +1,7 @@
 //! Jenkins: the connection check, discovery of every buildable job, and runs (trigger,
 //! follow, log, cancel) — the [`Connector`] for the `jenkins` tool.
 //!
-//! Built to `shared/reference/jenkins.md`: every `/api/*` answer carries `X-Jenkins`, which
+//! Built to `docs/jenkins.md`: every `/api/*` answer carries `X-Jenkins`, which
 //! tells Jenkins from anything else; a wrong token is 401 on every URL; a user without
 //! Overall/Read gets 403 naming `hudson.model.Hudson.Read`; `/whoAmI/api/json` is always
 //! readable and says whether the credentials were applied. Every answer that is not a

@@ -62,7 +62,10 @@ fn with_etag(
 /// Every save checks the connection (its result is the answer's `status` and `last_check`)
 /// and, when it succeeded, discovers the pipelines in the background.
 async fn check_after_save(tooling: &Arc<Tooling>, saved: Integration) -> Integration {
-    match tooling.check_integration(&saved.id, true).await {
+    match tooling
+        .check_integration(&saved.id, Some(crate::tooling::SAVE_CHECK_BOUND))
+        .await
+    {
         Ok((checked, check)) => {
             if check.ok {
                 let tooling = tooling.clone();
@@ -187,7 +190,7 @@ pub async fn create_integration(
             let policy = store.tool_policy()?;
             let allowed: Vec<&str> = APPROVED_TOOLS
                 .iter()
-                .filter(|tool| policy.get(tool.id).copied().unwrap_or(true))
+                .filter(|tool| policy.get(tool.id).is_none_or(|setting| setting.enabled))
                 .map(|tool| tool.id)
                 .collect();
             let reason = if find_tool(&request.tool).is_some() {
@@ -336,7 +339,7 @@ pub async fn test_integration(
 ) -> Result<HttpResponse, ApiError> {
     let (_, check) = state
         .tooling
-        .check_integration(&id, false)
+        .check_integration(&id, None)
         .await
         .map_err(not_found)?;
     Ok(HttpResponse::Ok().json(check))

@@ -22,6 +22,7 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(auth::create_session)
         .service(auth::get_current_user)
         .service(tools::list_tools)
+        .service(tools::get_tool)
         .service(tools::update_tool)
         .service(integrations::list_integrations)
         .service(integrations::create_integration)

@@ -1,10 +1,11 @@
 //! `/api/v1/tools`: the approved-tool registry and the administrators' policy over it.
 
-use actix_web::{get, patch, web};
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, patch, web};
 use switchboard_domain::Problem;
 use switchboard_domain::tools::{APPROVED_TOOLS, Tool, ToolList, UpdateToolRequest, find_tool};
 
-use super::{Body, blocking};
+use super::{Body, blocking, etag, if_match_version};
 use crate::AppState;
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
@@ -24,35 +25,70 @@ pub async fn list_tools(
     let policy = blocking(move || Ok(store.tool_policy()?)).await?;
     let items = APPROVED_TOOLS
         .iter()
-        .map(|spec| Tool::from_spec(spec, policy.get(spec.id).copied().unwrap_or(true)))
+        .map(|spec| Tool::from_spec(spec, policy.get(spec.id).copied().unwrap_or_default()))
         .collect();
     Ok(web::Json(ToolList { items }))
+}
+
+fn with_etag(tool: Tool) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(header::ETag(etag(tool.version)))
+        .json(tool)
+}
+
+/// Read one approved tool with its form schema, capabilities and setting.
+#[utoipa::path(
+    tag = "tools",
+    params(("id" = String, Path, description = "Tool id", example = "jenkins")),
+    responses(
+        (status = 200, description = "The tool", body = Tool, headers(("ETag" = String, description = "The version of its setting"))),
+        (status = 404, description = "Not an approved tool", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[get("/tools/{id}")]
+pub async fn get_tool(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let spec = find_tool(&id).ok_or(ApiError::NotFound("approved tool"))?;
+    let store = state.store.clone();
+    let setting = blocking(move || Ok(store.tool_setting(spec.id)?)).await?;
+    Ok(with_etag(Tool::from_spec(spec, setting)))
 }
 
 /// Switch an approved tool on or off. Existing integrations stay; new ones are refused while off.
 #[utoipa::path(
     tag = "tools",
-    params(("id" = String, Path, description = "Tool id", example = "jenkins")),
+    params(
+        ("id" = String, Path, description = "Tool id", example = "jenkins"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` last read; the change fails with 412 if the setting changed since"),
+    ),
     request_body = UpdateToolRequest,
     responses(
-        (status = 200, description = "The tool with its new setting", body = Tool),
+        (status = 200, description = "The tool with its new setting", body = Tool, headers(("ETag" = String, description = "The new version of its setting"))),
         (status = 403, description = "Only administrators set the tool policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not an approved tool", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed by someone else since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
 #[patch("/tools/{id}")]
 pub async fn update_tool(
     admin: Admin,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: Body<UpdateToolRequest>,
-) -> Result<web::Json<Tool>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
+    let expected = if_match_version(&req);
     let spec = find_tool(&id).ok_or(ApiError::NotFound("approved tool"))?;
     let enabled = body.enabled;
     let store = state.store.clone();
     let by = admin.0.username.clone();
-    blocking(move || Ok(store.set_tool_enabled(spec.id, enabled, &by)?)).await?;
+    let setting =
+        blocking(move || Ok(store.set_tool_enabled(spec.id, enabled, &by, expected)?)).await?;
     tracing::info!(tool = spec.id, enabled, by = %admin.0.username, "tool policy changed");
-    Ok(web::Json(Tool::from_spec(spec, enabled)))
+    Ok(with_etag(Tool::from_spec(spec, setting)))
 }

@@ -1,14 +1,14 @@
 //! `/api/v1/users`: accounts and roles, for administrators.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use serde::Deserialize;
 use switchboard_domain::Problem;
 use switchboard_domain::user::{CreateUserRequest, UpdateUserRequest, User, UserPage};
 use switchboard_store::UserChange;
 use utoipa::IntoParams;
 
-use super::{Body, blocking, decode_cursor, encode_cursor, page_size};
+use super::{Body, blocking, decode_cursor, encode_cursor, etag, if_match_version, page_size};
 use crate::AppState;
 use crate::auth::{Admin, hash_password};
 use crate::error::ApiError;
@@ -68,7 +68,7 @@ pub async fn list_users(
     tag = "users",
     request_body = CreateUserRequest,
     responses(
-        (status = 201, description = "Created", body = User, headers(("Location" = String, description = "The new user's URL"))),
+        (status = 201, description = "Created", body = User, headers(("Location" = String, description = "The new user's URL"), ("ETag" = String, description = "Its version"))),
         (status = 403, description = "Only administrators add users", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The user name is taken", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
@@ -97,6 +97,7 @@ pub async fn create_user(
     tracing::info!(user = %user.username, role = %user.role, by = %admin.0.username, "user created");
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)))
+        .insert_header(header::ETag(etag(user.version)))
         .json(user.to_api()))
 }
 
@@ -105,7 +106,7 @@ pub async fn create_user(
     tag = "users",
     params(("id" = String, Path, description = "User id")),
     responses(
-        (status = 200, description = "The user", body = User),
+        (status = 200, description = "The user", body = User, headers(("ETag" = String, description = "Its version"))),
         (status = 403, description = "Only administrators read users", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
     ),
@@ -116,22 +117,32 @@ pub async fn get_user(
     _admin: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
-) -> Result<web::Json<User>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
     let store = state.store.clone();
     let user = blocking(move || store.find_user(&id)?.ok_or(ApiError::NotFound("user"))).await?;
-    Ok(web::Json(user.to_api()))
+    Ok(with_etag(user.to_api()))
+}
+
+fn with_etag(user: User) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(header::ETag(etag(user.version)))
+        .json(user)
 }
 
 /// Change a user's role, disable or enable them, or set a new password (which ends their sessions).
 #[utoipa::path(
     tag = "users",
-    params(("id" = String, Path, description = "User id")),
+    params(
+        ("id" = String, Path, description = "User id"),
+        ("If-Match" = Option<String>, Header, description = "The `ETag` last read; the update fails with 412 if the user changed since"),
+    ),
     request_body = UpdateUserRequest,
     responses(
-        (status = 200, description = "The updated user", body = User),
+        (status = 200, description = "The updated user", body = User, headers(("ETag" = String, description = "Its new version"))),
         (status = 403, description = "Only administrators change users", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "It would leave no enabled administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "Changed by someone else since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
@@ -139,10 +150,12 @@ pub async fn get_user(
 #[patch("/users/{id}")]
 pub async fn update_user(
     admin: Admin,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: Body<UpdateUserRequest>,
-) -> Result<web::Json<User>, ApiError> {
+) -> Result<HttpResponse, ApiError> {
+    let expected = if_match_version(&req);
     let patch = body.parse().map_err(ApiError::Validation)?;
     let iterations = state.password_iterations;
     let store = state.store.clone();
@@ -159,10 +172,11 @@ pub async fn update_user(
                 disabled: patch.disabled,
                 password_hash,
             },
+            expected,
         )?)
     })
     .await
     .map_err(not_found)?;
     tracing::info!(user = %user.username, role = %user.role, disabled = user.disabled, by = %admin.0.username, "user changed");
-    Ok(web::Json(user.to_api()))
+    Ok(with_etag(user.to_api()))
 }

@@ -150,11 +150,7 @@ async fn health_readiness_and_metrics_answer(backend: Backend) {
     let health: Value = app.get("/healthz", None).await.json().await.expect("json");
     assert_eq!(health, json!({"status": "ok"}));
     let ready: Value = app.get("/readyz", None).await.json().await.expect("json");
-    let expected = match backend {
-        Backend::Sqlite => "sqlite",
-        Backend::Postgres => "postgres",
-    };
-    assert_eq!(ready, json!({"status": "ok", "database": expected}));
+    assert_eq!(ready, json!({"status": "ok", "database": backend.name()}));
     app.get("/api/v1/integrations", Some(&app.admin_token))
         .await;
     let metrics = app.get("/metrics", None).await;
@@ -203,11 +199,7 @@ async fn an_internal_failure_answers_500_without_its_cause(backend: Backend) {
 /// PostgreSQL only: a database that goes away makes readiness and requests answer 503.
 #[actix_web::test]
 async fn a_lost_database_answers_503() {
-    if std::env::var_os(crate::helpers::PG_ENV).is_none() {
-        eprintln!(
-            "skipped: set {} to run on PostgreSQL",
-            crate::helpers::PG_ENV
-        );
+    if !switchboard_test_support::postgres_enabled() {
         return;
     }
     let mut app = TestApp::spawn(Backend::Postgres).await;

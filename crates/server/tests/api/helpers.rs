@@ -18,70 +18,15 @@ use switchboard_server::config::{
 use switchboard_store::DatabaseUrl;
 
 pub const ADMIN_PASSWORD: &str = "admin password for tests";
-pub const PG_ENV: &str = "SWITCHBOARD_TEST_PG_URL";
+pub use switchboard_test_support::{Backend, PgDatabase};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Runs `$test(Backend)` once on SQLite and once on PostgreSQL (when SWITCHBOARD_TEST_PG_URL is set).
+/// Runs `$test(Backend)` once on SQLite and once on PostgreSQL (see
+/// `switchboard_test_support::postgres_enabled`).
 #[macro_export]
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
-        $(
-            mod $test {
-                #[actix_web::test]
-                async fn sqlite() {
-                    super::$test($crate::helpers::Backend::Sqlite).await;
-                }
-
-                #[actix_web::test]
-                async fn postgres() {
-                    if std::env::var_os($crate::helpers::PG_ENV).is_none() {
-                        eprintln!("skipped: set {} to run on PostgreSQL", $crate::helpers::PG_ENV);
-                        return;
-                    }
-                    super::$test($crate::helpers::Backend::Postgres).await;
-                }
-            }
-        )*
+        switchboard_test_support::on_both_backends!(async: $($test),*);
     };
-}
-
-/// A fresh PostgreSQL database, dropped with this value.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    fn create() -> (Self, String) {
-        let admin_url = std::env::var(PG_ENV).expect("SWITCHBOARD_TEST_PG_URL");
-        let name = format!("switchboard_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .expect("create database");
-        let (base, _) = admin_url
-            .rsplit_once('/')
-            .expect("URL with a database path");
-        let url = format!("{base}/{name}");
-        (Self { admin_url, name }, url)
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
-            let _ = diesel::sql_query(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut conn);
-        }
-    }
 }
 
 #[derive(QueryableByName)]
@@ -139,6 +84,9 @@ pub fn test_config(dir: &std::path::Path, database: DatabaseUrl) -> Config {
         },
         background: BackgroundConfig {
             check_interval: Duration::from_secs(3600),
+            // A tool slowed down by a loaded machine fails a check or discovery now and then:
+            // the retry comes a second later, not after the interval.
+            check_retry: Duration::from_secs(1),
             run_poll_min: Duration::from_millis(100),
             run_poll_max: Duration::from_millis(300),
             monitor_concurrency: 8,
@@ -187,7 +135,8 @@ impl TestApp {
         let (pg, database) = match backend {
             Backend::Sqlite => (None, DatabaseUrl::Sqlite(dir.path().join("switchboard.db"))),
             Backend::Postgres => {
-                let (pg, url) = PgDatabase::create();
+                let pg = PgDatabase::create("switchboard_test");
+                let url = pg.url().to_owned();
                 (Some(pg), DatabaseUrl::Postgres(url))
             }
         };
@@ -195,7 +144,7 @@ impl TestApp {
         configure(&mut config);
         let storage = config.storage.clone();
         let launched = launch(config.clone());
-        let client = reqwest::Client::builder()
+        let client = switchboard_test_support::http_client()
             .timeout(Duration::from_secs(30))
             .build()
             .expect("client");

@@ -354,6 +354,28 @@ async fn the_periodic_recheck_keeps_statuses_true(backend: Backend) {
     sim.stop().await;
 }
 
+async fn a_tool_down_at_save_turns_connected_by_itself(backend: Backend) {
+    let sim = start_sim(50).await;
+    // The periodic check is an hour away (the test configuration): only the retry of a
+    // failed check can bring the integration back within the deadline.
+    let app = TestApp::spawn(backend).await;
+    sim.control().set_outage(Some(503)).expect("outage");
+    let created = app
+        .create(&integration("Jenkins", &sim.url, ADMIN_TOKEN))
+        .await;
+    assert_eq!(created["status"], "failed", "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    sim.control().set_outage(None).expect("recovery");
+    eventually("the retried check and its discovery", || async {
+        let shown = app.get_json(&format!("/api/v1/integrations/{id}")).await;
+        (shown["status"] == "connected" && shown["last_sync"]["total"] == PIPELINES.len())
+            .then_some(())
+    })
+    .await;
+    sim.stop().await;
+}
+
 async fn runs_of_a_healthy_tool_go_on_while_another_is_down(backend: Backend) {
     let healthy = start_sim(50).await;
     let failing = start_sim(50).await;
@@ -396,5 +418,6 @@ on_both_backends!(
     a_sync_reports_added_and_removed_jobs,
     an_unreachable_tool_is_a_failed_check_and_a_502_sync,
     the_periodic_recheck_keeps_statuses_true,
+    a_tool_down_at_save_turns_connected_by_itself,
     runs_of_a_healthy_tool_go_on_while_another_is_down,
 );

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod access;
+mod concurrency;
 mod contract;
 mod errors;
 mod integrations;

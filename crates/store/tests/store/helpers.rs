@@ -3,7 +3,6 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, TimeZone, Utc};
-use diesel::prelude::*;
 use switchboard_domain::integration::{CreateIntegrationRequest, Integration};
 use switchboard_domain::pipeline::{
     LastBuild, ParameterDefinition, ParameterType, PipelineKind, RunStatus,
@@ -13,71 +12,15 @@ use switchboard_store::{
     DatabaseUrl, DiscoveredPipeline, KeySource, Keyring, MasterKey, NewRun, Sealer, Store,
 };
 
-pub const PG_ENV: &str = "SWITCHBOARD_TEST_PG_URL";
+pub use switchboard_test_support::{Backend, PgDatabase};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-/// Runs `$test(Backend)` once on SQLite and once on PostgreSQL (when SWITCHBOARD_TEST_PG_URL
-/// is set).
+/// Runs `$test(Backend)` once on SQLite and once on PostgreSQL (see
+/// `switchboard_test_support::postgres_enabled`).
 #[macro_export]
 macro_rules! on_both_backends {
     ($($test:ident),* $(,)?) => {
-        $(
-            mod $test {
-                #[test]
-                fn sqlite() {
-                    super::$test($crate::helpers::Backend::Sqlite);
-                }
-
-                #[test]
-                fn postgres() {
-                    if std::env::var_os($crate::helpers::PG_ENV).is_none() {
-                        eprintln!("skipped: set {} to run on PostgreSQL", $crate::helpers::PG_ENV);
-                        return;
-                    }
-                    super::$test($crate::helpers::Backend::Postgres);
-                }
-            }
-        )*
+        switchboard_test_support::on_both_backends!($($test),*);
     };
-}
-
-/// A fresh PostgreSQL database, dropped with this value.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl PgDatabase {
-    fn create() -> (Self, String) {
-        let admin_url = std::env::var(PG_ENV).expect("SWITCHBOARD_TEST_PG_URL");
-        let name = format!("switchboard_store_test_{}", uuid::Uuid::new_v4().simple());
-        let mut conn = PgConnection::establish(&admin_url).expect("connect to PostgreSQL");
-        diesel::sql_query(format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .expect("create database");
-        let (base, _) = admin_url
-            .rsplit_once('/')
-            .expect("URL with a database path");
-        let url = format!("{base}/{name}");
-        (Self { admin_url, name }, url)
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        if let Ok(mut conn) = PgConnection::establish(&self.admin_url) {
-            let _ = diesel::sql_query(format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ))
-            .execute(&mut conn);
-        }
-    }
 }
 
 /// A migrated store on a database of its own.
@@ -101,8 +44,8 @@ pub fn store(backend: Backend) -> TestStore {
     let (url, pg) = match backend {
         Backend::Sqlite => (DatabaseUrl::Sqlite(dir.path().join("test.db")), None),
         Backend::Postgres => {
-            let (pg, url) = PgDatabase::create();
-            (DatabaseUrl::Postgres(url), Some(pg))
+            let pg = PgDatabase::create("switchboard_store_test");
+            (DatabaseUrl::Postgres(pg.url().to_owned()), Some(pg))
         }
     };
     let sealer = Sealer::new(

@@ -5,7 +5,7 @@ use chrono::Duration;
 use switchboard_domain::check::{Category, ConnectionCheck, SyncReport};
 use switchboard_domain::integration::{IntegrationStatus, UpdateIntegrationRequest};
 use switchboard_domain::pipeline::RunStatus;
-use switchboard_store::{DATA_INTEGRATIONS, RunUpdate, StoreError};
+use switchboard_store::{CheckSchedule, DATA_INTEGRATIONS, RunUpdate, StoreError};
 
 use crate::helpers::{Backend, at, create_integration, found, new_run, pipeline_id, store};
 use crate::on_both_backends;
@@ -17,7 +17,16 @@ on_both_backends!(
     due_integrations_are_claimed_by_one_owner_until_the_lease_ends,
     due_runs_are_claimed_by_one_owner_until_the_lease_ends,
     concurrent_claims_never_overlap,
+    failed_checks_and_discoveries_are_retried_soon_backing_off,
 );
+
+const MINUTE: Duration = Duration::seconds(60);
+/// Checks due a minute after the last one, whatever its outcome: "due at t" is "checked at
+/// t - 1 min".
+const EVERY_MINUTE: CheckSchedule = CheckSchedule {
+    interval: MINUTE,
+    first_retry: MINUTE,
+};
 
 fn check(ok: bool, when: i64) -> ConnectionCheck {
     ConnectionCheck {
@@ -49,7 +58,7 @@ fn a_check_sets_the_status_but_not_the_version(backend: Backend) {
     let data_version = store.data_version(DATA_INTEGRATIONS).expect("version");
 
     let failed = store
-        .record_check(&jenkins.id, &check(false, 1), at(61))
+        .record_check(&jenkins.id, &check(false, 1), at(61) - MINUTE, EVERY_MINUTE)
         .expect("record");
     assert_eq!(failed.status, IntegrationStatus::Failed);
     assert_eq!(failed.last_check, Some(check(false, 1)));
@@ -58,7 +67,7 @@ fn a_check_sets_the_status_but_not_the_version(backend: Backend) {
     assert!(store.data_version(DATA_INTEGRATIONS).expect("version") > data_version);
 
     let connected = store
-        .record_check(&jenkins.id, &check(true, 2), at(62))
+        .record_check(&jenkins.id, &check(true, 2), at(62) - MINUTE, EVERY_MINUTE)
         .expect("record");
     assert_eq!(connected.status, IntegrationStatus::Connected);
     assert_eq!(
@@ -70,7 +79,7 @@ fn a_check_sets_the_status_but_not_the_version(backend: Backend) {
         .delete_integration(&jenkins.id, Some(jenkins.version))
         .expect("delete with the old version");
 
-    let gone = store.record_check(&jenkins.id, &check(true, 3), at(63));
+    let gone = store.record_check(&jenkins.id, &check(true, 3), at(63) - MINUTE, EVERY_MINUTE);
     assert!(matches!(gone, Err(StoreError::NotFound)));
 }
 
@@ -114,7 +123,12 @@ fn new_urls_or_credentials_make_an_integration_untested(backend: Backend) {
     };
     let connect = || {
         store
-            .record_check(&jenkins.id, &check(true, 0), at(3600))
+            .record_check(
+                &jenkins.id,
+                &check(true, 0),
+                at(3600) - MINUTE,
+                EVERY_MINUTE,
+            )
             .expect("record")
     };
 
@@ -180,10 +194,10 @@ fn due_integrations_are_claimed_by_one_owner_until_the_lease_ends(backend: Backe
     let due = create_integration(&store, "Due");
     let later = create_integration(&store, "Later");
     store
-        .record_check(&due.id, &check(true, 0), at(10))
+        .record_check(&due.id, &check(true, 0), at(10) - MINUTE, EVERY_MINUTE)
         .expect("record");
     store
-        .record_check(&later.id, &check(true, 0), at(1000))
+        .record_check(&later.id, &check(true, 0), at(1000) - MINUTE, EVERY_MINUTE)
         .expect("record");
     let lease = Duration::seconds(60);
 
@@ -225,7 +239,12 @@ fn due_integrations_are_claimed_by_one_owner_until_the_lease_ends(backend: Backe
 
     // A recorded check pushes the next one out.
     store
-        .record_check(&never_checked.id, &check(true, 0), at(500))
+        .record_check(
+            &never_checked.id,
+            &check(true, 0),
+            at(500) - MINUTE,
+            EVERY_MINUTE,
+        )
         .expect("record");
     store
         .release_integration(&never_checked.id, "replica-c")
@@ -408,4 +427,56 @@ fn concurrent_claims_never_overlap(backend: Backend) {
         integration_ids.into_iter().collect::<Vec<_>>()
     );
     assert_eq!(claimed_runs, run_ids.into_iter().collect::<Vec<_>>());
+}
+
+fn failed_checks_and_discoveries_are_retried_soon_backing_off(backend: Backend) {
+    let store = store(backend);
+    let jenkins = create_integration(&store, "Jenkins");
+    let schedule = CheckSchedule {
+        interval: Duration::seconds(300),
+        first_retry: Duration::seconds(10),
+    };
+    let lease = Duration::seconds(5);
+    // Whether the integration is due at `when` (claimed and released at once).
+    let due_at = |when: i64| {
+        let claimed = store
+            .claim_due_integrations("probe", at(when), lease, 10)
+            .expect("claim");
+        for id in &claimed {
+            store.release_integration(id, "probe").expect("release");
+        }
+        claimed == vec![jenkins.id.clone()]
+    };
+
+    // Failures in a row: retried after 10 s, then 20 s, then 40 s.
+    let mut now = 0;
+    for delay in [10, 20, 40] {
+        store
+            .record_check(&jenkins.id, &check(false, now), at(now), schedule)
+            .expect("record");
+        assert!(!due_at(now + delay - 1), "not before {delay} s");
+        assert!(due_at(now + delay), "after {delay} s");
+        now += delay;
+    }
+    // A success goes back to the interval.
+    store
+        .record_check(&jenkins.id, &check(true, now), at(now), schedule)
+        .expect("record");
+    assert!(!due_at(now + 299));
+    assert!(due_at(now + 300));
+    // A discovery that fails after a good check is retried soon too.
+    store
+        .record_sync_failure(&jenkins.id, at(now), schedule)
+        .expect("record");
+    assert!(!due_at(now + 9));
+    assert!(due_at(now + 10));
+    assert_eq!(
+        store.get_integration(&jenkins.id).expect("get").status,
+        IntegrationStatus::Connected,
+        "a failed discovery does not change what the check found"
+    );
+    assert!(matches!(
+        store.record_sync_failure("no-such-integration", at(now), schedule),
+        Err(StoreError::NotFound)
+    ));
 }

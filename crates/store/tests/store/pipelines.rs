@@ -1,6 +1,4 @@
-use switchboard_store::{
-    DATA_INTEGRATIONS, DATA_PIPELINES, DiscoveryCounts, PipelineQuery, StoreError,
-};
+use switchboard_store::{DATA_INTEGRATIONS, DiscoveryCounts, PipelineQuery, StoreError};
 
 use crate::helpers::{
     Backend, at, create_integration, found, new_run, pipeline_id, store, with_build,
@@ -43,7 +41,6 @@ fn discovery_counts_additions_changes_and_removals_once(backend: Backend) {
     let discovered = store.get_pipeline(&deploy_id).expect("get").discovered_at;
 
     // Same definitions: nothing changes, no data version moves.
-    let pipelines_version = store.data_version(DATA_PIPELINES).expect("version");
     let integrations_version = store.data_version(DATA_INTEGRATIONS).expect("version");
     let again = store
         .apply_discovery(
@@ -53,10 +50,6 @@ fn discovery_counts_additions_changes_and_removals_once(backend: Backend) {
         )
         .expect("unchanged sync");
     assert_eq!(again, counts(0, 0, 0, 3));
-    assert_eq!(
-        store.data_version(DATA_PIPELINES).expect("version"),
-        pipelines_version
-    );
     assert_eq!(
         store.data_version(DATA_INTEGRATIONS).expect("version"),
         integrations_version
@@ -76,7 +69,6 @@ fn discovery_counts_additions_changes_and_removals_once(backend: Backend) {
         )
         .expect("second sync");
     assert_eq!(second, counts(1, 1, 1, 3));
-    assert!(store.data_version(DATA_PIPELINES).expect("version") > pipelines_version);
     assert!(store.data_version(DATA_INTEGRATIONS).expect("version") > integrations_version);
     let deploy = store.get_pipeline(&deploy_id).expect("get");
     assert_eq!(
@@ -368,10 +360,6 @@ fn deleting_an_integration_deletes_its_pipelines_and_runs(backend: Backend) {
     let kept_run = store
         .create_run(&new_run(&kept.id, &kept_pipeline, at(1)))
         .expect("run");
-    let runs_version = store
-        .data_version(switchboard_store::DATA_RUNS)
-        .expect("version");
-
     store
         .delete_integration(&doomed.id, Some(doomed.version))
         .expect("delete");
@@ -385,12 +373,6 @@ fn deleting_an_integration_deletes_its_pipelines_and_runs(backend: Backend) {
     ));
     assert!(store.get_pipeline(&kept_pipeline).is_ok());
     assert!(store.get_run(&kept_run.id).is_ok());
-    assert!(
-        store
-            .data_version(switchboard_store::DATA_RUNS)
-            .expect("version")
-            > runs_version
-    );
 }
 
 fn discovery_of_a_missing_integration_is_not_found(backend: Backend) {

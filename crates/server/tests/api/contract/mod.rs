@@ -436,7 +436,7 @@ impl Drop for CancelOnFailure {
                 return;
             };
             runtime.block_on(async move {
-                let Ok(client) = reqwest::Client::builder()
+                let Ok(client) = switchboard_test_support::http_client()
                     .timeout(Duration::from_secs(10))
                     .build()
                 else {
@@ -491,8 +491,7 @@ macro_rules! scenario_tests {
 
                 #[actix_web::test]
                 async fn postgres() {
-                    if std::env::var_os($crate::helpers::PG_ENV).is_none() {
-                        eprintln!("skipped: set {} to run on PostgreSQL", $crate::helpers::PG_ENV);
+                    if !switchboard_test_support::postgres_enabled() {
                         return;
                     }
                     $crate::contract::scenarios::$scenario::<$harness>(

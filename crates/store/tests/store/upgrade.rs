@@ -1,0 +1,173 @@
+//! Upgrades keep data: a database written by the previous landed version (its migrations, its
+//! rows) opens with this one, which migrates it and still reads every integration (its
+//! secrets still open), pipeline, run, user and tool setting.
+
+use diesel::connection::SimpleConnection;
+use diesel::migration::{Migration, MigrationSource};
+use diesel::pg::PgConnection;
+use diesel::prelude::*;
+use diesel::sqlite::SqliteConnection;
+use diesel_migrations::{FileBasedMigrations, MigrationHarness};
+use secrecy::{ExposeSecret, SecretString};
+use switchboard_domain::integration::IntegrationStatus;
+use switchboard_domain::pipeline::RunStatus;
+use switchboard_domain::user::Role;
+use switchboard_store::{
+    DatabaseUrl, KeySource, Keyring, MasterKey, PipelineQuery, Sealer, Store, StoredCredential,
+};
+
+use crate::helpers::{Backend, PgDatabase};
+use crate::on_both_backends;
+
+on_both_backends!(a_database_of_the_previous_version_keeps_everything);
+
+/// The last migration of the previous landed version.
+const PREVIOUS_LAST_MIGRATION: &str = "2026-11-25-000003_pipelines_runs";
+
+/// This tree's migrations up to and including [`PREVIOUS_LAST_MIGRATION`]: what the previous
+/// version embedded.
+struct PreviousVersion(FileBasedMigrations);
+
+impl<DB: diesel::backend::Backend> MigrationSource<DB> for PreviousVersion
+where
+    FileBasedMigrations: MigrationSource<DB>,
+{
+    fn migrations(&self) -> diesel::migration::Result<Vec<Box<dyn Migration<DB>>>> {
+        let mut migrations = self.0.migrations()?;
+        migrations.sort_by_key(|migration| migration.name().to_string());
+        let last = migrations
+            .iter()
+            .position(|migration| migration.name().to_string() == PREVIOUS_LAST_MIGRATION)
+            .unwrap_or_else(|| panic!("no migration {PREVIOUS_LAST_MIGRATION}"));
+        migrations.truncate(last + 1);
+        Ok(migrations)
+    }
+}
+
+fn migrate_to_previous<DB, C>(conn: &mut C, tree: &str)
+where
+    DB: diesel::backend::Backend,
+    C: MigrationHarness<DB>,
+    FileBasedMigrations: MigrationSource<DB>,
+{
+    let dir = format!("{}/../../migrations/{tree}", env!("CARGO_MANIFEST_DIR"));
+    let source = FileBasedMigrations::from_path(&dir).expect("migrations");
+    let applied = conn
+        .run_pending_migrations(PreviousVersion(source))
+        .expect("the previous version's migrations");
+    assert_eq!(applied.len(), 3, "{applied:?}");
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
+fn a_database_of_the_previous_version_keeps_everything(backend: Backend) {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let pg = (backend == Backend::Postgres).then(|| PgDatabase::create("switchboard_upgrade"));
+    let sealer = Sealer::new(
+        KeySource::Environment,
+        Keyring::new(MasterKey::generate().expect("key"), Vec::new()),
+    );
+    let integration_id = "0193a1b2-0000-7000-8000-000000000001";
+    let token = "jenkins-api-token-0123456789";
+    let sealed = sealer
+        .seal(integration_id, "apiToken", &SecretString::from(token))
+        .expect("seal");
+
+    // Rows as the previous version wrote them (its columns only).
+    let blob = match backend {
+        Backend::Sqlite => format!("X'{}'", hex(&sealed.blob)),
+        Backend::Postgres => format!("decode('{}', 'hex')", hex(&sealed.blob)),
+    };
+    let rows = format!(
+        "INSERT INTO users (id, username, password_hash, role, disabled, session_epoch, created_at, updated_at)
+           VALUES ('u1', 'admin', 'pbkdf2$stored-hash', 'admin', FALSE, 2, '2026-11-30 10:00:00', '2026-11-30 10:00:00');
+         INSERT INTO tool_settings (tool_id, enabled, updated_at, updated_by)
+           VALUES ('buildbot', FALSE, '2026-11-30 10:00:00', 'admin');
+         INSERT INTO integrations (id, name, name_key, tool, urls, status, version, created_at, updated_at, created_by,
+             last_check, last_sync, next_check_at, lease_owner, lease_until)
+           VALUES ('{integration_id}', 'Jenkins', 'jenkins', 'jenkins', '{{\"apiUrl\":\"https://ci.example.com/\"}}',
+             'connected', 3, '2026-11-30 10:00:00', '2026-11-30 10:05:00', 'admin', NULL, NULL,
+             '2026-11-30 10:10:00', NULL, NULL);
+         INSERT INTO integration_credentials (integration_id, field, plain_value, sealed_value, key_id, updated_at)
+           VALUES ('{integration_id}', 'username', 'alice', NULL, NULL, '2026-11-30 10:00:00'),
+                  ('{integration_id}', 'apiToken', NULL, {blob}, '{key_id}', '2026-11-30 10:00:00');
+         INSERT INTO pipelines (id, integration_id, full_path, path_key, name, folder, kind, url, buildable,
+             parameters, last_build, removed_at, discovered_at, updated_at)
+           VALUES ('p1', '{integration_id}', 'platform/deploy', 'platform/deploy', 'deploy', 'platform', 'pipeline',
+             'https://ci.example.com/job/platform/job/deploy/', TRUE, '[]', NULL, NULL,
+             '2026-11-30 10:01:00', '2026-11-30 10:01:00');
+         INSERT INTO runs (id, pipeline_id, integration_id, status, parameters, handle, build_number, build_url,
+             detail, triggered_by, created_at, started_at, finished_at, duration_ms, updated_at, next_poll_at,
+             poll_failures, lease_owner, lease_until)
+           VALUES ('r1', 'p1', '{integration_id}', 'succeeded', '{{}}',
+             '{{\"pipeline_path\":\"platform/deploy\",\"queue_ref\":\"17\",\"build_ref\":\"5\"}}', 5,
+             'https://ci.example.com/job/platform/job/deploy/5/', NULL, 'admin', '2026-11-30 10:02:00',
+             '2026-11-30 10:02:01', '2026-11-30 10:03:00', 59000, '2026-11-30 10:03:00', NULL, 0, NULL, NULL);",
+        key_id = sealed.key_id,
+    );
+    let url = match (&pg, backend) {
+        (Some(pg), _) => {
+            let mut conn = PgConnection::establish(pg.url()).expect("connect");
+            migrate_to_previous(&mut conn, "postgres");
+            conn.batch_execute(&rows).expect("previous rows");
+            DatabaseUrl::Postgres(pg.url().to_owned())
+        }
+        (None, _) => {
+            let path = dir.path().join("previous.db");
+            let mut conn = SqliteConnection::establish(&path.to_string_lossy()).expect("open");
+            migrate_to_previous(&mut conn, "sqlite");
+            conn.batch_execute(&rows).expect("previous rows");
+            DatabaseUrl::Sqlite(path)
+        }
+    };
+
+    // This version opens it, migrating.
+    let store = Store::open(url, 2, sealer, true).expect("open and migrate");
+    let integration = store.get_integration(integration_id).expect("integration");
+    assert_eq!(integration.name, "Jenkins");
+    assert_eq!(integration.status, IntegrationStatus::Connected);
+    assert_eq!(integration.version, 3);
+    assert_eq!(integration.pipelines, 1);
+    let credentials = store.open_credentials(integration_id).expect("credentials");
+    match credentials.get("apiToken") {
+        Some(StoredCredential::Secret(secret)) => assert_eq!(secret.expose_secret(), token),
+        other => panic!("the sealed token opens: {other:?}"),
+    }
+    assert!(matches!(
+        credentials.get("username"),
+        Some(StoredCredential::Plain(name)) if name == "alice"
+    ));
+
+    let (pipelines, _) = store
+        .list_pipelines(&PipelineQuery {
+            limit: 10,
+            ..Default::default()
+        })
+        .expect("pipelines");
+    assert_eq!(pipelines.len(), 1);
+    assert_eq!(pipelines[0].full_path, "platform/deploy");
+    let run = store.get_run("r1").expect("run");
+    assert_eq!(run.status, RunStatus::Succeeded);
+    assert_eq!(run.build_number, Some(5));
+
+    let admin = store
+        .find_user_by_username("admin")
+        .expect("read")
+        .expect("admin");
+    assert_eq!(admin.role, Role::Admin);
+    assert_eq!(admin.session_epoch, 2, "sessions stay valid");
+    assert_eq!(admin.version, 1, "users start at version 1");
+    let buildbot = store.tool_setting("buildbot").expect("setting");
+    assert!(!buildbot.enabled);
+    assert_eq!(buildbot.version, 1);
+    assert_eq!(store.tool_setting("jenkins").expect("setting").version, 0);
+
+    // And it is writable with the new columns: a versioned update.
+    store
+        .set_tool_enabled("buildbot", true, "admin", Some(1))
+        .expect("conditional update");
+    drop(store);
+    drop(pg);
+}
