@@ -424,6 +424,15 @@ pub enum IntegrationStatus {
 }
 
 impl IntegrationStatus {
+    /// What a connection check makes of an integration: `connected` or `failed`.
+    pub fn after(check: &crate::check::ConnectionCheck) -> Self {
+        if check.ok {
+            Self::Connected
+        } else {
+            Self::Failed
+        }
+    }
+
     pub const fn as_str(self) -> &'static str {
         match self {
             Self::Untested => "untested",

@@ -1,100 +1,27 @@
 //! Passwords, session tokens and who is calling.
 
 use std::future::{Ready, ready};
-use std::num::NonZeroU32;
 use std::path::Path;
 use std::time::Duration;
 
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
-use ring::pbkdf2;
-use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::user::Role;
 use switchboard_store::StoredUser;
 
 use crate::error::ApiError;
+use switchboard_app::Principal;
 
 const ISSUER: &str = "switchboard";
 const AUDIENCE: &str = "switchboard-api";
-const HASH_LEN: usize = 32;
-const SALT_LEN: usize = 16;
 
-fn random_bytes<const N: usize>() -> Result<[u8; N], ApiError> {
-    let mut bytes = [0u8; N];
-    SystemRandom::new()
-        .fill(&mut bytes)
-        .map_err(|_| ApiError::internal("system random generator failed"))?;
-    Ok(bytes)
-}
-
-/// `pbkdf2-sha256$ITERATIONS$SALT$HASH`, salt and hash in base64.
-pub fn hash_password(password: &str, iterations: u32) -> Result<String, ApiError> {
-    let rounds =
-        NonZeroU32::new(iterations).ok_or_else(|| ApiError::internal("zero PBKDF2 iterations"))?;
-    let salt: [u8; SALT_LEN] = random_bytes()?;
-    let mut hash = [0u8; HASH_LEN];
-    pbkdf2::derive(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        rounds,
-        &salt,
-        password.as_bytes(),
-        &mut hash,
-    );
-    Ok(format!(
-        "pbkdf2-sha256${iterations}${}${}",
-        STANDARD.encode(salt),
-        STANDARD.encode(hash)
-    ))
-}
-
-/// Constant-time check of `password` against a stored hash; a malformed hash never matches.
-pub fn verify_password(password: &str, stored: &str) -> bool {
-    let mut parts = stored.split('$');
-    let (Some("pbkdf2-sha256"), Some(iterations), Some(salt), Some(hash), None) = (
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-        parts.next(),
-    ) else {
-        return false;
-    };
-    let (Some(rounds), Ok(salt), Ok(hash)) = (
-        iterations.parse().ok().and_then(NonZeroU32::new),
-        STANDARD.decode(salt),
-        STANDARD.decode(hash),
-    ) else {
-        return false;
-    };
-    pbkdf2::verify(
-        pbkdf2::PBKDF2_HMAC_SHA256,
-        rounds,
-        &salt,
-        password.as_bytes(),
-        &hash,
-    )
-    .is_ok()
-}
-
-/// A hash that matches nothing, checked for unknown users so that they take as long to
-/// refuse as known ones.
-pub fn decoy_hash(iterations: u32) -> String {
-    format!(
-        "pbkdf2-sha256${iterations}${}${}",
-        STANDARD.encode([7u8; SALT_LEN]),
-        STANDARD.encode([0u8; HASH_LEN])
-    )
-}
-
-/// A fresh password for the first administrator: 24 URL-safe characters (144 bits).
-pub fn generate_password() -> Result<String, ApiError> {
-    let bytes: [u8; 18] = random_bytes()?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
-}
+pub use switchboard_app::passwords::{
+    decoy_hash, generate_password, hash_password, random_bytes, verify_password,
+};
 
 #[derive(Debug, Serialize, Deserialize)]
 struct Claims {
@@ -208,6 +135,15 @@ impl Caller {
             id: user.id.clone(),
             username: user.username.clone(),
             role: user.role,
+        }
+    }
+
+    /// The caller as the use cases know them.
+    pub fn principal(&self) -> Principal {
+        Principal {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            role: self.role,
         }
     }
 

@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use switchboard_app::AppError;
 use switchboard_connectors::{Category, ConnectorError};
 use switchboard_domain::{ErrorCode, FieldErrorCode, Problem, ValidationErrors};
 use switchboard_store::StoreError;
@@ -256,18 +257,32 @@ impl ResponseError for ApiError {
     }
 }
 
+/// The use cases' errors, each to its HTTP answer.
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        match err {
+            AppError::Forbidden(role) => Self::Forbidden(role),
+            AppError::NotFound(subject) => Self::NotFound(subject.as_str()),
+            AppError::ToolNotFound => Self::NotFound("approved tool"),
+            AppError::NameTaken(detail) => Self::NameTaken(detail),
+            AppError::VersionMismatch { current } => Self::VersionMismatch { current },
+            AppError::LastAdmin => Self::LastAdmin,
+            AppError::Validation(errors) => Self::Validation(errors),
+            AppError::InvalidParameter(detail) => Self::InvalidParameter(detail),
+            AppError::ToolNotApproved(detail) => Self::ToolNotApproved(detail),
+            AppError::PipelineNotBuildable(detail) => Self::PipelineNotBuildable(detail),
+            AppError::RunFinished => Self::RunFinished,
+            AppError::Tool(failure) => Self::Tool(failure),
+            AppError::DatabaseUnavailable(cause) => Self::DatabaseUnavailable(cause),
+            AppError::Internal(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+/// Store errors outside the use cases (authentication, readiness) go the same way.
 impl From<StoreError> for ApiError {
     fn from(err: StoreError) -> Self {
-        match err {
-            StoreError::NotFound => Self::NotFound("resource"),
-            StoreError::NameTaken => Self::NameTaken("the name is already used".into()),
-            StoreError::VersionMismatch { current } => Self::VersionMismatch { current },
-            StoreError::LastAdmin => Self::LastAdmin,
-            StoreError::Invalid(errors) => Self::Validation(errors),
-            StoreError::Unavailable(err) => Self::DatabaseUnavailable(err.to_string()),
-            StoreError::ConnectionLost(err) => Self::DatabaseUnavailable(err),
-            other => Self::Internal(other.to_string()),
-        }
+        AppError::from(err).into()
     }
 }
 

@@ -6,13 +6,10 @@ pub mod config;
 pub mod error;
 pub mod metrics;
 mod middleware;
-pub mod monitor;
 pub mod openapi;
-pub mod page_cache;
 pub mod rate_limit;
 mod routes;
 pub mod startup;
-pub mod tooling;
 pub mod web;
 
 use std::sync::Arc;
@@ -25,6 +22,7 @@ use crate::auth::SessionKeys;
 use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::rate_limit::LoginLimiter;
+use switchboard_app::{Switchboard, Tooling};
 use switchboard_store::Store;
 
 /// The largest request body the API reads.
@@ -32,44 +30,43 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 
 /// What every request shares.
 pub struct AppState {
+    /// The use cases every handler calls.
+    pub app: Switchboard,
+    /// For authentication and readiness, which are not use cases.
     pub store: Arc<Store>,
     pub sessions: SessionKeys,
     pub limiter: LoginLimiter,
     pub metrics: Metrics,
-    /// Integration list pages by query, valid for one data version.
-    pub integration_pages: page_cache::PageCache,
-    pub password_iterations: u32,
     pub decoy_hash: String,
     /// The OpenAPI document, rendered once.
     pub openapi_json: String,
     pub routes: openapi::RouteTable,
     /// The web app's files, when `SWITCHBOARD_WEB_DIR` is set.
     pub web: Option<web::WebApp>,
-    /// The connectors and the checks, discovery and runs done through them.
-    pub tooling: Arc<tooling::Tooling>,
 }
 
 impl AppState {
     pub fn new(
         config: &Config,
-        store: Arc<Store>,
         sessions: SessionKeys,
         web: Option<web::WebApp>,
-        tooling: Arc<tooling::Tooling>,
+        tooling: Arc<Tooling>,
     ) -> Self {
         let spec = openapi::document();
         Self {
-            store,
+            store: tooling.store.clone(),
+            app: Switchboard::new(
+                tooling,
+                config.password_iterations,
+                switchboard_app::AfterSave::CheckNow,
+            ),
             sessions,
             limiter: LoginLimiter::new(config.login_limits),
             metrics: Metrics::default(),
-            integration_pages: page_cache::PageCache::new(256),
-            password_iterations: config.password_iterations,
             decoy_hash: auth::decoy_hash(config.password_iterations),
             openapi_json: openapi::render(&spec),
             routes: openapi::RouteTable::from_spec(&spec),
             web,
-            tooling,
         }
     }
 }

@@ -2,11 +2,17 @@
 
 use std::io::Read;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use switchboard_domain::user::{NewPassword, Role, Username};
+use switchboard_app::{AfterSave, AppError, Principal, Switchboard, Tooling};
+use switchboard_domain::integration::CreateIntegrationRequest;
+use switchboard_domain::user::{CreateUserRequest, Role};
 use switchboard_server::auth;
-use switchboard_server::config::{LogFormat, PASSWORD_ITERATIONS, ServeArgs, StorageArgs};
+use switchboard_server::config::{
+    BackgroundConfig, LogFormat, OutboundConfig, PASSWORD_ITERATIONS, ServeArgs, StorageArgs,
+};
+use switchboard_server::error::ApiError;
 use switchboard_server::startup::{self, StartupError};
 use switchboard_store::KeySource;
 
@@ -98,54 +104,62 @@ fn parse_pair(raw: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("{raw:?} is not KEY=VALUE"))
 }
 
-fn add_integration(
+/// The use cases over the database `storage` names, as the command line runs them: it acts
+/// as an administrator (`cli`) and leaves connection checks to the server.
+fn use_cases(storage: StorageArgs) -> Result<Switchboard, StartupError> {
+    let store = startup::open_store(&storage.into_config()?, true)?;
+    let tooling = Tooling::new(
+        store,
+        &OutboundConfig::default(),
+        BackgroundConfig::default(),
+    )?;
+    Ok(Switchboard::new(
+        Arc::new(tooling),
+        PASSWORD_ITERATIONS,
+        AfterSave::LeaveToServer,
+    ))
+}
+
+/// A use case's error as the command line shows it: the API problem's detail, then each
+/// field error — the same words the API answers for the same input.
+fn shown(err: AppError) -> StartupError {
+    let problem = ApiError::from(err).problem();
+    let mut text = problem.detail;
+    for error in problem.errors {
+        text.push_str(&format!("\n  {}: {}", error.field, error.message));
+    }
+    text.into()
+}
+
+async fn add_integration(
     name: String,
-    tool: &str,
+    tool: String,
     urls: Vec<(String, String)>,
     credentials: Vec<(String, String)>,
     storage: StorageArgs,
 ) -> Result<(), StartupError> {
-    let spec = switchboard_domain::tools::find_tool(tool)
-        .ok_or_else(|| format!("{tool:?} is not an approved tool"))?;
     let mut given: std::collections::BTreeMap<String, Option<String>> = credentials
         .into_iter()
         .map(|(key, value)| (key, Some(value)))
         .collect();
-    for field in spec.credential_fields {
-        let variable = format!("SWITCHBOARD_CREDENTIAL_{}", field.key.to_ascii_uppercase());
-        if let Ok(value) = std::env::var(&variable) {
-            given.entry(field.key.to_owned()).or_insert(Some(value));
+    if let Some(spec) = switchboard_domain::tools::find_tool(&tool) {
+        for field in spec.credential_fields {
+            let variable = format!("SWITCHBOARD_CREDENTIAL_{}", field.key.to_ascii_uppercase());
+            if let Ok(value) = std::env::var(&variable) {
+                given.entry(field.key.to_owned()).or_insert(Some(value));
+            }
         }
     }
-    let request = switchboard_domain::integration::CreateIntegrationRequest {
+    let request = CreateIntegrationRequest {
         name,
-        tool: spec.id.to_owned(),
+        tool,
         urls: urls.into_iter().collect(),
         credentials: given,
     };
-    let draft = request.parse(spec).map_err(|errors| {
-        errors
-            .errors()
-            .iter()
-            .map(|error| format!("{}: {}", error.field, error.message))
-            .collect::<Vec<_>>()
-            .join("; ")
-    })?;
-    let store = startup::open_store(&storage.into_config()?, true)?;
-    if !store.tool_enabled(spec.id)? {
-        return Err(format!("an administrator switched {} off", spec.name).into());
-    }
-    let integration = store
-        .create_integration(&draft, "cli")
-        .map_err(|err| match err {
-            switchboard_store::StoreError::NameTaken => {
-                format!(
-                    "an integration named {:?} exists already",
-                    draft.name.as_str()
-                )
-            }
-            other => other.to_string(),
-        })?;
+    let integration = use_cases(storage)?
+        .create_integration(&Principal::command_line(), request)
+        .await
+        .map_err(shown)?;
     println!(
         "created integration {} ({})",
         integration.name, integration.id
@@ -157,13 +171,12 @@ fn parse_role(raw: &str) -> Result<Role, String> {
     Role::parse(raw).ok_or_else(|| format!("{raw:?} is not a role: use viewer, operator or admin"))
 }
 
-fn add_user(
-    name: &str,
+async fn add_user(
+    name: String,
     role: Role,
     password_stdin: bool,
     storage: StorageArgs,
 ) -> Result<(), StartupError> {
-    let username = Username::parse(name).map_err(|(_, message)| format!("user name: {message}"))?;
     let (password, generated) = if password_stdin {
         let mut text = String::new();
         std::io::stdin().read_to_string(&mut text)?;
@@ -174,22 +187,18 @@ fn add_user(
             true,
         )
     };
-    let password =
-        NewPassword::parse(&password).map_err(|(_, message)| format!("password: {message}"))?;
-    let store = startup::open_store(&storage.into_config()?, true)?;
-    let hash = auth::hash_password(password.expose(), PASSWORD_ITERATIONS)
-        .map_err(|err| err.to_string())?;
-    let user = store
-        .create_user(username.as_str(), &hash, role)
-        .map_err(|err| match err {
-            switchboard_store::StoreError::NameTaken => {
-                format!("a user named {} exists already", username.as_str())
-            }
-            other => other.to_string(),
-        })?;
+    let request = CreateUserRequest {
+        username: name,
+        password: password.clone(),
+        role,
+    };
+    let user = use_cases(storage)?
+        .create_user(&Principal::command_line(), request)
+        .await
+        .map_err(shown)?;
     println!("created {} ({})", user.username, user.role);
     if generated {
-        println!("password: {}", password.expose());
+        println!("password: {password}");
     }
     Ok(())
 }
@@ -241,14 +250,14 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             role,
             password_stdin,
             storage,
-        })) => add_user(&name, role, password_stdin, storage),
+        })) => add_user(name, role, password_stdin, storage).await,
         Some(Command::Integration(IntegrationCommand::Add {
             name,
             tool,
             urls,
             credentials,
             storage,
-        })) => add_integration(name, &tool, urls, credentials, storage),
+        })) => add_integration(name, tool, urls, credentials, storage).await,
         Some(Command::Openapi) => {
             print!(
                 "{}",

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use actix_web::{HttpServer, web};
 use secrecy::ExposeSecret;
+use switchboard_app::Tooling;
 use switchboard_store::{KeySource, Keyring, MasterKey, Sealer, Store};
 
 use crate::AppState;
@@ -105,6 +106,13 @@ pub fn bootstrap_admin(store: &Store, config: &Config) -> Result<Option<String>,
     Ok(created.filter(|_| generated).map(|_| password))
 }
 
+/// The connectors over `store`, with the configured outbound policy and background settings.
+pub fn open_tooling(store: Arc<Store>, config: &Config) -> Result<Arc<Tooling>, StartupError> {
+    let tooling = Tooling::new(store, &config.outbound, config.background)
+        .map_err(|err| format!("cannot set up the outbound HTTP client: {err}"))?;
+    Ok(Arc::new(tooling))
+}
+
 /// A server listening on `listener`, not yet awaited.
 pub struct Started {
     pub server: actix_web::dev::Server,
@@ -134,12 +142,9 @@ pub fn start(config: &Config, listener: TcpListener) -> Result<Started, StartupE
     )
     .map_err(|err| format!("cannot read or create the session key: {err}"))?;
     let sessions = SessionKeys::new(&secret, config.session_ttl);
-    let tooling = Arc::new(
-        crate::tooling::Tooling::new(store.clone(), &config.outbound, config.background)
-            .map_err(|err| format!("cannot set up the outbound HTTP client: {err}"))?,
-    );
-    crate::monitor::spawn(tooling.clone());
-    let state = web::Data::new(AppState::new(config, store, sessions, web_app, tooling));
+    let tooling = open_tooling(store, config)?;
+    switchboard_app::monitor::spawn(tooling.clone());
+    let state = web::Data::new(AppState::new(config, sessions, web_app, tooling));
     let app_state = state.clone();
     let mut server =
         HttpServer::new(move || crate::build_app(app_state.clone())).shutdown_timeout(30);

@@ -316,7 +316,8 @@ async fn user_add_migrate_and_rotate_key_work_on_the_data_directory() {
         .expect("run");
     assert!(
         !duplicate.status.success()
-            && String::from_utf8_lossy(&duplicate.stderr).contains("exists already")
+            && String::from_utf8_lossy(&duplicate.stderr)
+                .contains(r#"the user name "bob" is taken"#)
     );
     let bad_role = switchboard(dir.path())
         .args(["user", "add", "x", "--role", "root"])
@@ -439,7 +440,7 @@ fn integration_add_registers_an_integration_with_its_secret_from_the_environment
 
     let duplicate = add("ci", "http://127.0.0.1:9/");
     assert!(!duplicate.status.success());
-    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("exists already"));
+    assert!(String::from_utf8_lossy(&duplicate.stderr).contains("already exists"));
 
     let invalid = add("Other", "ftp://127.0.0.1/");
     assert!(!invalid.status.success());
@@ -458,4 +459,107 @@ fn integration_add_registers_an_integration_with_its_secret_from_the_environment
             .windows(SECRET.len())
             .any(|window| window == SECRET.as_bytes())
     );
+}
+
+/// The command line runs the same use cases as the API: for the same bad input it prints the
+/// problem's detail and field errors the API answers.
+#[tokio::test]
+async fn the_command_line_and_the_api_refuse_bad_input_alike() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let admin = switchboard(dir.path())
+        .args(["user", "add", "root", "--role", "admin"])
+        .output()
+        .expect("run");
+    let admin_out = String::from_utf8_lossy(&admin.stdout).to_string();
+    let password = admin_out
+        .lines()
+        .find_map(|line| line.strip_prefix("password: "))
+        .expect("generated password")
+        .to_owned();
+    let cli_add = |body: &Value| {
+        let mut command = switchboard(dir.path());
+        command.args([
+            "integration",
+            "add",
+            "--name",
+            body["name"].as_str().expect("name"),
+            "--tool",
+            body["tool"].as_str().expect("tool"),
+        ]);
+        for (key, url) in body["urls"].as_object().expect("urls") {
+            command.args(["--url", &format!("{key}={}", url.as_str().expect("url"))]);
+        }
+        for (key, value) in body["credentials"].as_object().expect("credentials") {
+            command.args([
+                "--credential",
+                &format!("{key}={}", value.as_str().expect("value")),
+            ]);
+        }
+        command.output().expect("integration add")
+    };
+    let good = json!({
+        "name": "CI",
+        "tool": "jenkins",
+        "urls": {"apiUrl": "http://127.0.0.1:9/"},
+        "credentials": {"username": "alice", "apiToken": SECRET}
+    });
+    assert!(cli_add(&good).status.success());
+
+    let server = Server::start(dir.path());
+    let client = switchboard_test_support::http_client()
+        .build()
+        .expect("client");
+    server.wait_ready(&client).await;
+    let session: Value = login(&client, &server.base, "root", &password)
+        .await
+        .json()
+        .await
+        .expect("json");
+    let token = session["access_token"].as_str().expect("token").to_owned();
+
+    let mut bad_inputs = Vec::new();
+    let mut duplicate = good.clone();
+    duplicate["name"] = json!("ci");
+    bad_inputs.push(duplicate);
+    let mut wrong_url = good.clone();
+    wrong_url["name"] = json!("Other");
+    wrong_url["urls"] = json!({"apiUrl": "ftp://127.0.0.1/"});
+    bad_inputs.push(wrong_url);
+    let mut unapproved = good.clone();
+    unapproved["name"] = json!("Third");
+    unapproved["tool"] = json!("gitlab");
+    bad_inputs.push(unapproved);
+
+    for body in &bad_inputs {
+        let answer = client
+            .post(format!("{}/api/v1/integrations", server.base))
+            .bearer_auth(&token)
+            .json(body)
+            .send()
+            .await
+            .expect("create");
+        assert!(answer.status().is_client_error(), "{body}");
+        let problem: Value = answer.json().await.expect("problem");
+        let detail = problem["detail"].as_str().expect("detail");
+
+        let cli = cli_add(body);
+        assert!(!cli.status.success(), "{body}");
+        let printed = String::from_utf8_lossy(&cli.stderr).to_string();
+        assert!(
+            printed.contains(detail),
+            "{body}: CLI {printed:?}, API {problem}"
+        );
+        for error in problem["errors"].as_array().cloned().unwrap_or_default() {
+            let line = format!(
+                "{}: {}",
+                error["field"].as_str().expect("field"),
+                error["message"].as_str().expect("message")
+            );
+            assert!(
+                printed.contains(&line),
+                "{body}: CLI {printed:?} lacks {line:?}"
+            );
+        }
+    }
+    assert!(server.terminate().success());
 }

@@ -16,8 +16,8 @@ use switchboard_domain::tools::{ToolSpec, find_tool};
 use crate::schema::{integration_credentials as creds, integrations, pipelines};
 use crate::seal::SealedValue;
 use crate::{
-    DATA_INTEGRATIONS, DbConnection, Store, StoreError, StoreResult, bump_data_version,
-    contains_pattern, new_id, now, stored, to_json, utc,
+    DATA_INTEGRATIONS, DbConnection, Store, StoreError, StoreResult, Subject, Unique,
+    bump_data_version, contains_pattern, new_id, now, stored, to_json, utc,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -80,6 +80,14 @@ impl std::fmt::Debug for StoredCredential {
             Self::Secret(_) => f.write_str("Secret([REDACTED])"),
         }
     }
+}
+
+/// An integration as a connector takes it: its tool, URLs and opened credentials.
+#[derive(Debug)]
+pub struct OpenedIntegration {
+    pub tool: String,
+    pub urls: BTreeMap<String, String>,
+    pub credentials: BTreeMap<String, StoredCredential>,
 }
 
 /// Which integrations to list.
@@ -165,7 +173,7 @@ fn load_row(conn: &mut DbConnection, id: &str) -> StoreResult<IntegrationRow> {
         .select(IntegrationRow::as_select())
         .first(conn)
         .optional()?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound(Subject::Integration))
 }
 
 /// [`load_row`] under a row lock on PostgreSQL, held until the transaction ends, so a
@@ -181,7 +189,7 @@ fn lock_row(conn: &mut DbConnection, id: &str) -> StoreResult<IntegrationRow> {
             .optional()?,
         DbConnection::Sqlite(_) => return load_row(conn, id),
     };
-    row.ok_or(StoreError::NotFound)
+    row.ok_or(StoreError::NotFound(Subject::Integration))
 }
 
 fn load_view(conn: &mut DbConnection, id: &str) -> StoreResult<Integration> {
@@ -227,7 +235,7 @@ fn current_version(conn: &mut DbConnection, id: &str) -> StoreResult<i64> {
         .select(integrations::version)
         .first(conn)
         .optional()?
-        .ok_or(StoreError::NotFound)
+        .ok_or(StoreError::NotFound(Subject::Integration))
 }
 
 /// When an integration's periodic check runs next: `interval` after a success; after
@@ -413,7 +421,7 @@ impl Store {
             let id = new_id();
             let name_key = draft.name.key();
             if name_taken(conn, &name_key, &id)? {
-                return Err(StoreError::NameTaken);
+                return Err(StoreError::Duplicate(Unique::IntegrationName));
             }
             let at = now();
             let row = IntegrationRow {
@@ -485,7 +493,7 @@ impl Store {
                 None => (row.name.clone(), row.name_key.clone()),
             };
             if name_key != row.name_key && name_taken(conn, &name_key, id)? {
-                return Err(StoreError::NameTaken);
+                return Err(StoreError::Duplicate(Unique::IntegrationName));
             }
             let urls = match &patch.urls {
                 Some(urls) => urls_to_json(urls)?,
@@ -564,10 +572,38 @@ impl Store {
     /// Opens every credential of an integration, for talking to its tool.
     pub fn open_credentials(&self, id: &str) -> StoreResult<BTreeMap<String, StoredCredential>> {
         let mut conn = self.conn()?;
+        self.open_credentials_on(&mut conn, id)
+    }
+
+    /// What a connector needs to reach an integration's tool — its tool, URLs and opened
+    /// credentials — read on one connection in two queries (not the whole integration view).
+    pub fn open_target(&self, id: &str) -> StoreResult<OpenedIntegration> {
+        let mut conn = self.conn()?;
+        let (tool, urls): (String, String) = integrations::table
+            .find(id)
+            .select((integrations::tool, integrations::urls))
+            .first(&mut conn)
+            .optional()?
+            .ok_or(StoreError::NotFound(Subject::Integration))?;
+        let urls = serde_json::from_str(&urls)
+            .map_err(|err| StoreError::Corrupt(format!("integration {id} urls: {err}")))?;
+        let credentials = self.open_credentials_on(&mut conn, id)?;
+        Ok(OpenedIntegration {
+            tool,
+            urls,
+            credentials,
+        })
+    }
+
+    fn open_credentials_on(
+        &self,
+        conn: &mut DbConnection,
+        id: &str,
+    ) -> StoreResult<BTreeMap<String, StoredCredential>> {
         let rows: Vec<CredentialRow> = creds::table
             .filter(creds::integration_id.eq(id))
             .select(CredentialRow::as_select())
-            .load(&mut conn)?;
+            .load(conn)?;
         rows.into_iter()
             .map(|row| {
                 let value = match (row.plain_value, row.sealed_value, row.key_id) {
@@ -630,7 +666,8 @@ impl Store {
 
 /// Connection checks, syncs, and the leases that share the periodic work between replicas.
 impl Store {
-    /// Keeps a connection check: status `connected` or `failed`, the check itself, the count
+    /// Keeps a connection check: status `connected` or `failed` (see
+    /// [`IntegrationStatus::after`]), the check itself, the count
     /// of failures in a row, and when the next periodic check is due (per `schedule`). Not an
     /// edit: the integration's `version` (and so a pending `If-Match`) stays as it is, but the
     /// integrations' data version moves. `NotFound` if gone.
@@ -640,12 +677,8 @@ impl Store {
         check: &ConnectionCheck,
         now: DateTime<Utc>,
         schedule: CheckSchedule,
-    ) -> StoreResult<Integration> {
-        let status = if check.ok {
-            IntegrationStatus::Connected
-        } else {
-            IntegrationStatus::Failed
-        };
+    ) -> StoreResult<()> {
+        let status = IntegrationStatus::after(check);
         let check_json = to_json(check)?;
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
@@ -669,11 +702,11 @@ impl Store {
                     .execute(conn)?
             };
             if updated == 0 {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Subject::Integration));
             }
             schedule_next_check(conn, id, now, schedule)?;
             bump_version(conn)?;
-            load_view(conn, id)
+            Ok(())
         })
     }
 
@@ -688,7 +721,7 @@ impl Store {
                 .set(integrations::last_sync.eq(report))
                 .execute(conn)?;
             if updated == 0 {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Subject::Integration));
             }
             bump_version(conn)?;
             Ok(())
@@ -711,7 +744,7 @@ impl Store {
                 .set(integrations::check_failures.eq(integrations::check_failures + 1))
                 .execute(conn)?;
             if updated == 0 {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Subject::Integration));
             }
             schedule_next_check(conn, id, now, schedule)
         })

@@ -21,8 +21,8 @@ use diesel::prelude::*;
 use diesel::r2d2::PooledConnection;
 
 pub use db::{DatabaseUrl, DbConnection, DbPool};
-pub use error::{StoreError, StoreResult};
-pub use integrations::{CheckSchedule, IntegrationQuery, StoredCredential};
+pub use error::{StoreError, StoreResult, Subject, Unique};
+pub use integrations::{CheckSchedule, IntegrationQuery, OpenedIntegration, StoredCredential};
 pub use pipelines::{DiscoveryCounts, PipelineQuery};
 pub use runs::{ActiveRun, NewRun, RunQuery, RunUpdate};
 pub use seal::{KeySource, Keyring, MasterKey, SealError, Sealer};

@@ -12,7 +12,7 @@ use switchboard_domain::{FieldErrorCode, ValidationErrors};
 
 use crate::schema::{integrations, pipelines};
 use crate::{
-    DATA_INTEGRATIONS, DbConnection, Store, StoreError, StoreResult, bump_data_version,
+    DATA_INTEGRATIONS, DbConnection, Store, StoreError, StoreResult, Subject, bump_data_version,
     contains_pattern, new_id, stored, to_json, utc,
 };
 
@@ -177,7 +177,9 @@ fn lock_integration(conn: &mut DbConnection, id: &str) -> StoreResult<()> {
             .first(sqlite)
             .optional()?,
     };
-    found.map(drop).ok_or(StoreError::NotFound)
+    found
+        .map(drop)
+        .ok_or(StoreError::NotFound(Subject::Integration))
 }
 
 impl Store {
@@ -394,7 +396,7 @@ impl Store {
             ))
             .first(&mut conn)
             .optional()?
-            .ok_or(StoreError::NotFound)?;
+            .ok_or(StoreError::NotFound(Subject::Pipeline))?;
         view(joined)
     }
 }

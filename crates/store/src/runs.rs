@@ -8,7 +8,7 @@ use serde_json::Value;
 use switchboard_domain::pipeline::{LastBuild, Run, RunStatus};
 
 use crate::schema::{integrations, pipelines, runs};
-use crate::{DbConnection, Store, StoreError, StoreResult, new_id, stored, to_json, utc};
+use crate::{DbConnection, Store, StoreError, StoreResult, Subject, new_id, stored, to_json, utc};
 
 /// A finished run is its pipeline's last build unless the tool reported a newer one, so the
 /// pipelines list shows a run's result at once rather than after the next discovery.
@@ -211,7 +211,7 @@ fn load_run(conn: &mut DbConnection, id: &str) -> StoreResult<Run> {
         .filter(runs::id.eq(id))
         .first(conn)
         .optional()?
-        .ok_or(StoreError::NotFound)?;
+        .ok_or(StoreError::NotFound(Subject::Run))?;
     view(joined)
 }
 
@@ -230,7 +230,7 @@ impl Store {
                 .first(conn)
                 .optional()?;
             if owner.as_deref() != Some(new.integration_id.as_str()) {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Subject::Pipeline));
             }
             let id = new_id();
             let row = RunRow {
@@ -306,7 +306,7 @@ impl Store {
             .select(ActiveRow::as_select())
             .first(&mut conn)
             .optional()?
-            .ok_or(StoreError::NotFound)?
+            .ok_or(StoreError::NotFound(Subject::Run))?
             .try_into()
     }
 
@@ -385,7 +385,7 @@ impl Store {
                 ))
                 .execute(conn)?;
             if updated == 0 {
-                return Err(StoreError::NotFound);
+                return Err(StoreError::NotFound(Subject::Run));
             }
             if let (false, Some(number)) = (update.status.is_active(), update.build_number) {
                 remember_last_build(conn, id, number, update)?;
@@ -413,7 +413,7 @@ impl Store {
             ))
             .execute(&mut conn)?;
         if updated == 0 {
-            return Err(StoreError::NotFound);
+            return Err(StoreError::NotFound(Subject::Run));
         }
         Ok(())
     }

@@ -5,7 +5,7 @@ use diesel::prelude::*;
 use switchboard_domain::user::{Role, User};
 
 use crate::schema::users;
-use crate::{DbConnection, Store, StoreError, StoreResult, new_id, now, utc};
+use crate::{DbConnection, Store, StoreError, StoreResult, Subject, new_id, now, utc};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
@@ -121,7 +121,7 @@ fn lock_user(conn: &mut DbConnection, id: &str) -> StoreResult<StoredUser> {
             user.select(UserRow::as_select()).first(sqlite).optional()?
         }
     };
-    row.ok_or(StoreError::NotFound)?.try_into()
+    row.ok_or(StoreError::NotFound(Subject::User))?.try_into()
 }
 
 fn insert(

@@ -14,6 +14,8 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use switchboard_domain::ids::{IntegrationId, PipelineId, RunId, UserId};
+
 use crate::error::ApiError;
 use crate::{AppState, BODY_LIMIT_BYTES};
 
@@ -171,38 +173,22 @@ pub fn if_match_version(req: &HttpRequest) -> Option<i64> {
     Some(bare.parse::<i64>().unwrap_or(MATCHES_NO_VERSION))
 }
 
-/// Cursors are opaque to clients: the sort key of the last item, hex-encoded (any even-length
-/// hex string is a valid position).
-pub fn encode_cursor(key: &str) -> String {
-    key.bytes().map(|byte| format!("{byte:02x}")).collect()
+/// A path's integration id; an id no integration can have names none: 404.
+pub fn integration_id(raw: &str) -> Result<IntegrationId, ApiError> {
+    IntegrationId::parse(raw).ok_or(ApiError::NotFound("integration"))
 }
 
-pub fn decode_cursor(cursor: &str) -> Result<String, ApiError> {
-    let invalid = || ApiError::InvalidParameter("cursor is not one this API returned".into());
-    if !cursor.len().is_multiple_of(2) {
-        return Err(invalid());
-    }
-    let bytes = (0..cursor.len())
-        .step_by(2)
-        .map(|at| {
-            cursor
-                .get(at..at + 2)
-                .and_then(|pair| u8::from_str_radix(pair, 16).ok())
-        })
-        .collect::<Option<Vec<u8>>>()
-        .ok_or_else(invalid)?;
-    Ok(String::from_utf8_lossy(&bytes).into_owned())
+/// A path's pipeline id (see [`integration_id`]).
+pub fn pipeline_id(raw: &str) -> Result<PipelineId, ApiError> {
+    PipelineId::parse(raw).ok_or(ApiError::NotFound("pipeline"))
 }
 
-pub const DEFAULT_PAGE_SIZE: i64 = 50;
-pub const MAX_PAGE_SIZE: i64 = 200;
+/// A path's run id (see [`integration_id`]).
+pub fn run_id(raw: &str) -> Result<RunId, ApiError> {
+    RunId::parse(raw).ok_or(ApiError::NotFound("run"))
+}
 
-pub fn page_size(limit: Option<i64>) -> Result<i64, ApiError> {
-    match limit {
-        None => Ok(DEFAULT_PAGE_SIZE),
-        Some(limit) if (1..=MAX_PAGE_SIZE).contains(&limit) => Ok(limit),
-        Some(limit) => Err(ApiError::InvalidParameter(format!(
-            "limit must be 1 to {MAX_PAGE_SIZE}, not {limit}"
-        ))),
-    }
+/// A path's user id (see [`integration_id`]).
+pub fn user_id(raw: &str) -> Result<UserId, ApiError> {
+    UserId::parse(raw).ok_or(ApiError::NotFound("user"))
 }

@@ -3,19 +3,16 @@
 
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};
-use chrono::Utc;
 use serde::Deserialize;
-use switchboard_connectors::PipelineRef;
+use switchboard_app::ListPipelines;
 use switchboard_domain::Problem;
 use switchboard_domain::pipeline::{Pipeline, PipelinePage, Run, RunPage, TriggerRunRequest};
-use switchboard_store::{NewRun, PipelineQuery, RunQuery};
 use utoipa::IntoParams;
 
-use super::{Body, blocking, decode_cursor, encode_cursor, page_size};
+use super::{Body, pipeline_id};
 use crate::AppState;
 use crate::auth::{Caller, Operator};
 use crate::error::ApiError;
-use crate::monitor::shown_parameters;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -48,13 +45,6 @@ pub struct PageParams {
     cursor: Option<String>,
 }
 
-fn pipeline_not_found(err: ApiError) -> ApiError {
-    match err {
-        ApiError::NotFound(_) => ApiError::NotFound("pipeline"),
-        other => other,
-    }
-}
-
 /// List pipelines, ordered by integration name, then full path.
 #[utoipa::path(
     tag = "pipelines",
@@ -68,35 +58,21 @@ pub async fn list_pipelines(
     state: web::Data<AppState>,
     params: web::Query<ListPipelinesParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = params.into_inner();
-    let limit = page_size(params.limit)?;
-    let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
-    if params.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
-        return Err(ApiError::InvalidParameter(
-            "q has at most 200 characters".into(),
-        ));
-    }
-    let query = PipelineQuery {
+    let ListPipelinesParams {
         limit,
-        after,
-        integration_id: params.integration_id,
-        q: params.q.filter(|q| !q.trim().is_empty()),
-        include_removed: params.include_removed.unwrap_or(false),
+        cursor,
+        integration_id,
+        q,
+        include_removed,
+    } = params.into_inner();
+    let query = ListPipelines {
+        limit,
+        cursor,
+        integration_id,
+        q,
+        include_removed,
     };
-    let store = state.store.clone();
-    let (items, next) = blocking(move || Ok(store.list_pipelines(&query)?))
-        .await
-        .map_err(|err| match err {
-            // The store reads the cursor; a client can only have made it up.
-            ApiError::Validation(_) => {
-                ApiError::InvalidParameter("cursor is not one this API returned".into())
-            }
-            other => other,
-        })?;
-    Ok(HttpResponse::Ok().json(PipelinePage {
-        items,
-        next_cursor: next.as_deref().map(encode_cursor),
-    }))
+    Ok(HttpResponse::Ok().json(state.app.list_pipelines(query).await?))
 }
 
 /// Read one pipeline, with its parameter definitions.
@@ -115,10 +91,7 @@ pub async fn get_pipeline(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let pipeline = blocking(move || Ok(store.get_pipeline(&id)?))
-        .await
-        .map_err(pipeline_not_found)?;
+    let pipeline = state.app.get_pipeline(&pipeline_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(pipeline))
 }
 
@@ -146,51 +119,10 @@ pub async fn create_run(
     id: web::Path<String>,
     body: Body<TriggerRunRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let pipeline = blocking(move || Ok(store.get_pipeline(&id)?))
-        .await
-        .map_err(pipeline_not_found)?;
-    if pipeline.removed {
-        return Err(ApiError::PipelineNotBuildable(format!(
-            "{} no longer has {}; it is kept for its run history",
-            pipeline.integration_name, pipeline.full_path
-        )));
-    }
-    if !pipeline.buildable {
-        return Err(ApiError::PipelineNotBuildable(format!(
-            "{} is disabled in {}; enable it there first",
-            pipeline.full_path, pipeline.integration_name
-        )));
-    }
-    let values = body
-        .parse(&pipeline.parameters)
-        .map_err(ApiError::Validation)?;
-    let tooling = state.tooling.clone();
-    let (integration, target) = tooling.target(&pipeline.integration_id).await?;
-    let reference = PipelineRef {
-        full_path: pipeline.full_path.clone(),
-        parameters: pipeline.parameters.clone(),
-    };
-    let handle = tooling
-        .connector(&integration.tool)?
-        .trigger(&target, &reference, &values)
-        .await
-        .map_err(ApiError::Tool)?;
-    let handle_json = serde_json::to_string(&handle).map_err(ApiError::internal)?;
-    let now = Utc::now();
-    let new_run = NewRun {
-        pipeline_id: pipeline.id.clone(),
-        integration_id: pipeline.integration_id.clone(),
-        parameters: shown_parameters(&values, &pipeline.parameters),
-        handle_json,
-        triggered_by: operator.0.username,
-        now,
-        next_poll_at: now,
-    };
-    let store = state.store.clone();
-    let run = blocking(move || Ok(store.create_run(&new_run)?)).await?;
-    tooling.monitor_wake.notify_one();
-    tracing::info!(run = %run.id, pipeline = %pipeline.full_path, "triggered a run");
+    let run = state
+        .app
+        .trigger_run(&operator.0.principal(), &pipeline_id(&id)?, body.0)
+        .await?;
     Ok(HttpResponse::Accepted()
         .insert_header((header::LOCATION, format!("/api/v1/runs/{}", run.id)))
         .json(run))
@@ -213,26 +145,9 @@ pub async fn list_pipeline_runs(
     id: web::Path<String>,
     params: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = params.into_inner();
-    let limit = page_size(params.limit)?;
-    let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
-    let store = state.store.clone();
-    let pipeline_id = id.into_inner();
-    let (items, next) = blocking(move || {
-        store
-            .get_pipeline(&pipeline_id)
-            .map_err(|err| pipeline_not_found(err.into()))?;
-        let query = RunQuery {
-            limit,
-            after,
-            pipeline_id: Some(pipeline_id),
-            ..RunQuery::default()
-        };
-        Ok(store.list_runs(&query)?)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(RunPage {
-        items,
-        next_cursor: next.as_deref().map(encode_cursor),
-    }))
+    let page = state
+        .app
+        .list_pipeline_runs(&pipeline_id(&id)?, params.limit, params.cursor.as_deref())
+        .await?;
+    Ok(HttpResponse::Ok().json(page))
 }

@@ -2,13 +2,12 @@
 
 use actix_web::{HttpResponse, get, post, web};
 use serde::Deserialize;
-use switchboard_connectors::RunHandle;
+use switchboard_app::ListRuns;
 use switchboard_domain::Problem;
 use switchboard_domain::pipeline::{LogChunk, Run, RunPage, RunStatus};
-use switchboard_store::RunQuery;
 use utoipa::IntoParams;
 
-use super::{blocking, decode_cursor, encode_cursor, page_size};
+use super::run_id;
 use crate::AppState;
 use crate::auth::{Caller, Operator};
 use crate::error::ApiError;
@@ -38,20 +37,6 @@ pub struct LogParams {
     offset: Option<u64>,
 }
 
-fn run_not_found(err: ApiError) -> ApiError {
-    match err {
-        ApiError::NotFound(_) => ApiError::NotFound("run"),
-        other => other,
-    }
-}
-
-async fn load_run(state: &AppState, id: String) -> Result<Run, ApiError> {
-    let store = state.store.clone();
-    blocking(move || Ok(store.get_run(&id)?))
-        .await
-        .map_err(run_not_found)
-}
-
 /// Recent runs across all pipelines, newest first.
 #[utoipa::path(
     tag = "runs",
@@ -65,20 +50,19 @@ pub async fn list_runs(
     state: web::Data<AppState>,
     params: web::Query<ListRunsParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let params = params.into_inner();
-    let query = RunQuery {
-        limit: page_size(params.limit)?,
-        after: params.cursor.as_deref().map(decode_cursor).transpose()?,
-        pipeline_id: None,
-        integration_id: params.integration_id,
-        status: params.status,
+    let ListRunsParams {
+        limit,
+        cursor,
+        status,
+        integration_id,
+    } = params.into_inner();
+    let query = ListRuns {
+        limit,
+        cursor,
+        status,
+        integration_id,
     };
-    let store = state.store.clone();
-    let (items, next) = blocking(move || Ok(store.list_runs(&query)?)).await?;
-    Ok(HttpResponse::Ok().json(RunPage {
-        items,
-        next_cursor: next.as_deref().map(encode_cursor),
-    }))
+    Ok(HttpResponse::Ok().json(state.app.list_runs(query).await?))
 }
 
 /// Read one run.
@@ -97,7 +81,7 @@ pub async fn get_run(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let run = load_run(&state, id.into_inner()).await?;
+    let run = state.app.get_run(&run_id(&id)?).await?;
     Ok(HttpResponse::Ok().json(run))
 }
 
@@ -120,34 +104,11 @@ pub async fn get_run_log(
     id: web::Path<String>,
     params: web::Query<LogParams>,
 ) -> Result<HttpResponse, ApiError> {
-    let offset = params.offset.unwrap_or(0);
-    let id = id.into_inner();
-    let store = state.store.clone();
-    let active = blocking(move || Ok(store.run_handle(&id)?))
-        .await
-        .map_err(run_not_found)?;
-    let handle: RunHandle =
-        serde_json::from_str(&active.handle_json).map_err(ApiError::internal)?;
-    if handle.build_ref.is_none() && !active.status.is_active() {
-        // Cancelled in the queue (or lost before it built): there is no log, and never will be.
-        return Ok(HttpResponse::Ok().json(LogChunk {
-            text: String::new(),
-            next_offset: offset,
-            complete: true,
-        }));
-    }
-    let tooling = state.tooling.clone();
-    let (integration, target) = tooling.target(&active.integration_id).await?;
-    let piece = tooling
-        .connector(&integration.tool)?
-        .log(&target, &handle, offset)
-        .await
-        .map_err(ApiError::Tool)?;
-    Ok(HttpResponse::Ok().json(LogChunk {
-        text: piece.text,
-        next_offset: piece.next_offset,
-        complete: !piece.more && !active.status.is_active(),
-    }))
+    let chunk = state
+        .app
+        .read_log(&run_id(&id)?, params.offset.unwrap_or(0))
+        .await?;
+    Ok(HttpResponse::Ok().json(chunk))
 }
 
 /// Cancel a run: out of the queue if it is waiting, stopped if it is building. The run shows
@@ -167,34 +128,13 @@ pub async fn get_run_log(
 )]
 #[post("/runs/{id}/cancel")]
 pub async fn cancel_run(
-    _operator: Operator,
+    operator: Operator,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let id = id.into_inner();
-    let store = state.store.clone();
-    let run_id = id.clone();
-    let active = blocking(move || Ok(store.run_handle(&run_id)?))
-        .await
-        .map_err(run_not_found)?;
-    if !active.status.is_active() {
-        return Err(ApiError::RunFinished);
-    }
-    let handle: RunHandle =
-        serde_json::from_str(&active.handle_json).map_err(ApiError::internal)?;
-    let tooling = state.tooling.clone();
-    let (integration, target) = tooling.target(&active.integration_id).await?;
-    tooling
-        .connector(&integration.tool)?
-        .cancel(&target, &handle)
-        .await
-        .map_err(ApiError::Tool)?;
-    let store = state.store.clone();
-    let run_id = id.clone();
-    let failures = active.poll_failures;
-    // Look again at once rather than at the run's backed-off time.
-    blocking(move || Ok(store.defer_run(&run_id, chrono::Utc::now(), failures)?)).await?;
-    tooling.monitor_wake.notify_one();
-    let run = load_run(&state, id).await?;
+    let run = state
+        .app
+        .cancel_run(&operator.0.principal(), &run_id(&id)?)
+        .await?;
     Ok(HttpResponse::Accepted().json(run))
 }

@@ -3,9 +3,9 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, patch, web};
 use switchboard_domain::Problem;
-use switchboard_domain::tools::{APPROVED_TOOLS, Tool, ToolList, UpdateToolRequest, find_tool};
+use switchboard_domain::tools::{Tool, ToolList, UpdateToolRequest};
 
-use super::{Body, blocking, etag, if_match_version};
+use super::{Body, etag, if_match_version};
 use crate::AppState;
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
@@ -21,13 +21,7 @@ pub async fn list_tools(
     _caller: Caller,
     state: web::Data<AppState>,
 ) -> Result<web::Json<ToolList>, ApiError> {
-    let store = state.store.clone();
-    let policy = blocking(move || Ok(store.tool_policy()?)).await?;
-    let items = APPROVED_TOOLS
-        .iter()
-        .map(|spec| Tool::from_spec(spec, policy.get(spec.id).copied().unwrap_or_default()))
-        .collect();
-    Ok(web::Json(ToolList { items }))
+    Ok(web::Json(state.app.list_tools().await?))
 }
 
 fn with_etag(tool: Tool) -> HttpResponse {
@@ -52,10 +46,7 @@ pub async fn get_tool(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let spec = find_tool(&id).ok_or(ApiError::NotFound("approved tool"))?;
-    let store = state.store.clone();
-    let setting = blocking(move || Ok(store.tool_setting(spec.id)?)).await?;
-    Ok(with_etag(Tool::from_spec(spec, setting)))
+    Ok(with_etag(state.app.get_tool(&id).await?))
 }
 
 /// Switch an approved tool on or off. Existing integrations stay; new ones are refused while off.
@@ -82,13 +73,9 @@ pub async fn update_tool(
     id: web::Path<String>,
     body: Body<UpdateToolRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = if_match_version(&req);
-    let spec = find_tool(&id).ok_or(ApiError::NotFound("approved tool"))?;
-    let enabled = body.enabled;
-    let store = state.store.clone();
-    let by = admin.0.username.clone();
-    let setting =
-        blocking(move || Ok(store.set_tool_enabled(spec.id, enabled, &by, expected)?)).await?;
-    tracing::info!(tool = spec.id, enabled, by = %admin.0.username, "tool policy changed");
-    Ok(with_etag(Tool::from_spec(spec, setting)))
+    let tool = state
+        .app
+        .update_tool(&admin.0.principal(), &id, if_match_version(&req), body.0)
+        .await?;
+    Ok(with_etag(tool))
 }

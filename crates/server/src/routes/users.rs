@@ -5,12 +5,11 @@ use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
 use serde::Deserialize;
 use switchboard_domain::Problem;
 use switchboard_domain::user::{CreateUserRequest, UpdateUserRequest, User, UserPage};
-use switchboard_store::UserChange;
 use utoipa::IntoParams;
 
-use super::{Body, blocking, decode_cursor, encode_cursor, etag, if_match_version, page_size};
+use super::{Body, etag, if_match_version, user_id};
 use crate::AppState;
-use crate::auth::{Admin, hash_password};
+use crate::auth::Admin;
 use crate::error::ApiError;
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -25,13 +24,6 @@ pub struct ListUsersParams {
     cursor: Option<String>,
 }
 
-fn not_found(err: ApiError) -> ApiError {
-    match err {
-        ApiError::NotFound(_) => ApiError::NotFound("user"),
-        other => other,
-    }
-}
-
 /// List users, ordered by user name.
 #[utoipa::path(
     tag = "users",
@@ -44,23 +36,15 @@ fn not_found(err: ApiError) -> ApiError {
 )]
 #[get("/users")]
 pub async fn list_users(
-    _admin: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     params: web::Query<ListUsersParams>,
 ) -> Result<web::Json<UserPage>, ApiError> {
-    let limit = page_size(params.limit)?;
-    let after = params.cursor.as_deref().map(decode_cursor).transpose()?;
-    let store = state.store.clone();
-    let (users, more) = blocking(move || Ok(store.list_users(limit, after.as_deref())?)).await?;
-    let next_cursor = if more {
-        users.last().map(|user| encode_cursor(&user.username))
-    } else {
-        None
-    };
-    Ok(web::Json(UserPage {
-        items: users.iter().map(|user| user.to_api()).collect(),
-        next_cursor,
-    }))
+    let page = state
+        .app
+        .list_users(&admin.0.principal(), params.limit, params.cursor.as_deref())
+        .await?;
+    Ok(web::Json(page))
 }
 
 /// Create a user.
@@ -81,24 +65,11 @@ pub async fn create_user(
     state: web::Data<AppState>,
     body: Body<CreateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let new_user = body.parse().map_err(ApiError::Validation)?;
-    let iterations = state.password_iterations;
-    let store = state.store.clone();
-    let name = new_user.username.as_str().to_owned();
-    let user = blocking(move || {
-        let hash = hash_password(new_user.password.expose(), iterations)?;
-        Ok(store.create_user(new_user.username.as_str(), &hash, new_user.role)?)
-    })
-    .await
-    .map_err(|err| match err {
-        ApiError::NameTaken(_) => ApiError::NameTaken(format!("the user name {name:?} is taken")),
-        other => other,
-    })?;
-    tracing::info!(user = %user.username, role = %user.role, by = %admin.0.username, "user created");
+    let user = state.app.create_user(&admin.0.principal(), body.0).await?;
     Ok(HttpResponse::Created()
         .insert_header((header::LOCATION, format!("/api/v1/users/{}", user.id)))
         .insert_header(header::ETag(etag(user.version)))
-        .json(user.to_api()))
+        .json(user))
 }
 
 /// Read one user.
@@ -114,13 +85,15 @@ pub async fn create_user(
 )]
 #[get("/users/{id}")]
 pub async fn get_user(
-    _admin: Admin,
+    admin: Admin,
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let store = state.store.clone();
-    let user = blocking(move || store.find_user(&id)?.ok_or(ApiError::NotFound("user"))).await?;
-    Ok(with_etag(user.to_api()))
+    let user = state
+        .app
+        .get_user(&admin.0.principal(), &user_id(&id)?)
+        .await?;
+    Ok(with_etag(user))
 }
 
 fn with_etag(user: User) -> HttpResponse {
@@ -155,28 +128,14 @@ pub async fn update_user(
     id: web::Path<String>,
     body: Body<UpdateUserRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let expected = if_match_version(&req);
-    let patch = body.parse().map_err(ApiError::Validation)?;
-    let iterations = state.password_iterations;
-    let store = state.store.clone();
-    let user = blocking(move || {
-        let password_hash = patch
-            .password
-            .as_ref()
-            .map(|password| hash_password(password.expose(), iterations))
-            .transpose()?;
-        Ok(store.update_user(
-            &id,
-            UserChange {
-                role: patch.role,
-                disabled: patch.disabled,
-                password_hash,
-            },
-            expected,
-        )?)
-    })
-    .await
-    .map_err(not_found)?;
-    tracing::info!(user = %user.username, role = %user.role, disabled = user.disabled, by = %admin.0.username, "user changed");
-    Ok(with_etag(user.to_api()))
+    let user = state
+        .app
+        .update_user(
+            &admin.0.principal(),
+            &user_id(&id)?,
+            if_match_version(&req),
+            body.0,
+        )
+        .await?;
+    Ok(with_etag(user))
 }

@@ -5,7 +5,7 @@ use chrono::Duration;
 use switchboard_domain::check::{Category, ConnectionCheck, SyncReport};
 use switchboard_domain::integration::{IntegrationStatus, UpdateIntegrationRequest};
 use switchboard_domain::pipeline::RunStatus;
-use switchboard_store::{CheckSchedule, DATA_INTEGRATIONS, RunUpdate, StoreError};
+use switchboard_store::{CheckSchedule, DATA_INTEGRATIONS, RunUpdate, StoreError, Subject};
 
 use crate::helpers::{Backend, at, create_integration, found, new_run, pipeline_id, store};
 use crate::on_both_backends;
@@ -57,18 +57,20 @@ fn a_check_sets_the_status_but_not_the_version(backend: Backend) {
     assert_eq!(jenkins.last_check, None);
     let data_version = store.data_version(DATA_INTEGRATIONS).expect("version");
 
-    let failed = store
+    store
         .record_check(&jenkins.id, &check(false, 1), at(61) - MINUTE, EVERY_MINUTE)
         .expect("record");
+    let failed = store.get_integration(&jenkins.id).expect("get");
     assert_eq!(failed.status, IntegrationStatus::Failed);
     assert_eq!(failed.last_check, Some(check(false, 1)));
     assert_eq!(failed.version, jenkins.version, "a check is not an edit");
     assert_eq!(failed.updated_at, jenkins.updated_at);
     assert!(store.data_version(DATA_INTEGRATIONS).expect("version") > data_version);
 
-    let connected = store
+    store
         .record_check(&jenkins.id, &check(true, 2), at(62) - MINUTE, EVERY_MINUTE)
         .expect("record");
+    let connected = store.get_integration(&jenkins.id).expect("get");
     assert_eq!(connected.status, IntegrationStatus::Connected);
     assert_eq!(
         store.get_integration(&jenkins.id).expect("get").last_check,
@@ -80,7 +82,10 @@ fn a_check_sets_the_status_but_not_the_version(backend: Backend) {
         .expect("delete with the old version");
 
     let gone = store.record_check(&jenkins.id, &check(true, 3), at(63) - MINUTE, EVERY_MINUTE);
-    assert!(matches!(gone, Err(StoreError::NotFound)));
+    assert!(matches!(
+        gone,
+        Err(StoreError::NotFound(Subject::Integration))
+    ));
 }
 
 fn a_sync_report_is_kept(backend: Backend) {
@@ -107,7 +112,7 @@ fn a_sync_report_is_kept(backend: Backend) {
     assert!(store.data_version(DATA_INTEGRATIONS).expect("version") > data_version);
     assert!(matches!(
         store.record_sync("no-such-integration", &report),
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Subject::Integration))
     ));
 }
 
@@ -362,7 +367,7 @@ fn due_runs_are_claimed_by_one_owner_until_the_lease_ends(backend: Backend) {
     assert_eq!(ids, expected);
     assert!(matches!(
         store.defer_run("no-such-run", at(0), 1),
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Subject::Run))
     ));
 }
 
@@ -477,6 +482,6 @@ fn failed_checks_and_discoveries_are_retried_soon_backing_off(backend: Backend) 
     );
     assert!(matches!(
         store.record_sync_failure("no-such-integration", at(now), schedule),
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Subject::Integration))
     ));
 }

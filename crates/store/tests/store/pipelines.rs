@@ -1,4 +1,4 @@
-use switchboard_store::{DATA_INTEGRATIONS, DiscoveryCounts, PipelineQuery, StoreError};
+use switchboard_store::{DATA_INTEGRATIONS, DiscoveryCounts, PipelineQuery, StoreError, Subject};
 
 use crate::helpers::{
     Backend, at, create_integration, found, new_run, pipeline_id, store, with_build,
@@ -365,11 +365,11 @@ fn deleting_an_integration_deletes_its_pipelines_and_runs(backend: Backend) {
         .expect("delete");
     assert!(matches!(
         store.get_pipeline(&doomed_pipeline),
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Subject::Pipeline))
     ));
     assert!(matches!(
         store.get_run(&doomed_run.id),
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Subject::Run))
     ));
     assert!(store.get_pipeline(&kept_pipeline).is_ok());
     assert!(store.get_run(&kept_run.id).is_ok());
@@ -378,13 +378,16 @@ fn deleting_an_integration_deletes_its_pipelines_and_runs(backend: Backend) {
 fn discovery_of_a_missing_integration_is_not_found(backend: Backend) {
     let store = store(backend);
     let result = store.apply_discovery("no-such-integration", &[found("x")], at(0));
-    assert!(matches!(result, Err(StoreError::NotFound)), "{result:?}");
+    assert!(
+        matches!(result, Err(StoreError::NotFound(Subject::Integration))),
+        "{result:?}"
+    );
     assert!(matches!(
         store.get_pipeline("no-such-pipeline"),
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Subject::Pipeline))
     ));
     assert!(matches!(
         store.data_version("no-such-data"),
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Subject::Record))
     ));
 }

@@ -1,5 +1,5 @@
 use switchboard_domain::pipeline::RunStatus;
-use switchboard_store::{RunQuery, RunUpdate, StoreError};
+use switchboard_store::{RunQuery, RunUpdate, StoreError, Subject};
 
 use crate::helpers::{Backend, at, create_integration, found, new_run, pipeline_id, store};
 use crate::on_both_backends;
@@ -113,14 +113,14 @@ fn a_run_starts_queued_and_takes_what_polls_learn(backend: Backend) {
             now: at(0),
         },
     );
-    assert!(matches!(missing, Err(StoreError::NotFound)));
+    assert!(matches!(missing, Err(StoreError::NotFound(Subject::Run))));
     assert!(matches!(
         store.get_run("no-such-run"),
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Subject::Run))
     ));
     assert!(matches!(
         store.run_handle("no-such-run"),
-        Err(StoreError::NotFound)
+        Err(StoreError::NotFound(Subject::Run))
     ));
 }
 
@@ -247,7 +247,13 @@ fn a_run_needs_its_pipeline_under_its_integration(backend: Backend) {
         .expect("sync");
     let build = pipeline_id(&store, &one.id, "build");
     let wrong_integration = store.create_run(&new_run(&two.id, &build, at(1)));
-    assert!(matches!(wrong_integration, Err(StoreError::NotFound)));
+    assert!(matches!(
+        wrong_integration,
+        Err(StoreError::NotFound(Subject::Pipeline))
+    ));
     let no_pipeline = store.create_run(&new_run(&one.id, "no-such-pipeline", at(1)));
-    assert!(matches!(no_pipeline, Err(StoreError::NotFound)));
+    assert!(matches!(
+        no_pipeline,
+        Err(StoreError::NotFound(Subject::Pipeline))
+    ));
 }

@@ -7,7 +7,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use actix_web::web::Bytes;
+use bytes::Bytes;
 
 #[derive(Debug)]
 pub struct PageCache {

@@ -149,7 +149,7 @@ async fn follow(tooling: &Tooling, run: ActiveRun) {
         }
     };
     let polled_state = match tooling.target(&run.integration_id).await {
-        Ok((integration, target)) => match tooling.connector(&integration.tool) {
+        Ok((tool, target)) => match tooling.connector(&tool) {
             Ok(connector) => {
                 connector
                     .poll(&target, &handle)

@@ -12,13 +12,11 @@ use switchboard_connectors::{
     GuardedClient, Target, buildbot::BuildbotConnector, jenkins::JenkinsConnector,
 };
 use switchboard_domain::check::{ConnectionCheck, SyncReport};
-use switchboard_domain::integration::Integration;
 use switchboard_domain::tools::{BUILDBOT, JENKINS, find_tool};
 use switchboard_store::{CheckSchedule, Store, StoredCredential};
 use tokio::sync::Notify;
 
-use crate::config::{BackgroundConfig, OutboundConfig};
-use crate::error::ApiError;
+use crate::{AppError, BackgroundConfig, OutboundConfig};
 
 /// A check run while saving answers within this bound, so a save never waits for the whole
 /// outbound timeout of a tool that swallows packets; the periodic re-check uses the full one.
@@ -65,26 +63,20 @@ impl Tooling {
         })
     }
 
-    pub fn connector(&self, tool: &str) -> Result<Arc<dyn Connector>, ApiError> {
+    pub fn connector(&self, tool: &str) -> Result<Arc<dyn Connector>, AppError> {
         self.connectors
             .get(tool)
             .cloned()
-            .ok_or_else(|| ApiError::Internal(format!("no connector for tool {tool:?}")))
+            .ok_or_else(|| AppError::Internal(format!("no connector for tool {tool:?}")))
     }
 
-    /// The stored integration and its unsealed credentials, as a connector takes them.
-    pub async fn target(&self, id: &str) -> Result<(Integration, Target), ApiError> {
+    /// The stored integration's tool, and its URLs and unsealed credentials as a connector
+    /// takes them (one store call on one connection).
+    pub async fn target(&self, id: &str) -> Result<(String, Target), AppError> {
         let store = self.store.clone();
         let id = id.to_owned();
-        let (integration, credentials) = tokio::task::spawn_blocking(move || {
-            let integration = store.get_integration(&id)?;
-            let credentials = store.open_credentials(&id)?;
-            Ok::<_, ApiError>((integration, credentials))
-        })
-        .await
-        .map_err(ApiError::internal)??;
-        let target = target_of(integration.urls.clone(), credentials);
-        Ok((integration, target))
+        let opened = tokio::task::spawn_blocking(move || store.open_target(&id)).await??;
+        Ok((opened.tool, target_of(opened.urls, opened.credentials)))
     }
 
     /// Runs a connection check; a failure is a result, not an error.
@@ -146,48 +138,47 @@ impl Tooling {
         &self,
         id: &str,
         bound: Option<Duration>,
-    ) -> Result<(Integration, ConnectionCheck), ApiError> {
-        let (integration, target) = self.target(id).await?;
-        let check = self.check(&integration.tool, &target, bound).await;
+    ) -> Result<ConnectionCheck, AppError> {
+        let (tool, target) = self.target(id).await?;
+        let check = self.check(&tool, &target, bound).await;
         let store = self.store.clone();
         let id = id.to_owned();
         let schedule = self.check_schedule();
         let recorded = check.clone();
-        let integration = tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(move || {
             store.record_check(&id, &recorded, Utc::now(), schedule)
         })
-        .await
-        .map_err(ApiError::internal)??;
-        Ok((integration, check))
+        .await??;
+        Ok(check)
     }
 
     /// Discovers the integration's pipelines and stores them. A failed discovery is retried
     /// soon by the periodic work, like a failed check.
-    pub async fn sync_integration(&self, id: &str) -> Result<SyncReport, ApiError> {
-        let (integration, target) = self.target(id).await?;
+    pub async fn sync_integration(&self, id: &str) -> Result<SyncReport, AppError> {
+        let (tool, target) = self.target(id).await?;
         let started = Instant::now();
-        let discovery = match self.connector(&integration.tool)?.discover(&target).await {
+        let discovery = match self.connector(&tool)?.discover(&target).await {
             Ok(discovery) => discovery,
             Err(failure) => {
                 let store = self.store.clone();
-                let id = id.to_owned();
+                let failed_id = id.to_owned();
                 let schedule = self.check_schedule();
                 let recorded = tokio::task::spawn_blocking(move || {
-                    store.record_sync_failure(&id, Utc::now(), schedule)
+                    store.record_sync_failure(&failed_id, Utc::now(), schedule)
                 })
                 .await
-                .map_err(ApiError::internal)?;
+                .map_err(AppError::internal)?;
                 if let Err(err) = recorded {
-                    tracing::warn!(integration = %integration.id, error = %err, "cannot record a failed discovery");
+                    tracing::warn!(integration = %id, error = %err, "cannot record a failed discovery");
                 }
-                return Err(ApiError::Tool(failure));
+                return Err(AppError::Tool(failure));
             }
         };
         let store = self.store.clone();
-        let id = id.to_owned();
+        let stored_id = id.to_owned();
         let report = tokio::task::spawn_blocking(move || {
             let now = Utc::now();
-            let counts = store.apply_discovery(&id, &discovery.pipelines, now)?;
+            let counts = store.apply_discovery(&stored_id, &discovery.pipelines, now)?;
             let report = SyncReport {
                 added: counts.added,
                 updated: counts.updated,
@@ -197,13 +188,13 @@ impl Tooling {
                 duration_ms: millis(started.elapsed()),
                 synced_at: now,
             };
-            store.record_sync(&id, &report)?;
-            Ok::<_, ApiError>(report)
+            store.record_sync(&stored_id, &report)?;
+            Ok::<_, AppError>(report)
         })
         .await
-        .map_err(ApiError::internal)??;
+        .map_err(AppError::internal)??;
         tracing::info!(
-            integration = %integration.id,
+            integration = %id,
             added = report.added,
             updated = report.updated,
             removed = report.removed,
@@ -219,13 +210,13 @@ impl Tooling {
     /// integration's status.
     pub async fn check_and_sync(&self, id: &str) {
         match self.check_integration(id, None).await {
-            Ok((_, check)) if check.ok => {
+            Ok(check) if check.ok => {
                 if let Err(err) = self.sync_integration(id).await {
                     tracing::warn!(integration = %id, error = %err, "discovery failed");
                 }
             }
             Ok(_) => {}
-            Err(ApiError::NotFound(_)) => {}
+            Err(AppError::NotFound(_)) => {}
             Err(err) => tracing::warn!(integration = %id, error = %err, "connection check failed"),
         }
     }

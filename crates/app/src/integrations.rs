@@ -1,0 +1,326 @@
+//! Integrations: list, read, add, change, delete; check a draft or a saved one; discover.
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use secrecy::ExposeSecret;
+use switchboard_connectors::Target;
+use switchboard_domain::check::{ConnectionCheck, SyncReport, TestDraftRequest};
+use switchboard_domain::ids::IntegrationId;
+use switchboard_domain::integration::{
+    CreateIntegrationRequest, CredentialChange, Integration, IntegrationPage, IntegrationStatus,
+    UpdateIntegrationRequest,
+};
+use switchboard_domain::tools::{APPROVED_TOOLS, ToolSpec, find_tool};
+use switchboard_domain::user::Role;
+use switchboard_domain::{FieldErrorCode, ValidationErrors};
+use switchboard_store::{IntegrationQuery, StoredCredential};
+
+use crate::error::integration_name_taken;
+use crate::paging::{after, encode_cursor, page_size};
+use crate::tooling::SAVE_CHECK_BOUND;
+use crate::{AfterSave, AppError, AppResult, Principal, Switchboard, blocking};
+
+/// `GET /api/v1/integrations`'s query, as the client sent it.
+#[derive(Debug, Clone, Default)]
+pub struct ListIntegrations {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    pub tool: Option<String>,
+    pub q: Option<String>,
+}
+
+/// A page of integrations as JSON (an `IntegrationPage`), built once per query and data
+/// version and then served from memory.
+#[derive(Debug, Clone)]
+pub struct IntegrationListing(pub Bytes);
+
+fn approved_tool_list() -> String {
+    APPROVED_TOOLS
+        .iter()
+        .map(|tool| tool.id)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+impl Switchboard {
+    pub async fn list_integrations(
+        &self,
+        query: ListIntegrations,
+    ) -> AppResult<IntegrationListing> {
+        let limit = page_size(query.limit)?;
+        let after = after(query.cursor.as_deref())?;
+        if let Some(tool) = &query.tool
+            && find_tool(tool).is_none()
+        {
+            return Err(AppError::InvalidParameter(format!(
+                "tool {tool:?} is not approved; approved tools: {}",
+                approved_tool_list()
+            )));
+        }
+        if query.q.as_ref().is_some_and(|q| q.chars().count() > 100) {
+            return Err(AppError::InvalidParameter(
+                "q has at most 100 characters".into(),
+            ));
+        }
+        let query = IntegrationQuery {
+            limit,
+            after,
+            tool: query.tool,
+            name_contains: query.q.filter(|q| !q.trim().is_empty()),
+        };
+        let cache_key = format!("{query:?}");
+        let store = self.store.clone();
+        let version = {
+            let store = store.clone();
+            blocking(move || Ok(store.integrations_version()?)).await?
+        };
+        if let Some(page) = self.integration_pages.get(&cache_key, version) {
+            return Ok(IntegrationListing(page));
+        }
+        let (items, next) = blocking(move || Ok(store.list_integrations(&query)?)).await?;
+        let page = IntegrationPage {
+            items,
+            next_cursor: next.as_deref().map(encode_cursor),
+        };
+        let body = Bytes::from(serde_json::to_vec(&page).map_err(AppError::internal)?);
+        self.integration_pages.put(cache_key, version, body.clone());
+        Ok(IntegrationListing(body))
+    }
+
+    pub async fn get_integration(&self, id: &IntegrationId) -> AppResult<Integration> {
+        let store = self.store.clone();
+        let id = id.to_string();
+        blocking(move || Ok(store.get_integration(&id)?)).await
+    }
+
+    /// Adds an integration of an approved, enabled tool (administrators), checks its
+    /// connection (the answer carries the outcome) and, when it is good, discovers its
+    /// pipelines.
+    pub async fn create_integration(
+        &self,
+        by: &Principal,
+        request: CreateIntegrationRequest,
+    ) -> AppResult<Integration> {
+        by.require(Role::Admin)?;
+        let store = self.store.clone();
+        let created_by = by.username.clone();
+        let saved = blocking(move || {
+            let tool = enabled_tool(&store, &request.tool)?;
+            let draft = request.parse(tool).map_err(AppError::Validation)?;
+            store
+                .create_integration(&draft, &created_by)
+                .map_err(integration_name_taken(draft.name.as_str()))
+        })
+        .await?;
+        tracing::info!(integration = %saved.id, name = %saved.name, by = %by.username, "integration created");
+        Ok(self.check_after_save(saved).await)
+    }
+
+    /// Changes an integration (administrators). Secret fields: absent = keep, `null` = clear,
+    /// a value = replace. With `expected_version` (`If-Match`), only if it is still at that
+    /// version.
+    pub async fn update_integration(
+        &self,
+        by: &Principal,
+        id: &IntegrationId,
+        expected_version: Option<i64>,
+        request: UpdateIntegrationRequest,
+    ) -> AppResult<Integration> {
+        by.require(Role::Admin)?;
+        let store = self.store.clone();
+        let id = id.to_string();
+        let new_name = request.name.clone().unwrap_or_default();
+        let saved = blocking(move || {
+            store
+                .update_integration(&id, expected_version, |tool, stored| {
+                    request.parse(tool, stored)
+                })
+                .map_err(integration_name_taken(new_name.trim()))
+        })
+        .await?;
+        tracing::info!(integration = %saved.id, version = saved.version, by = %by.username, "integration changed");
+        Ok(self.check_after_save(saved).await)
+    }
+
+    /// Deletes an integration with its credentials, pipelines and runs (administrators).
+    pub async fn delete_integration(
+        &self,
+        by: &Principal,
+        id: &IntegrationId,
+        expected_version: Option<i64>,
+    ) -> AppResult<()> {
+        by.require(Role::Admin)?;
+        let store = self.store.clone();
+        let id = id.to_string();
+        let deleted = id.clone();
+        blocking(move || Ok(store.delete_integration(&id, expected_version)?)).await?;
+        tracing::info!(integration = %deleted, by = %by.username, "integration deleted");
+        Ok(())
+    }
+
+    /// Checks a saved integration's connection now (operators and administrators); the
+    /// result also becomes its status.
+    pub async fn check_integration(
+        &self,
+        by: &Principal,
+        id: &IntegrationId,
+    ) -> AppResult<ConnectionCheck> {
+        by.require(Role::Operator)?;
+        self.tooling.check_integration(id.as_str(), None).await
+    }
+
+    /// Discovers the integration's pipelines now (operators and administrators).
+    pub async fn sync_integration(
+        &self,
+        by: &Principal,
+        id: &IntegrationId,
+    ) -> AppResult<SyncReport> {
+        by.require(Role::Operator)?;
+        self.tooling.sync_integration(id.as_str()).await
+    }
+
+    /// Checks a connection before saving it (administrators): the draft's fields, with the
+    /// stored secrets of integration `id` (when given) filling the secret fields left out.
+    pub async fn test_draft(
+        &self,
+        by: &Principal,
+        request: TestDraftRequest,
+    ) -> AppResult<ConnectionCheck> {
+        by.require(Role::Admin)?;
+        let Some(tool) = find_tool(&request.tool) else {
+            return Err(AppError::ToolNotApproved(format!(
+                "{:?} is not an approved tool; approved tools: {}",
+                request.tool,
+                approved_tool_list()
+            )));
+        };
+        let mut credentials = request.credentials;
+        if let Some(raw_id) = request.id {
+            let id = IntegrationId::parse(&raw_id)
+                .ok_or(AppError::NotFound(switchboard_store::Subject::Integration))?;
+            let opened = {
+                let store = self.store.clone();
+                blocking(move || Ok(store.open_target(id.as_str())?)).await?
+            };
+            if opened.tool != tool.id {
+                return Err(AppError::Validation(ValidationErrors::single(
+                    "tool",
+                    FieldErrorCode::InvalidFormat,
+                    format!(
+                        "the integration is a {} integration; its tool cannot change",
+                        opened.tool
+                    ),
+                )));
+            }
+            for (key, credential) in opened.credentials {
+                let slot = credentials.entry(key).or_insert(None);
+                if slot.is_none() {
+                    *slot = Some(match credential {
+                        StoredCredential::Plain(value) => value,
+                        StoredCredential::Secret(secret) => secret.expose_secret().to_owned(),
+                    });
+                }
+            }
+        }
+        let draft = CreateIntegrationRequest {
+            name: tool.name.to_owned(),
+            tool: tool.id.to_owned(),
+            urls: request.urls,
+            credentials,
+        }
+        .parse(tool)
+        .map_err(AppError::Validation)?;
+        let mut target = Target {
+            urls: draft
+                .urls
+                .iter()
+                .map(|(key, url)| (key.as_str().to_owned(), url.as_str().to_owned()))
+                .collect(),
+            fields: BTreeMap::new(),
+            secrets: BTreeMap::new(),
+        };
+        for (key, change) in draft.credentials {
+            let CredentialChange::Set(value) = change else {
+                continue;
+            };
+            if tool.credential_field(key).is_some_and(|field| field.secret) {
+                target
+                    .secrets
+                    .insert(key.to_owned(), value.into_inner().into());
+            } else {
+                target.fields.insert(key.to_owned(), value.into_inner());
+            }
+        }
+        Ok(self.tooling.check(tool.id, &target, None).await)
+    }
+
+    /// Every save checks the connection (its result is the answer's `status` and
+    /// `last_check`) and, when it succeeded, discovers the pipelines in the background —
+    /// unless that is left to the server ([`AfterSave`]). The saved integration is answered
+    /// as the save returned it, with the check's outcome set on it (the check does not change
+    /// its version), not read again.
+    async fn check_after_save(&self, mut saved: Integration) -> Integration {
+        if self.after_save == AfterSave::LeaveToServer {
+            return saved;
+        }
+        match self
+            .tooling
+            .check_integration(&saved.id, Some(SAVE_CHECK_BOUND))
+            .await
+        {
+            Ok(check) => {
+                if check.ok {
+                    self.discover_in_background(&saved.id);
+                }
+                saved.status = IntegrationStatus::after(&check);
+                saved.last_check = Some(check);
+                saved
+            }
+            Err(err) => {
+                // The save itself succeeded; a failed check is retried by the periodic work.
+                tracing::warn!(integration = %saved.id, error = %err, "cannot check after saving");
+                saved
+            }
+        }
+    }
+
+    fn discover_in_background(&self, id: &str) {
+        let tooling = self.tooling.clone();
+        let id = id.to_owned();
+        tokio::spawn(async move {
+            if let Err(err) = tooling.sync_integration(&id).await {
+                tracing::warn!(integration = %id, error = %err, "discovery after save failed");
+            }
+        });
+    }
+}
+
+/// The registry entry of `tool` if it is approved and switched on; otherwise the refusal,
+/// naming the tools that are.
+fn enabled_tool(store: &switchboard_store::Store, tool: &str) -> AppResult<&'static ToolSpec> {
+    if let Some(spec) = find_tool(tool)
+        && store.tool_enabled(spec.id)?
+    {
+        return Ok(spec);
+    }
+    let policy = store.tool_policy()?;
+    let allowed: Vec<&str> = APPROVED_TOOLS
+        .iter()
+        .filter(|spec| policy.get(spec.id).is_none_or(|setting| setting.enabled))
+        .map(|spec| spec.id)
+        .collect();
+    let reason = if find_tool(tool).is_some() {
+        "is switched off by an administrator"
+    } else {
+        "is not an approved tool"
+    };
+    Err(AppError::ToolNotApproved(format!(
+        "{tool:?} {reason}; the approved, enabled tools are: {}",
+        if allowed.is_empty() {
+            "none".to_owned()
+        } else {
+            allowed.join(", ")
+        }
+    )))
+}

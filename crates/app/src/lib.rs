@@ -1,0 +1,115 @@
+//! Switchboard's use cases: one method of [`Switchboard`] per thing a person or script does —
+//! add, change, delete, check and sync an integration, test a draft, trigger and cancel a run,
+//! read its log, manage users and the tool policy. Each takes the acting [`Principal`] (when
+//! the rule depends on who acts) and typed input, applies the rules once, and returns domain
+//! types or an [`AppError`]. The HTTP handlers and the command line both call these methods,
+//! so a rule lives in one place and both give the same answers.
+//!
+//! Below this layer are the store (`switchboard-store`) and the connectors
+//! (`switchboard-connectors`, reached through [`Tooling`]); the background work
+//! ([`monitor`]) lives here too. Nothing here knows an HTTP framework.
+
+mod error;
+mod integrations;
+pub mod monitor;
+pub mod page_cache;
+pub mod paging;
+pub mod passwords;
+mod pipelines;
+mod runs;
+mod settings;
+pub mod tooling;
+mod tools;
+mod users;
+
+use std::sync::Arc;
+
+use switchboard_domain::user::Role;
+use switchboard_store::Store;
+
+pub use error::{AppError, AppResult};
+pub use integrations::{IntegrationListing, ListIntegrations};
+pub use pipelines::ListPipelines;
+pub use runs::ListRuns;
+pub use settings::{BackgroundConfig, OutboundConfig};
+pub use tooling::Tooling;
+
+/// Who is acting: a signed-in user, or the command line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub id: String,
+    pub username: String,
+    pub role: Role,
+}
+
+impl Principal {
+    /// The operator at the command line: an administrator of the installation, recorded as
+    /// `cli`.
+    pub fn command_line() -> Self {
+        Self {
+            id: "cli".to_owned(),
+            username: "cli".to_owned(),
+            role: Role::Admin,
+        }
+    }
+
+    /// `Forbidden` unless the principal's role is at least `role`.
+    pub fn require(&self, role: Role) -> AppResult<()> {
+        if self.role >= role {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(role))
+        }
+    }
+}
+
+/// What follows the save of an integration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AfterSave {
+    /// Check the connection at once (the answer carries the outcome), then, when it is good,
+    /// discover the pipelines in the background (the server).
+    CheckNow,
+    /// Leave the check and discovery to a running server's periodic work, which takes a new
+    /// or changed integration at once (the command line: it exits right away, and the
+    /// server's outbound policy is the one that must apply).
+    LeaveToServer,
+}
+
+/// The use cases and what they share.
+pub struct Switchboard {
+    store: Arc<Store>,
+    tooling: Arc<Tooling>,
+    /// PBKDF2 rounds for new password hashes.
+    password_iterations: u32,
+    after_save: AfterSave,
+    /// Integration list pages by query, valid for one data version.
+    integration_pages: page_cache::PageCache,
+}
+
+impl Switchboard {
+    pub fn new(tooling: Arc<Tooling>, password_iterations: u32, after_save: AfterSave) -> Self {
+        Self {
+            store: tooling.store.clone(),
+            tooling,
+            password_iterations,
+            after_save,
+            integration_pages: page_cache::PageCache::new(256),
+        }
+    }
+
+    /// The store, for what is not a use case: authentication and readiness.
+    pub fn store(&self) -> &Arc<Store> {
+        &self.store
+    }
+
+    pub fn tooling(&self) -> &Arc<Tooling> {
+        &self.tooling
+    }
+}
+
+/// Runs blocking store work off the async workers.
+pub(crate) async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> AppResult<T> + Send + 'static,
+) -> AppResult<T> {
+    tokio::task::spawn_blocking(work).await?
+}

@@ -1,0 +1,142 @@
+//! Pipelines: list, read, and trigger a run.
+
+use chrono::Utc;
+use switchboard_connectors::PipelineRef;
+use switchboard_domain::ids::PipelineId;
+use switchboard_domain::pipeline::{Pipeline, PipelinePage, Run, RunPage, TriggerRunRequest};
+use switchboard_domain::user::Role;
+use switchboard_store::{NewRun, PipelineQuery, RunQuery, StoreError};
+
+use crate::monitor::shown_parameters;
+use crate::paging::{after, encode_cursor, page_size};
+use crate::{AppError, AppResult, Principal, Switchboard, blocking};
+
+/// `GET /api/v1/pipelines`'s query, as the client sent it.
+#[derive(Debug, Clone, Default)]
+pub struct ListPipelines {
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+    pub integration_id: Option<String>,
+    pub q: Option<String>,
+    pub include_removed: Option<bool>,
+}
+
+impl Switchboard {
+    pub async fn list_pipelines(&self, query: ListPipelines) -> AppResult<PipelinePage> {
+        let limit = page_size(query.limit)?;
+        let after = after(query.cursor.as_deref())?;
+        if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+            return Err(AppError::InvalidParameter(
+                "q has at most 200 characters".into(),
+            ));
+        }
+        let query = PipelineQuery {
+            limit,
+            after,
+            integration_id: query.integration_id,
+            q: query.q.filter(|q| !q.trim().is_empty()),
+            include_removed: query.include_removed.unwrap_or(false),
+        };
+        let store = self.store.clone();
+        let (items, next) = blocking(move || {
+            store.list_pipelines(&query).map_err(|err| match err {
+                // The store reads the cursor; a client can only have made it up.
+                StoreError::Invalid(_) => {
+                    AppError::InvalidParameter("cursor is not one this API returned".into())
+                }
+                other => other.into(),
+            })
+        })
+        .await?;
+        Ok(PipelinePage {
+            items,
+            next_cursor: next.as_deref().map(encode_cursor),
+        })
+    }
+
+    pub async fn get_pipeline(&self, id: &PipelineId) -> AppResult<Pipeline> {
+        let store = self.store.clone();
+        let id = id.to_string();
+        blocking(move || Ok(store.get_pipeline(&id)?)).await
+    }
+
+    /// The runs of one pipeline, newest first.
+    pub async fn list_pipeline_runs(
+        &self,
+        id: &PipelineId,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> AppResult<RunPage> {
+        let query = RunQuery {
+            limit: page_size(limit)?,
+            after: after(cursor)?,
+            pipeline_id: Some(id.to_string()),
+            ..RunQuery::default()
+        };
+        let store = self.store.clone();
+        let id = id.to_string();
+        let (items, next) = blocking(move || {
+            store.get_pipeline(&id)?;
+            Ok(store.list_runs(&query)?)
+        })
+        .await?;
+        Ok(RunPage {
+            items,
+            next_cursor: next.as_deref().map(encode_cursor),
+        })
+    }
+
+    /// Triggers a pipeline (operators and administrators); parameters left out take the
+    /// tool's defaults. The run is followed by the monitor from here.
+    pub async fn trigger_run(
+        &self,
+        by: &Principal,
+        id: &PipelineId,
+        request: TriggerRunRequest,
+    ) -> AppResult<Run> {
+        by.require(Role::Operator)?;
+        let pipeline = self.get_pipeline(id).await?;
+        if pipeline.removed {
+            return Err(AppError::PipelineNotBuildable(format!(
+                "{} no longer has {}; it is kept for its run history",
+                pipeline.integration_name, pipeline.full_path
+            )));
+        }
+        if !pipeline.buildable {
+            return Err(AppError::PipelineNotBuildable(format!(
+                "{} is disabled in {}; enable it there first",
+                pipeline.full_path, pipeline.integration_name
+            )));
+        }
+        let values = request
+            .parse(&pipeline.parameters)
+            .map_err(AppError::Validation)?;
+        let (tool, target) = self.tooling.target(&pipeline.integration_id).await?;
+        let reference = PipelineRef {
+            full_path: pipeline.full_path.clone(),
+            parameters: pipeline.parameters.clone(),
+        };
+        let handle = self
+            .tooling
+            .connector(&tool)?
+            .trigger(&target, &reference, &values)
+            .await
+            .map_err(AppError::Tool)?;
+        let handle_json = serde_json::to_string(&handle).map_err(AppError::internal)?;
+        let now = Utc::now();
+        let new_run = NewRun {
+            pipeline_id: pipeline.id.clone(),
+            integration_id: pipeline.integration_id.clone(),
+            parameters: shown_parameters(&values, &pipeline.parameters),
+            handle_json,
+            triggered_by: by.username.clone(),
+            now,
+            next_poll_at: now,
+        };
+        let store = self.store.clone();
+        let run = blocking(move || Ok(store.create_run(&new_run)?)).await?;
+        self.tooling.monitor_wake.notify_one();
+        tracing::info!(run = %run.id, pipeline = %pipeline.full_path, by = %by.username, "triggered a run");
+        Ok(run)
+    }
+}

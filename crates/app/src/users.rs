@@ -1,0 +1,100 @@
+//! Users and their roles, for administrators.
+
+use switchboard_domain::ids::UserId;
+use switchboard_domain::user::{CreateUserRequest, Role, UpdateUserRequest, User, UserPage};
+use switchboard_store::{Subject, UserChange};
+
+use crate::error::username_taken;
+use crate::paging::{after, encode_cursor, page_size};
+use crate::passwords::hash_password;
+use crate::{AppError, AppResult, Principal, Switchboard, blocking};
+
+impl Switchboard {
+    /// Users ordered by user name (administrators).
+    pub async fn list_users(
+        &self,
+        by: &Principal,
+        limit: Option<i64>,
+        cursor: Option<&str>,
+    ) -> AppResult<UserPage> {
+        by.require(Role::Admin)?;
+        let limit = page_size(limit)?;
+        let after = after(cursor)?;
+        let store = self.store.clone();
+        let (users, more) =
+            blocking(move || Ok(store.list_users(limit, after.as_deref())?)).await?;
+        let next_cursor = if more {
+            users.last().map(|user| encode_cursor(&user.username))
+        } else {
+            None
+        };
+        Ok(UserPage {
+            items: users.iter().map(|user| user.to_api()).collect(),
+            next_cursor,
+        })
+    }
+
+    pub async fn get_user(&self, by: &Principal, id: &UserId) -> AppResult<User> {
+        by.require(Role::Admin)?;
+        let store = self.store.clone();
+        let id = id.to_string();
+        blocking(move || {
+            store
+                .find_user(&id)?
+                .map(|user| user.to_api())
+                .ok_or(AppError::NotFound(Subject::User))
+        })
+        .await
+    }
+
+    /// Adds a user (administrators).
+    pub async fn create_user(&self, by: &Principal, request: CreateUserRequest) -> AppResult<User> {
+        by.require(Role::Admin)?;
+        let new_user = request.parse().map_err(AppError::Validation)?;
+        let iterations = self.password_iterations;
+        let store = self.store.clone();
+        let user = blocking(move || {
+            let hash = hash_password(new_user.password.expose(), iterations)?;
+            let name = new_user.username.as_str();
+            store
+                .create_user(name, &hash, new_user.role)
+                .map_err(username_taken(name))
+        })
+        .await?;
+        tracing::info!(user = %user.username, role = %user.role, by = %by.username, "user created");
+        Ok(user.to_api())
+    }
+
+    /// Changes a user's role, disables or enables them, or sets a new password (which ends
+    /// their sessions) — administrators; never leaving no enabled administrator. With
+    /// `expected_version` (`If-Match`), only if the user is still at that version.
+    pub async fn update_user(
+        &self,
+        by: &Principal,
+        id: &UserId,
+        expected_version: Option<i64>,
+        request: UpdateUserRequest,
+    ) -> AppResult<User> {
+        by.require(Role::Admin)?;
+        let patch = request.parse().map_err(AppError::Validation)?;
+        let iterations = self.password_iterations;
+        let store = self.store.clone();
+        let id = id.to_string();
+        let user = blocking(move || {
+            let password_hash = patch
+                .password
+                .as_ref()
+                .map(|password| hash_password(password.expose(), iterations))
+                .transpose()?;
+            let change = UserChange {
+                role: patch.role,
+                disabled: patch.disabled,
+                password_hash,
+            };
+            Ok(store.update_user(&id, change, expected_version)?)
+        })
+        .await?;
+        tracing::info!(user = %user.username, role = %user.role, disabled = user.disabled, by = %by.username, "user changed");
+        Ok(user.to_api())
+    }
+}
