@@ -31,6 +31,10 @@ pub enum AppError {
     PipelineNotBuildable(String),
     #[error("the run has finished")]
     RunFinished,
+    #[error("a request with this idempotency key is still being processed")]
+    IdempotencyKeyInUse,
+    #[error("the idempotency key was used for another request")]
+    IdempotencyKeyReused,
     #[error("the CI/CD tool failed: {0}")]
     Tool(ConnectorError),
     #[error("database unavailable: {0}")]

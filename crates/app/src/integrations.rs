@@ -19,7 +19,9 @@ use switchboard_store::{IntegrationQuery, StoredCredential};
 use crate::error::integration_name_taken;
 use crate::paging::{after, encode_cursor, page_size};
 use crate::tooling::SAVE_CHECK_BOUND;
-use crate::{AfterSave, AppError, AppResult, Principal, Switchboard, blocking};
+use crate::{
+    AfterSave, AppError, AppResult, IdempotencyKey, Once, Principal, Switchboard, blocking,
+};
 
 /// `GET /api/v1/integrations`'s query, as the client sent it.
 #[derive(Debug, Clone, Default)]
@@ -100,9 +102,29 @@ impl Switchboard {
     pub async fn create_integration(
         &self,
         by: &Principal,
+        key: Option<&IdempotencyKey>,
+        request: CreateIntegrationRequest,
+    ) -> AppResult<Once<Integration>> {
+        by.require(Role::Admin)?;
+        // Credential values are left out of what identifies the request: no form of a secret
+        // is kept with the key (a retry with other credential values replays the first answer).
+        let identity = serde_json::json!({
+            "name": request.name,
+            "tool": request.tool,
+            "urls": request.urls,
+            "credentials": request.credentials.keys().collect::<Vec<_>>(),
+        });
+        self.once(by, key, "create_integration", &identity, || {
+            self.create_integration_now(by, request)
+        })
+        .await
+    }
+
+    async fn create_integration_now(
+        &self,
+        by: &Principal,
         request: CreateIntegrationRequest,
     ) -> AppResult<Integration> {
-        by.require(Role::Admin)?;
         let store = self.store.clone();
         let created_by = by.username.clone();
         let saved = blocking(move || {

@@ -10,6 +10,7 @@
 //! ([`monitor`]) lives here too. Nothing here knows an HTTP framework.
 
 mod error;
+mod idempotency;
 mod integrations;
 pub mod monitor;
 pub mod page_cache;
@@ -28,6 +29,7 @@ use switchboard_domain::user::Role;
 use switchboard_store::Store;
 
 pub use error::{AppError, AppResult};
+pub use idempotency::{IdempotencyKey, Once};
 pub use integrations::{IntegrationListing, ListIntegrations};
 pub use pipelines::ListPipelines;
 pub use runs::ListRuns;

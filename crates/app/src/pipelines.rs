@@ -9,7 +9,7 @@ use switchboard_store::{NewRun, PipelineQuery, RunQuery, StoreError};
 
 use crate::monitor::shown_parameters;
 use crate::paging::{after, encode_cursor, page_size};
-use crate::{AppError, AppResult, Principal, Switchboard, blocking};
+use crate::{AppError, AppResult, IdempotencyKey, Once, Principal, Switchboard, blocking};
 
 /// `GET /api/v1/pipelines`'s query, as the client sent it.
 #[derive(Debug, Clone, Default)]
@@ -92,9 +92,23 @@ impl Switchboard {
         &self,
         by: &Principal,
         id: &PipelineId,
+        key: Option<&IdempotencyKey>,
         request: TriggerRunRequest,
-    ) -> AppResult<Run> {
+    ) -> AppResult<Once<Run>> {
         by.require(Role::Operator)?;
+        let operation = format!("trigger_run {id}");
+        self.once(by, key, &operation, &request, || {
+            self.trigger_run_now(by, id, &request)
+        })
+        .await
+    }
+
+    async fn trigger_run_now(
+        &self,
+        by: &Principal,
+        id: &PipelineId,
+        request: &TriggerRunRequest,
+    ) -> AppResult<Run> {
         let pipeline = self.get_pipeline(id).await?;
         if pipeline.removed {
             return Err(AppError::PipelineNotBuildable(format!(

@@ -41,6 +41,10 @@ pub enum ErrorCode {
     PipelineNotBuildable,
     /// The run has already finished (409).
     RunFinished,
+    /// A request with this `Idempotency-Key` is still being processed; retry shortly (409).
+    IdempotencyKeyInUse,
+    /// This `Idempotency-Key` was used with another request (another body or operation) (422).
+    IdempotencyKeyReused,
     /// The CI/CD tool failed or answered badly; see `category` and `hint` (502).
     ToolError,
     /// The CI/CD tool did not answer in time (504).
@@ -71,6 +75,8 @@ impl ErrorCode {
             Self::RateLimited => "rate_limited",
             Self::PipelineNotBuildable => "pipeline_not_buildable",
             Self::RunFinished => "run_finished",
+            Self::IdempotencyKeyInUse => "idempotency_key_in_use",
+            Self::IdempotencyKeyReused => "idempotency_key_reused",
             Self::ToolError => "tool_error",
             Self::ToolTimeout => "tool_timeout",
             Self::DatabaseUnavailable => "database_unavailable",

@@ -46,6 +46,10 @@ pub enum ApiError {
     PipelineNotBuildable(String),
     #[error("the run has finished")]
     RunFinished,
+    #[error("idempotency key in use")]
+    IdempotencyKeyInUse,
+    #[error("idempotency key reused")]
+    IdempotencyKeyReused,
     #[error("the CI/CD tool failed: {0}")]
     Tool(ConnectorError),
     #[error("database unavailable: {0}")]
@@ -174,6 +178,20 @@ impl ApiError {
                 "Run finished",
                 "the run has already finished; there is nothing to cancel".to_owned(),
             ),
+            Self::IdempotencyKeyInUse => (
+                S::CONFLICT,
+                ErrorCode::IdempotencyKeyInUse,
+                "Request in progress",
+                "a request with this Idempotency-Key is still being processed; retry in a moment"
+                    .to_owned(),
+            ),
+            Self::IdempotencyKeyReused => (
+                S::UNPROCESSABLE_ENTITY,
+                ErrorCode::IdempotencyKeyReused,
+                "Idempotency key reused",
+                "this Idempotency-Key was used for another request; use a new key for a new request"
+                    .to_owned(),
+            ),
             Self::Tool(failure) if failure.category == Category::Timeout => (
                 S::GATEWAY_TIMEOUT,
                 ErrorCode::ToolTimeout,
@@ -272,6 +290,8 @@ impl From<AppError> for ApiError {
             AppError::ToolNotApproved(detail) => Self::ToolNotApproved(detail),
             AppError::PipelineNotBuildable(detail) => Self::PipelineNotBuildable(detail),
             AppError::RunFinished => Self::RunFinished,
+            AppError::IdempotencyKeyInUse => Self::IdempotencyKeyInUse,
+            AppError::IdempotencyKeyReused => Self::IdempotencyKeyReused,
             AppError::Tool(failure) => Self::Tool(failure),
             AppError::DatabaseUnavailable(cause) => Self::DatabaseUnavailable(cause),
             AppError::Internal(cause) => Self::Internal(cause),

@@ -157,9 +157,10 @@ async fn add_integration(
         credentials: given,
     };
     let integration = use_cases(storage)?
-        .create_integration(&Principal::command_line(), request)
+        .create_integration(&Principal::command_line(), None, request)
         .await
-        .map_err(shown)?;
+        .map_err(shown)?
+        .value;
     println!(
         "created integration {} ({})",
         integration.name, integration.id

@@ -5,6 +5,7 @@
 
 pub mod db;
 mod error;
+mod idempotency;
 mod integrations;
 mod pipelines;
 mod runs;
@@ -22,6 +23,7 @@ use diesel::r2d2::PooledConnection;
 
 pub use db::{DatabaseUrl, DbConnection, DbPool};
 pub use error::{StoreError, StoreResult, Subject, Unique};
+pub use idempotency::KeyClaim;
 pub use integrations::{CheckSchedule, IntegrationQuery, OpenedIntegration, StoredCredential};
 pub use pipelines::{DiscoveryCounts, PipelineQuery};
 pub use runs::{ActiveRun, NewRun, RunQuery, RunUpdate};

@@ -121,3 +121,14 @@ diesel::allow_tables_to_appear_in_same_query!(
     pipelines,
     runs
 );
+
+diesel::table! {
+    idempotency_keys (principal_id, idempotency_key) {
+        principal_id -> Text,
+        idempotency_key -> Text,
+        request_hash -> Text,
+        response -> Nullable<Text>,
+        created_at -> Timestamp,
+        held_until -> Timestamp,
+    }
+}

@@ -11,7 +11,7 @@ use switchboard_domain::integration::{
 };
 use utoipa::IntoParams;
 
-use super::{Body, etag, if_match_version, integration_id};
+use super::{Body, IDEMPOTENT_REPLAYED, etag, idempotency_key, if_match_version, integration_id};
 use crate::AppState;
 use crate::auth::{Admin, Caller, Operator};
 use crate::error::ApiError;
@@ -81,30 +81,41 @@ pub async fn list_integrations(
 /// Create an integration of an approved, enabled tool.
 #[utoipa::path(
     tag = "integrations",
+    params(
+        ("Idempotency-Key" = Option<String>, Header, description = "Any unique value (a UUID): a retry with the same key within 24 hours gets the first answer (with `Idempotent-Replayed: true`) and never adds a second integration; the same key with another request is refused (422). Credential values are not compared"),
+    ),
     request_body = CreateIntegrationRequest,
     responses(
         (status = 201, description = "Created; `Location` and `ETag` name it", body = Integration,
-            headers(("Location" = String, description = "The new integration's URL"), ("ETag" = String, description = "Its version"))),
+            headers(("Location" = String, description = "The new integration's URL"), ("ETag" = String, description = "Its version"), ("Idempotent-Replayed" = String, description = "`true` when this is the kept answer to an earlier request with the same `Idempotency-Key`"))),
         (status = 403, description = "Only administrators add integrations", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The name is already used", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Invalid fields, or a tool that is not approved or is switched off", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The name is already used, or a request with the same `Idempotency-Key` is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Invalid fields, a tool that is not approved or is switched off, or an `Idempotency-Key` used for another request", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
 #[post("/integrations")]
 pub async fn create_integration(
     admin: Admin,
+    req: HttpRequest,
     state: web::Data<AppState>,
     body: Body<CreateIntegrationRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let integration = state
+    let created = state
         .app
-        .create_integration(&admin.0.principal(), body.0)
+        .create_integration(
+            &admin.0.principal(),
+            idempotency_key(&req)?.as_ref(),
+            body.0,
+        )
         .await?;
-    let location = format!("/api/v1/integrations/{}", integration.id);
+    let location = format!("/api/v1/integrations/{}", created.value.id);
     let mut response = HttpResponse::Created();
     response.insert_header((header::LOCATION, location));
-    Ok(with_etag(response, &integration))
+    if created.replayed {
+        response.insert_header((IDEMPOTENT_REPLAYED, "true"));
+    }
+    Ok(with_etag(response, &created.value))
 }
 
 /// Read one integration (secret credentials show only whether they are set).

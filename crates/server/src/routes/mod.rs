@@ -14,6 +14,7 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpRequest, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use switchboard_app::IdempotencyKey;
 use switchboard_domain::ids::{IntegrationId, PipelineId, RunId, UserId};
 
 use crate::error::ApiError;
@@ -172,6 +173,28 @@ pub fn if_match_version(req: &HttpRequest) -> Option<i64> {
         .unwrap_or(text);
     Some(bare.parse::<i64>().unwrap_or(MATCHES_NO_VERSION))
 }
+
+/// The request's `Idempotency-Key`, if it has one; a value that is not 1–255 visible ASCII
+/// characters is refused (400).
+pub fn idempotency_key(req: &HttpRequest) -> Result<Option<IdempotencyKey>, ApiError> {
+    let Some(value) = req.headers().get(IDEMPOTENCY_KEY) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(IdempotencyKey::parse)
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::InvalidParameter(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters".into(),
+            )
+        })
+}
+
+pub const IDEMPOTENCY_KEY: &str = "Idempotency-Key";
+/// Set on an answer that is the kept first answer to an earlier request with the same key.
+pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 
 /// A path's integration id; an id no integration can have names none: 404.
 pub fn integration_id(raw: &str) -> Result<IntegrationId, ApiError> {

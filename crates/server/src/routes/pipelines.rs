@@ -2,14 +2,14 @@
 //! triggering them.
 
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
 use switchboard_app::ListPipelines;
 use switchboard_domain::Problem;
 use switchboard_domain::pipeline::{Pipeline, PipelinePage, Run, RunPage, TriggerRunRequest};
 use utoipa::IntoParams;
 
-use super::{Body, pipeline_id};
+use super::{Body, IDEMPOTENT_REPLAYED, idempotency_key, pipeline_id};
 use crate::AppState;
 use crate::auth::{Caller, Operator};
 use crate::error::ApiError;
@@ -98,15 +98,18 @@ pub async fn get_pipeline(
 /// Trigger a pipeline. Parameters left out take the tool's defaults.
 #[utoipa::path(
     tag = "pipelines",
-    params(("id" = String, Path, description = "Pipeline id")),
+    params(
+        ("id" = String, Path, description = "Pipeline id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "Any unique value (a UUID): a retry with the same key within 24 hours gets the first answer (with `Idempotent-Replayed: true`) and never starts a second run; the same key with another body is refused (422)"),
+    ),
     request_body = TriggerRunRequest,
     responses(
         (status = 202, description = "Accepted by the tool; the run is followed from here", body = Run,
-            headers(("Location" = String, description = "The run's URL"))),
+            headers(("Location" = String, description = "The run's URL"), ("Idempotent-Replayed" = String, description = "`true` when this is the kept answer to an earlier request with the same `Idempotency-Key`"))),
         (status = 403, description = "Viewers cannot trigger", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such pipeline", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The tool disabled the pipeline or no longer has it", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "Unknown parameters, values of the wrong type or outside the choices", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The tool disabled the pipeline or no longer has it, or a request with the same `Idempotency-Key` is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "Unknown parameters, values of the wrong type or outside the choices, or an `Idempotency-Key` used for another request", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The tool refused or failed; `category` and `hint` say why", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The tool did not answer in time", body = Problem, content_type = "application/problem+json"),
     ),
@@ -115,17 +118,26 @@ pub async fn get_pipeline(
 #[post("/pipelines/{id}/runs")]
 pub async fn create_run(
     operator: Operator,
+    req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
     body: Body<TriggerRunRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let run = state
         .app
-        .trigger_run(&operator.0.principal(), &pipeline_id(&id)?, body.0)
+        .trigger_run(
+            &operator.0.principal(),
+            &pipeline_id(&id)?,
+            idempotency_key(&req)?.as_ref(),
+            body.0,
+        )
         .await?;
-    Ok(HttpResponse::Accepted()
-        .insert_header((header::LOCATION, format!("/api/v1/runs/{}", run.id)))
-        .json(run))
+    let mut response = HttpResponse::Accepted();
+    response.insert_header((header::LOCATION, format!("/api/v1/runs/{}", run.value.id)));
+    if run.replayed {
+        response.insert_header((IDEMPOTENT_REPLAYED, "true"));
+    }
+    Ok(response.json(run.value))
 }
 
 /// The runs of one pipeline, newest first.

@@ -9,6 +9,7 @@ mod access;
 mod concurrency;
 mod contract;
 mod errors;
+mod idempotency;
 mod integrations;
 mod jenkins;
 mod secrets;
