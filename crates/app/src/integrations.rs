@@ -127,11 +127,12 @@ impl Switchboard {
     ) -> AppResult<Integration> {
         let store = self.store.clone();
         let created_by = by.username.clone();
+        let check_due = self.check_due_after_save();
         let saved = blocking(move || {
             let tool = enabled_tool(&store, &request.tool)?;
             let draft = request.parse(tool).map_err(AppError::Validation)?;
             store
-                .create_integration(&draft, &created_by)
+                .create_integration(&draft, &created_by, check_due)
                 .map_err(integration_name_taken(draft.name.as_str()))
         })
         .await?;
@@ -153,9 +154,10 @@ impl Switchboard {
         let store = self.store.clone();
         let id = id.to_string();
         let new_name = request.name.clone().unwrap_or_default();
+        let check_due = self.check_due_after_save();
         let saved = blocking(move || {
             store
-                .update_integration(&id, expected_version, |tool, stored| {
+                .update_integration(&id, expected_version, check_due, |tool, stored| {
                     request.parse(tool, stored)
                 })
                 .map_err(integration_name_taken(new_name.trim()))
@@ -304,6 +306,20 @@ impl Switchboard {
                 tracing::warn!(integration = %saved.id, error = %err, "cannot check after saving");
                 saved
             }
+        }
+    }
+
+    /// When the periodic work may check a just-saved integration: at once when nothing else
+    /// will; otherwise a moment after the save's own check must have ended, so the two never
+    /// run together (and a server that dies meanwhile leaves it due soon).
+    fn check_due_after_save(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+        match self.after_save {
+            AfterSave::LeaveToServer => None,
+            AfterSave::CheckNow => Some(
+                chrono::Utc::now()
+                    + chrono::Duration::from_std(SAVE_CHECK_BOUND * 2)
+                        .unwrap_or(chrono::Duration::seconds(20)),
+            ),
         }
     }
 

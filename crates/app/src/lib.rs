@@ -31,7 +31,7 @@ use switchboard_store::Store;
 pub use error::{AppError, AppResult};
 pub use idempotency::{IdempotencyKey, Once};
 pub use integrations::{IntegrationListing, ListIntegrations};
-pub use pipelines::ListPipelines;
+pub use pipelines::{ListPipelines, TriggerFault};
 pub use runs::ListRuns;
 pub use settings::{BackgroundConfig, OutboundConfig};
 pub use tooling::Tooling;
@@ -86,6 +86,8 @@ pub struct Switchboard {
     after_save: AfterSave,
     /// Integration list pages by query, valid for one data version.
     integration_pages: page_cache::PageCache,
+    /// Test-only: where triggers stop as if the server died.
+    trigger_fault: Option<TriggerFault>,
 }
 
 impl Switchboard {
@@ -96,6 +98,7 @@ impl Switchboard {
             password_iterations,
             after_save,
             integration_pages: page_cache::PageCache::new(256),
+            trigger_fault: None,
         }
     }
 

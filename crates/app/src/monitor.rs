@@ -148,6 +148,20 @@ async fn follow(tooling: &Tooling, run: ActiveRun) {
             return;
         }
     };
+    if handle.queue_ref.is_none() && handle.build_ref.is_none() {
+        // Recorded before its trigger, whose process held it and died before storing the
+        // tool's answer (the hold ran out, or the monitor would not have it): nothing here
+        // says which build, if any, the tool started for it.
+        tracing::warn!(run = %run.id, "a run's trigger never completed; ending it");
+        let detail = format!(
+            "Switchboard stopped before the tool confirmed this run: the tool may not have \
+             started it, or it started a build of {} that is not followed here; look in the \
+             tool for a build started when this run was created",
+            handle.pipeline_path
+        );
+        give_up(tooling, &run, detail, now).await;
+        return;
+    }
     let polled_state = match tooling.target(&run.integration_id).await {
         Ok((tool, target)) => match tooling.connector(&tool) {
             Ok(connector) => {

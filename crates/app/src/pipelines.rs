@@ -1,7 +1,7 @@
 //! Pipelines: list, read, and trigger a run.
 
 use chrono::Utc;
-use switchboard_connectors::PipelineRef;
+use switchboard_connectors::{PipelineRef, RunHandle};
 use switchboard_domain::ids::PipelineId;
 use switchboard_domain::pipeline::{Pipeline, PipelinePage, Run, RunPage, TriggerRunRequest};
 use switchboard_domain::user::Role;
@@ -10,6 +10,20 @@ use switchboard_store::{NewRun, PipelineQuery, RunQuery, StoreError};
 use crate::monitor::shown_parameters;
 use crate::paging::{after, encode_cursor, page_size};
 use crate::{AppError, AppResult, IdempotencyKey, Once, Principal, Switchboard, blocking};
+
+/// How long a trigger holds its freshly recorded run beyond the outbound timeout (the
+/// database writes around the tool's answer).
+const TRIGGER_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Test-only: where a trigger stops as if the server died there (see
+/// [`Switchboard::with_trigger_fault`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TriggerFault {
+    /// The run is recorded; the tool has not been asked.
+    AfterRecorded,
+    /// The tool accepted the run; its handle is not stored.
+    AfterAsked,
+}
 
 /// `GET /api/v1/pipelines`'s query, as the client sent it.
 #[derive(Debug, Clone, Default)]
@@ -22,6 +36,20 @@ pub struct ListPipelines {
 }
 
 impl Switchboard {
+    /// Test-only: makes every trigger stop at `fault`, leaving the database as a server
+    /// killed there would.
+    pub fn with_trigger_fault(mut self, fault: Option<TriggerFault>) -> Self {
+        self.trigger_fault = fault;
+        self
+    }
+
+    fn inject(&self, at: TriggerFault) -> AppResult<()> {
+        if self.trigger_fault == Some(at) {
+            return Err(AppError::Internal(format!("test fault injected: {at:?}")));
+        }
+        Ok(())
+    }
+
     pub async fn list_pipelines(&self, query: ListPipelines) -> AppResult<PipelinePage> {
         let limit = page_size(query.limit)?;
         let after = after(query.cursor.as_deref())?;
@@ -126,31 +154,71 @@ impl Switchboard {
             .parse(&pipeline.parameters)
             .map_err(AppError::Validation)?;
         let (tool, target) = self.tooling.target(&pipeline.integration_id).await?;
+        let connector = self.tooling.connector(&tool)?;
         let reference = PipelineRef {
             full_path: pipeline.full_path.clone(),
             parameters: pipeline.parameters.clone(),
         };
-        let handle = self
-            .tooling
-            .connector(&tool)?
-            .trigger(&target, &reference, &values)
-            .await
-            .map_err(AppError::Tool)?;
-        let handle_json = serde_json::to_string(&handle).map_err(AppError::internal)?;
+
+        // 1. The run is recorded before the tool is asked, held by this process for as long as
+        //    asking can take: if the process dies before the tool's answer is stored, the run
+        //    is not lost — the monitor takes it over when the hold ends (see `monitor`).
         let now = Utc::now();
+        let unconfirmed = RunHandle {
+            pipeline_path: pipeline.full_path.clone(),
+            queue_ref: None,
+            build_ref: None,
+        };
+        let hold = chrono::Duration::from_std(self.tooling.outbound_timeout + TRIGGER_MARGIN)
+            .unwrap_or(chrono::Duration::minutes(5));
+        let owner = self.tooling.owner.clone();
         let new_run = NewRun {
             pipeline_id: pipeline.id.clone(),
             integration_id: pipeline.integration_id.clone(),
             parameters: shown_parameters(&values, &pipeline.parameters),
-            handle_json,
+            handle_json: serde_json::to_string(&unconfirmed).map_err(AppError::internal)?,
             triggered_by: by.username.clone(),
             now,
             next_poll_at: now,
+            held_by: Some((owner.clone(), now + hold)),
         };
         let store = self.store.clone();
         let run = blocking(move || Ok(store.create_run(&new_run)?)).await?;
-        self.tooling.monitor_wake.notify_one();
-        tracing::info!(run = %run.id, pipeline = %pipeline.full_path, by = %by.username, "triggered a run");
-        Ok(run)
+        self.inject(TriggerFault::AfterRecorded)?;
+
+        // 2. The tool is asked; 3. its handle is stored, or the refusal ends the run.
+        let asked = connector.trigger(&target, &reference, &values).await;
+        let store = self.store.clone();
+        let run_id = run.id.clone();
+        match asked {
+            Ok(handle) => {
+                self.inject(TriggerFault::AfterAsked)?;
+                let handle_json = serde_json::to_string(&handle).map_err(AppError::internal)?;
+                let started = blocking(move || {
+                    Ok(store.run_started(&run_id, &owner, &handle_json, Utc::now())?)
+                })
+                .await?;
+                if !started {
+                    tracing::warn!(run = %run.id, "the tool accepted a run after its hold had ended; the monitor had taken it over");
+                }
+                self.tooling.monitor_wake.notify_one();
+                tracing::info!(run = %run.id, pipeline = %pipeline.full_path, by = %by.username, "triggered a run");
+                Ok(run)
+            }
+            Err(failure) => {
+                let detail = format!(
+                    "Failed to start ({}): {} {}",
+                    failure.category, failure.message, failure.hint
+                );
+                let ended = blocking(move || {
+                    Ok(store.run_not_started(&run_id, &owner, &detail, Utc::now())?)
+                })
+                .await;
+                if let Err(err) = ended {
+                    tracing::warn!(run = %run.id, error = %err, "cannot record a run that failed to start");
+                }
+                Err(AppError::Tool(failure))
+            }
+        }
     }
 }

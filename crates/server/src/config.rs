@@ -115,6 +115,9 @@ pub struct Config {
     pub login_limits: LoginLimits,
     pub outbound: OutboundConfig,
     pub background: BackgroundConfig,
+    /// Test-only (no flag or variable sets it): every trigger stops here as if the server
+    /// died there.
+    pub trigger_fault: Option<switchboard_app::TriggerFault>,
 }
 
 pub use switchboard_app::{BackgroundConfig, OutboundConfig};
@@ -341,6 +344,7 @@ impl ServeArgs {
                 password_iterations: PASSWORD_ITERATIONS,
                 login_limits: LoginLimits::default(),
                 outbound,
+                trigger_fault: None,
                 background,
             }),
             _ => Err(ConfigError(problems)),

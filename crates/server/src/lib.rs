@@ -59,7 +59,8 @@ impl AppState {
                 tooling,
                 config.password_iterations,
                 switchboard_app::AfterSave::CheckNow,
-            ),
+            )
+            .with_trigger_fault(config.trigger_fault),
             sessions,
             limiter: LoginLimiter::new(config.login_limits),
             metrics: Metrics::default(),

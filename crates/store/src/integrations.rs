@@ -410,10 +410,14 @@ impl Store {
         load_view(&mut conn, id)
     }
 
+    /// Adds an integration, untested. Its periodic check is due at `check_due` (`None`: at
+    /// once); a caller that checks it right after saving passes a moment after that check's
+    /// bound, so the periodic work does not check it a second time meanwhile.
     pub fn create_integration(
         &self,
         draft: &IntegrationDraft,
         created_by: &str,
+        check_due: Option<DateTime<Utc>>,
     ) -> StoreResult<Integration> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
@@ -437,7 +441,7 @@ impl Store {
                 created_by: created_by.to_owned(),
                 last_check: None,
                 last_sync: None,
-                next_check_at: None,
+                next_check_at: check_due.map(stored),
                 lease_owner: None,
                 lease_until: None,
                 check_failures: 0,
@@ -453,11 +457,13 @@ impl Store {
 
     /// Validates and applies a change in one transaction. `parse` gets the integration's tool
     /// and which credential fields are stored now; `expected_version` comes from `If-Match`
-    /// and is checked after the body.
+    /// and is checked after the body. New URLs or credentials make the periodic check due at
+    /// `check_due` (as in [`Store::create_integration`]).
     pub fn update_integration(
         &self,
         id: &str,
         expected_version: Option<i64>,
+        check_due: Option<DateTime<Utc>>,
         parse: impl FnOnce(
             &'static ToolSpec,
             &dyn Fn(&str) -> bool,
@@ -508,7 +514,10 @@ impl Store {
                 .collect();
             let reconnect = urls != row.urls || credentials_change(&stored, &patch.credentials);
             let (status, next_check_at) = if reconnect {
-                (IntegrationStatus::Untested.as_str().to_owned(), None)
+                (
+                    IntegrationStatus::Untested.as_str().to_owned(),
+                    check_due.map(crate::stored),
+                )
             } else {
                 (row.status.clone(), row.next_check_at)
             };

@@ -63,6 +63,10 @@ pub struct NewRun {
     pub now: DateTime<Utc>,
     /// When the run monitor should first poll it.
     pub next_poll_at: DateTime<Utc>,
+    /// A lease on the new run for whoever is asking the tool to start it (owner, until): the
+    /// monitor leaves the run alone until the handle is stored ([`Store::run_started`]) or
+    /// the lease runs out (the process died in between).
+    pub held_by: Option<(String, DateTime<Utc>)>,
 }
 
 /// Which runs to list, newest first.
@@ -216,8 +220,9 @@ fn load_run(conn: &mut DbConnection, id: &str) -> StoreResult<Run> {
 }
 
 impl Store {
-    /// Stores a triggered run as `queued`. `NotFound` when the pipeline is gone or is not the
-    /// integration's.
+    /// Stores a run as `queued`: one the tool accepted (its handle known), or one about to be
+    /// asked for (`held_by` set, the handle without a queue or build reference yet). `NotFound`
+    /// when the pipeline is gone or is not the integration's.
     pub fn create_run(&self, new: &NewRun) -> StoreResult<Run> {
         let at = stored(new.now);
         let parameters = to_json(&new.parameters)?;
@@ -251,8 +256,8 @@ impl Store {
                 updated_at: at,
                 next_poll_at: Some(stored(new.next_poll_at)),
                 poll_failures: 0,
-                lease_owner: None,
-                lease_until: None,
+                lease_owner: new.held_by.as_ref().map(|(owner, _)| owner.clone()),
+                lease_until: new.held_by.as_ref().map(|(_, until)| stored(*until)),
             };
             diesel::insert_into(runs::table)
                 .values(&row)
@@ -392,6 +397,65 @@ impl Store {
             }
             load_run(conn, id)
         })
+    }
+
+    /// The tool accepted a run recorded with `held_by`: keeps its handle, gives back the lease
+    /// and makes it due for the monitor at once. Only while `owner` still holds it; `false`
+    /// when the lease was lost (the monitor took over, believing the trigger dead).
+    pub fn run_started(
+        &self,
+        id: &str,
+        owner: &str,
+        handle_json: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        let updated = diesel::update(
+            runs::table
+                .find(id)
+                .filter(runs::lease_owner.eq(owner))
+                .filter(runs::status.eq(RunStatus::Queued.as_str())),
+        )
+        .set((
+            runs::handle.eq(handle_json),
+            runs::next_poll_at.eq(stored(now)),
+            runs::updated_at.eq(stored(now)),
+            runs::lease_owner.eq(None::<String>),
+            runs::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(&mut conn)?;
+        Ok(updated == 1)
+    }
+
+    /// The tool refused or failed to start a run recorded with `held_by`: it ends as `error`
+    /// with `detail` (the failure's category, message and hint). Only while `owner` holds it.
+    pub fn run_not_started(
+        &self,
+        id: &str,
+        owner: &str,
+        detail: &str,
+        now: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        diesel::update(
+            runs::table
+                .find(id)
+                .filter(runs::lease_owner.eq(owner))
+                .filter(runs::status.eq(RunStatus::Queued.as_str())),
+        )
+        .set((
+            runs::status.eq(RunStatus::Error.as_str()),
+            runs::detail.eq(detail),
+            runs::finished_at.eq(stored(now)),
+            runs::updated_at.eq(stored(now)),
+            runs::next_poll_at.eq(None::<NaiveDateTime>),
+            runs::lease_owner.eq(None::<String>),
+            runs::lease_until.eq(None::<NaiveDateTime>),
+        ))
+        .execute(&mut conn)?;
+        Ok(())
     }
 
     /// After a failed poll: keeps the run as it is, counts the failure, says when to try

@@ -93,6 +93,7 @@ pub fn test_config(dir: &std::path::Path, database: DatabaseUrl) -> Config {
             run_poll_max: Duration::from_millis(300),
             monitor_concurrency: 8,
         },
+        trigger_fault: None,
     }
 }
 

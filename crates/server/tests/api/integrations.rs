@@ -650,7 +650,7 @@ async fn lists_show_changes_made_by_this_or_another_replica_at_once(backend: Bac
         ..Default::default()
     };
     replica
-        .update_integration(&id, None, |tool, stored| change.parse(tool, stored))
+        .update_integration(&id, None, None, |tool, stored| change.parse(tool, stored))
         .expect("update by the replica");
     let listed = app.get_json("/api/v1/integrations").await;
     assert_eq!(listed["items"][0]["name"], "From elsewhere");

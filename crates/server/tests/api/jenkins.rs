@@ -376,6 +376,109 @@ async fn a_tool_down_at_save_turns_connected_by_itself(backend: Backend) {
     sim.stop().await;
 }
 
+/// A server killed while triggering leaves no run stuck: the run was recorded before the
+/// tool was asked and held by the triggering process; after a restart the monitor takes it
+/// over once the hold ends, and ends it saying what is known. Killed before asking, the tool
+/// has no build for it. (Killed after the tool accepted, the build it started is not found
+/// and attached yet — the run says to look in the tool.)
+async fn a_trigger_cut_short_by_a_crash_leaves_no_run_stuck(backend: Backend) {
+    use switchboard_app::TriggerFault;
+    for fault in [TriggerFault::AfterRecorded, TriggerFault::AfterAsked] {
+        let sim = start_sim(50).await;
+        let mut app =
+            TestApp::spawn_with(backend, |config| config.trigger_fault = Some(fault)).await;
+        let (_, found) = connected(&app, &sim).await;
+        let nightly = pipeline_id(&found, "nightly");
+        let cut_short = trigger(&app, &app.admin_token, &nightly, json!({})).await;
+        assert_eq!(
+            cut_short.status(),
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "{fault:?}"
+        );
+        let recorded = app
+            .get_json(&format!("/api/v1/pipelines/{nightly}/runs"))
+            .await;
+        let runs = recorded["items"].as_array().cloned().unwrap_or_default();
+        assert_eq!(
+            runs.len(),
+            1,
+            "{fault:?}: recorded before the tool was asked"
+        );
+        assert_eq!(runs[0]["status"], "queued");
+        let run_id = runs[0]["id"].as_str().expect("id").to_owned();
+
+        app.restart();
+        let give_up = tokio::time::Instant::now() + Duration::from_secs(90);
+        let ended = loop {
+            let run = app.get_json(&format!("/api/v1/runs/{run_id}")).await;
+            if run["status"] != "queued" {
+                break run;
+            }
+            assert!(
+                tokio::time::Instant::now() < give_up,
+                "{fault:?}: the run stayed queued: {run}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
+        assert_eq!(ended["status"], "error", "{fault:?}: {ended}");
+        assert!(
+            ended["detail"]
+                .as_str()
+                .is_some_and(|detail| detail.contains("look in the tool")),
+            "{fault:?}: {ended}"
+        );
+        let log = app
+            .get_json(&format!("/api/v1/runs/{run_id}/log?offset=0"))
+            .await;
+        assert_eq!(log["complete"], true);
+        if fault == TriggerFault::AfterRecorded {
+            let job: Value = switchboard_test_support::http_client()
+                .build()
+                .expect("client")
+                .get(format!(
+                    "{}job/nightly/api/json?tree=nextBuildNumber,inQueue",
+                    sim.url
+                ))
+                .basic_auth("admin", Some(ADMIN_TOKEN))
+                .send()
+                .await
+                .expect("sim")
+                .json()
+                .await
+                .expect("json");
+            assert_eq!(job["nextBuildNumber"], 1, "the tool was never asked: {job}");
+            assert_eq!(job["inQueue"], false);
+        }
+        sim.stop().await;
+    }
+}
+
+async fn a_refused_trigger_leaves_a_run_that_failed_to_start(backend: Backend) {
+    let sim = start_sim(50).await;
+    let app = TestApp::spawn(backend).await;
+    let (_, found) = connected(&app, &sim).await;
+    let deploy = pipeline_id(&found, "platform/deploy");
+    sim.control().set_outage(Some(503)).expect("outage");
+    let refused = trigger(&app, &app.admin_token, &deploy, json!({})).await;
+    let body = problem(refused, StatusCode::BAD_GATEWAY).await;
+    assert_eq!(body["category"], "upstream_error");
+    let recorded = app
+        .get_json(&format!("/api/v1/pipelines/{deploy}/runs"))
+        .await;
+    let runs = recorded["items"].as_array().cloned().unwrap_or_default();
+    assert_eq!(runs.len(), 1, "the attempt is on record");
+    assert_eq!(runs[0]["status"], "error");
+    assert!(
+        runs[0]["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.starts_with("Failed to start (upstream_error)")),
+        "{}",
+        runs[0]
+    );
+    assert!(runs[0]["finished_at"].is_string());
+    sim.stop().await;
+}
+
 async fn runs_of_a_healthy_tool_go_on_while_another_is_down(backend: Backend) {
     let healthy = start_sim(50).await;
     let failing = start_sim(50).await;
@@ -419,5 +522,7 @@ on_both_backends!(
     an_unreachable_tool_is_a_failed_check_and_a_502_sync,
     the_periodic_recheck_keeps_statuses_true,
     a_tool_down_at_save_turns_connected_by_itself,
+    a_trigger_cut_short_by_a_crash_leaves_no_run_stuck,
+    a_refused_trigger_leaves_a_run_that_failed_to_start,
     runs_of_a_healthy_tool_go_on_while_another_is_down,
 );

@@ -83,7 +83,7 @@ pub fn create_integration(store: &Store, name: &str) -> Integration {
     };
     let draft = request.parse(&JENKINS).expect("valid integration");
     store
-        .create_integration(&draft, "admin")
+        .create_integration(&draft, "admin", None)
         .expect("create integration")
 }
 
@@ -144,5 +144,6 @@ pub fn new_run(integration_id: &str, pipeline_id: &str, now: DateTime<Utc>) -> N
         triggered_by: "alice".to_owned(),
         now,
         next_poll_at: now,
+        held_by: None,
     }
 }

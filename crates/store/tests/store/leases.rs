@@ -121,7 +121,7 @@ fn new_urls_or_credentials_make_an_integration_untested(backend: Backend) {
     let jenkins = create_integration(&store, "Jenkins");
     let update = |request: UpdateIntegrationRequest| {
         store
-            .update_integration(&jenkins.id, None, |tool, stored| {
+            .update_integration(&jenkins.id, None, None, |tool, stored| {
                 request.parse(tool, stored)
             })
             .expect("update")
