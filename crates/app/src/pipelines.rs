@@ -1,7 +1,7 @@
 //! Pipelines: list, read, and trigger a run.
 
 use chrono::Utc;
-use switchboard_connectors::{PipelineRef, RunHandle};
+use switchboard_connectors::{Category, ConnectorError, PipelineRef, RunHandle};
 use switchboard_domain::ids::PipelineId;
 use switchboard_domain::pipeline::{Pipeline, PipelinePage, Run, RunPage, TriggerRunRequest};
 use switchboard_domain::user::Role;
@@ -186,8 +186,24 @@ impl Switchboard {
         let run = blocking(move || Ok(store.create_run(&new_run)?)).await?;
         self.inject(TriggerFault::AfterRecorded)?;
 
-        // 2. The tool is asked; 3. its handle is stored, or the refusal ends the run.
-        let asked = connector.trigger(&target, &reference, &values).await;
+        // 2. The tool is asked — within the hold, so that the monitor never takes over a run
+        //    whose trigger is still going; 3. its handle is stored, or the refusal ends the
+        //    run.
+        let asked = tokio::time::timeout(
+            self.tooling.outbound_timeout,
+            connector.trigger(&target, &reference, &values),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            Err(ConnectorError::new(
+                Category::Timeout,
+                format!(
+                    "the tool did not accept the run within {} s; it may still start a build",
+                    self.tooling.outbound_timeout.as_secs()
+                ),
+                "Check the tool for a build of this pipeline before triggering it again.",
+            ))
+        });
         let store = self.store.clone();
         let run_id = run.id.clone();
         match asked {
