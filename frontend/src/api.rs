@@ -235,18 +235,32 @@ pub async fn list_pipelines(token: &str, q: &str) -> Result<Vec<Pipeline>, ApiEr
     }
 }
 
+/// Triggers a pipeline. `idempotency_key` makes a retry of the same request (after a network
+/// failure, say) get the first answer instead of starting a second build.
 pub async fn trigger_run(
     token: &str,
     pipeline_id: &str,
+    idempotency_key: &str,
     request: &TriggerRunRequest,
 ) -> Result<Run, ApiError> {
     with_body(
-        Request::post(&format!("/api/v1/pipelines/{pipeline_id}/runs")),
+        Request::post(&format!("/api/v1/pipelines/{pipeline_id}/runs"))
+            .header("Idempotency-Key", idempotency_key),
         Some(token),
         request,
     )
     .await
     .map(|t| t.value)
+}
+
+/// A fresh `Idempotency-Key`: 128 random bits as hex (unique, not secret).
+pub fn new_idempotency_key() -> String {
+    (0..4)
+        .map(|_| {
+            let word = (web_sys::js_sys::Math::random() * 4_294_967_296.0) as u32;
+            format!("{word:08x}")
+        })
+        .collect()
 }
 
 /// The most recent runs (one page), optionally of one status.

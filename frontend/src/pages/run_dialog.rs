@@ -61,6 +61,9 @@ pub fn RunDialog(pipeline: Pipeline, on_close: Callback<()>) -> impl IntoView {
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let top_error = RwSignal::new(None::<String>);
     let sending = RwSignal::new(false);
+    // One key per request sent from this dialog: sending the same request again (after a
+    // network failure) reuses it, so the server starts at most one build for it.
+    let last_sent = StoredValue::new(None::<(TriggerRunRequest, String)>);
     let id = pipeline.id.clone();
     let full_path = pipeline.full_path.clone();
 
@@ -89,8 +92,13 @@ pub fn RunDialog(pipeline: Pipeline, on_close: Callback<()>) -> impl IntoView {
         top_error.set(None);
         sending.set(true);
         let (id, full_path) = (id.clone(), full_path.clone());
+        let key = last_sent.with_value(|last| match last {
+            Some((sent, key)) if *sent == request => key.clone(),
+            _ => api::new_idempotency_key(),
+        });
+        last_sent.set_value(Some((request.clone(), key.clone())));
         ui::spawn_while(sending, async move {
-            let result = auth.check(api::trigger_run(&auth.token(), &id, &request).await);
+            let result = auth.check(api::trigger_run(&auth.token(), &id, &key, &request).await);
             sending.set(false);
             match result {
                 Ok(run) => {
