@@ -7,7 +7,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::contract::tools::jenkins::{ADMIN_TOKEN, PIPELINES, start_sim};
+use crate::contract::tools::jenkins::{ADMIN_TOKEN, PIPELINES, job_builds, start_sim};
 use crate::helpers::{Backend, TestApp, problem};
 use crate::on_both_backends;
 
@@ -79,24 +79,7 @@ async fn builds_at_the_tool(
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let job: Value = switchboard_test_support::http_client()
-        .build()
-        .expect("client")
-        .get(format!(
-            "{}job/nightly/api/json?tree=nextBuildNumber,inQueue",
-            sim.url
-        ))
-        .basic_auth("admin", Some(ADMIN_TOKEN))
-        .send()
-        .await
-        .expect("sim")
-        .json()
-        .await
-        .expect("json");
-    (
-        job["nextBuildNumber"].as_i64().expect("nextBuildNumber") - 1,
-        job["inQueue"].as_bool().expect("inQueue"),
-    )
+    job_builds(sim, "nightly").await
 }
 
 async fn a_retried_trigger_starts_one_build_and_answers_alike(backend: Backend) {

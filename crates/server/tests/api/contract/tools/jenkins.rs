@@ -64,6 +64,29 @@ pub const PIPELINES: &[&str] = &[
     "slow",
 ];
 
+/// A top-level job's `nextBuildNumber` and `inQueue`, read from the simulator as its admin:
+/// how many builds the tool started for it, and whether one still waits.
+pub async fn job_builds(sim: &jenkins_sim::Running, job: &str) -> (i64, bool) {
+    let answer: serde_json::Value = switchboard_test_support::http_client()
+        .build()
+        .expect("client")
+        .get(format!(
+            "{}job/{job}/api/json?tree=nextBuildNumber,inQueue",
+            sim.url
+        ))
+        .basic_auth("admin", Some(ADMIN_TOKEN))
+        .send()
+        .await
+        .expect("simulator")
+        .json()
+        .await
+        .expect("json");
+    (
+        answer["nextBuildNumber"].as_i64().expect("nextBuildNumber") - 1,
+        answer["inQueue"].as_bool().expect("inQueue"),
+    )
+}
+
 pub async fn start_sim(quiet_period_ms: u64) -> jenkins_sim::Running {
     jenkins_sim::start(sim_config(quiet_period_ms), "127.0.0.1:0", "/jenkins")
         .await
