@@ -73,21 +73,23 @@ impl Switchboard {
         };
         let cache_key = format!("{query:?}");
         let store = self.store.clone();
-        let version = {
-            let store = store.clone();
-            blocking(move || Ok(store.integrations_version()?)).await?
-        };
-        if let Some(page) = self.integration_pages.get(&cache_key, version) {
-            return Ok(IntegrationListing(page));
-        }
-        let (items, next) = blocking(move || Ok(store.list_integrations(&query)?)).await?;
-        let page = IntegrationPage {
-            items,
-            next_cursor: next.as_deref().map(encode_cursor),
-        };
-        let body = Bytes::from(serde_json::to_vec(&page).map_err(AppError::internal)?);
-        self.integration_pages.put(cache_key, version, body.clone());
-        Ok(IntegrationListing(body))
+        let pages = self.integration_pages.clone();
+        // One trip to the blocking pool: the version check, and the page only when it changed.
+        blocking(move || {
+            let version = store.integrations_version()?;
+            if let Some(page) = pages.get(&cache_key, version) {
+                return Ok(IntegrationListing(page));
+            }
+            let (items, next) = store.list_integrations(&query)?;
+            let page = IntegrationPage {
+                items,
+                next_cursor: next.as_deref().map(encode_cursor),
+            };
+            let body = Bytes::from(serde_json::to_vec(&page).map_err(AppError::internal)?);
+            pages.put(cache_key, version, body.clone());
+            Ok(IntegrationListing(body))
+        })
+        .await
     }
 
     pub async fn get_integration(&self, id: &IntegrationId) -> AppResult<Integration> {

@@ -85,7 +85,7 @@ pub struct Switchboard {
     password_iterations: u32,
     after_save: AfterSave,
     /// Integration list pages by query, valid for one data version.
-    integration_pages: page_cache::PageCache,
+    integration_pages: Arc<page_cache::PageCache>,
     /// Test-only: where triggers stop as if the server died.
     trigger_fault: Option<TriggerFault>,
 }
@@ -97,7 +97,7 @@ impl Switchboard {
             tooling,
             password_iterations,
             after_save,
-            integration_pages: page_cache::PageCache::new(256),
+            integration_pages: Arc::new(page_cache::PageCache::new(256)),
             trigger_fault: None,
         }
     }

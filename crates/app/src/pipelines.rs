@@ -1,9 +1,14 @@
 //! Pipelines: list, read, and trigger a run.
 
 use chrono::Utc;
+use std::collections::BTreeMap;
 use switchboard_connectors::{Category, ConnectorError, PipelineRef, RunHandle};
 use switchboard_domain::ids::PipelineId;
-use switchboard_domain::pipeline::{Pipeline, PipelinePage, Run, RunPage, TriggerRunRequest};
+
+use serde_json::Value;
+use switchboard_domain::pipeline::{
+    ParameterType, Pipeline, PipelinePage, Run, RunPage, TriggerRunRequest,
+};
 use switchboard_domain::user::Role;
 use switchboard_store::{NewRun, PipelineQuery, RunQuery, StoreError};
 
@@ -24,6 +29,9 @@ pub enum TriggerFault {
     /// The tool accepted the run; its handle is not stored.
     AfterAsked,
 }
+
+/// What a password parameter's value is replaced by where a request is identified.
+const MASKED: Value = Value::Null;
 
 /// `GET /api/v1/pipelines`'s query, as the client sent it.
 #[derive(Debug, Clone, Default)]
@@ -124,9 +132,22 @@ impl Switchboard {
         request: TriggerRunRequest,
     ) -> AppResult<Once<Run>> {
         by.require(Role::Operator)?;
+        let pipeline = self.get_pipeline(id).await?;
+        // Password parameters' values are left out of what identifies the request, as
+        // credentials are for integrations: no form of a secret is kept with the key.
+        let identity: BTreeMap<&str, &Value> = request
+            .parameters
+            .iter()
+            .map(|(name, value)| {
+                let secret = pipeline.parameters.iter().any(|definition| {
+                    &definition.name == name && definition.kind == ParameterType::Password
+                });
+                (name.as_str(), if secret { &MASKED } else { value })
+            })
+            .collect();
         let operation = format!("trigger_run {id}");
-        self.once(by, key, &operation, &request, || {
-            self.trigger_run_now(by, id, &request)
+        self.once(by, key, &operation, &identity, || {
+            self.trigger_run_now(by, &pipeline, &request)
         })
         .await
     }
@@ -134,10 +155,9 @@ impl Switchboard {
     async fn trigger_run_now(
         &self,
         by: &Principal,
-        id: &PipelineId,
+        pipeline: &Pipeline,
         request: &TriggerRunRequest,
     ) -> AppResult<Run> {
-        let pipeline = self.get_pipeline(id).await?;
         if pipeline.removed {
             return Err(AppError::PipelineNotBuildable(format!(
                 "{} no longer has {}; it is kept for its run history",
