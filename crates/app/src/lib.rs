@@ -21,12 +21,13 @@ mod runs;
 mod settings;
 pub mod tooling;
 mod tools;
+mod unconfirmed;
 mod users;
 
 use std::sync::Arc;
 
 use switchboard_domain::user::Role;
-use switchboard_store::Store;
+use switchboard_store::{StatementTally, Store};
 
 pub use error::{AppError, AppResult};
 pub use idempotency::{IdempotencyKey, Once};
@@ -112,9 +113,32 @@ impl Switchboard {
     }
 }
 
-/// Runs blocking store work off the async workers.
+/// Runs blocking store work off the async workers, counted for the request it serves.
 pub(crate) async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> AppResult<T> + Send + 'static,
 ) -> AppResult<T> {
-    tokio::task::spawn_blocking(work).await?
+    tokio::task::spawn_blocking(tallied(work)).await?
+}
+
+tokio::task_local! {
+    /// The statements the store runs on behalf of the request this task serves.
+    static REQUEST_STATEMENTS: StatementTally;
+}
+
+/// Runs `request` with the statements its store work runs (through [`tallied`]) counted in
+/// `tally` (the server sets one per HTTP request).
+pub async fn tallying<F: std::future::Future>(tally: StatementTally, request: F) -> F::Output {
+    REQUEST_STATEMENTS.scope(tally, request).await
+}
+
+/// `work`, for a blocking thread, with the statements it runs counted for the current
+/// request (when there is one).
+pub fn tallied<R>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> impl FnOnce() -> R + Send + 'static {
+    let tally = REQUEST_STATEMENTS.try_with(Clone::clone).ok();
+    move || match tally {
+        Some(tally) => tally.attach(work),
+        None => work(),
+    }
 }

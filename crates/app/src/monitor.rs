@@ -18,6 +18,7 @@ use switchboard_store::{ActiveRun, RunUpdate};
 use tokio::sync::Semaphore;
 
 use crate::tooling::Tooling;
+use crate::unconfirmed::{self, Recovery};
 
 /// The longest a run waits between polls while its tool keeps failing.
 const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(60);
@@ -148,18 +149,8 @@ async fn follow(tooling: &Tooling, run: ActiveRun) {
             return;
         }
     };
-    if handle.queue_ref.is_none() && handle.build_ref.is_none() {
-        // Recorded before its trigger, whose process held it and died before storing the
-        // tool's answer (the hold ran out, or the monitor would not have it): nothing here
-        // says which build, if any, the tool started for it.
-        tracing::warn!(run = %run.id, "a run's trigger never completed; ending it");
-        let detail = format!(
-            "Switchboard stopped before the tool confirmed this run: the tool may not have \
-             started it, or it started a build of {} that is not followed here; look in the \
-             tool for a build started when this run was created",
-            handle.pipeline_path
-        );
-        give_up(tooling, &run, detail, now).await;
+    if unconfirmed::unconfirmed(&handle) {
+        recover(tooling, &run, &handle, now).await;
         return;
     }
     let polled_state = match tooling.target(&run.integration_id).await {
@@ -189,18 +180,92 @@ async fn follow(tooling: &Tooling, run: ActiveRun) {
                 }
             }
         }
-        Err(detail) => {
-            let failures = run.poll_failures.saturating_add(1);
-            tracing::info!(run = %run.id, failures, %detail, "poll failed; backing off");
-            let next = now + to_chrono(error_backoff(tooling, failures));
-            let store = tooling.store.clone();
-            let id = run.id.clone();
-            let written =
-                tokio::task::spawn_blocking(move || store.defer_run(&id, next, failures)).await;
-            if let Ok(Err(err)) = written {
-                tracing::warn!(error = %err, "cannot store a failed poll");
-            }
+        Err(detail) => back_off(tooling, &run, &detail, now).await,
+    }
+}
+
+/// A poll that failed: the run is looked at again later, the longer the more failed in a row.
+async fn back_off(tooling: &Tooling, run: &ActiveRun, detail: &str, now: DateTime<Utc>) {
+    let failures = run.poll_failures.saturating_add(1);
+    tracing::info!(run = %run.id, failures, %detail, "poll failed; backing off");
+    defer(
+        tooling,
+        run,
+        now + to_chrono(error_backoff(tooling, failures)),
+        failures,
+    )
+    .await;
+}
+
+async fn defer(tooling: &Tooling, run: &ActiveRun, next: DateTime<Utc>, failures: i32) {
+    let store = tooling.store.clone();
+    let id = run.id.clone();
+    let written = tokio::task::spawn_blocking(move || store.defer_run(&id, next, failures)).await;
+    if let Ok(Err(err)) = written {
+        tracing::warn!(error = %err, "cannot store a deferred poll");
+    }
+}
+
+/// A run whose trigger never stored the tool's answer: follows the build found for it, or
+/// ends it saying what is known (see [`unconfirmed`]).
+async fn recover(tooling: &Tooling, run: &ActiveRun, handle: &RunHandle, now: DateTime<Utc>) {
+    let path = &handle.pipeline_path;
+    let lost = "Switchboard stopped before the tool confirmed this run";
+    match unconfirmed::recover(tooling, run, path, now).await {
+        Ok(Recovery::Found(found)) => {
+            tracing::info!(run = %run.id, build = %unconfirmed::describe(&found), "found the build of a run whose trigger never completed");
+            let handle_json = match serde_json::to_string(&found) {
+                Ok(json) => json,
+                Err(err) => {
+                    tracing::error!(run = %run.id, error = %err, "cannot store a run handle");
+                    return;
+                }
+            };
+            let update = RunUpdate {
+                status: RunStatus::Queued,
+                handle_json,
+                build_number: None,
+                build_url: None,
+                detail: None,
+                started_at: None,
+                finished_at: None,
+                duration_ms: None,
+                next_poll_at: Some(now),
+                poll_failures: 0,
+                now,
+            };
+            store_update(tooling, run.id.clone(), update).await;
+            tooling.monitor_wake.notify_one();
         }
+        Ok(Recovery::NotStarted) => {
+            tracing::warn!(run = %run.id, "a run's trigger never completed and the tool has no build for it");
+            let detail = format!(
+                "{lost}, and the tool shows no build of {path} started for it: the run did not start. Trigger it again if it is still needed."
+            );
+            give_up(tooling, run, detail, now).await;
+        }
+        Ok(Recovery::FollowedByOthers(others)) => {
+            tracing::warn!(run = %run.id, others = ?others, "a run's trigger never completed and the builds that fit it are other runs'");
+            let detail = format!(
+                "{lost}, and the only builds of {path} that fit it are followed by other runs ({}): the tool may have merged this run's request into theirs, or it did not start.",
+                others.join(", ")
+            );
+            give_up(tooling, run, detail, now).await;
+        }
+        Ok(Recovery::Ambiguous(candidates)) => {
+            let named: Vec<String> = candidates.iter().map(unconfirmed::describe).collect();
+            tracing::warn!(run = %run.id, candidates = ?named, "a run's trigger never completed and several builds fit it");
+            let detail = format!(
+                "{lost}, and several builds of {path} may be its own ({}); none is followed here: look in the tool.",
+                named.join(", ")
+            );
+            give_up(tooling, run, detail, now).await;
+        }
+        Ok(Recovery::Wait) => {
+            let next = now + to_chrono(tooling.background.run_poll_max);
+            defer(tooling, run, next, run.poll_failures).await;
+        }
+        Err(detail) => back_off(tooling, run, &detail, now).await,
     }
 }
 

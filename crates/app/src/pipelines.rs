@@ -16,10 +16,6 @@ use crate::monitor::shown_parameters;
 use crate::paging::{after, encode_cursor, page_size};
 use crate::{AppError, AppResult, IdempotencyKey, Once, Principal, Switchboard, blocking};
 
-/// How long a trigger holds its freshly recorded run beyond the outbound timeout (the
-/// database writes around the tool's answer).
-const TRIGGER_MARGIN: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// Test-only: where a trigger stops as if the server died there (see
 /// [`Switchboard::with_trigger_fault`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,15 +178,15 @@ impl Switchboard {
 
         // 1. The run is recorded before the tool is asked, held by this process for as long as
         //    asking can take: if the process dies before the tool's answer is stored, the run
-        //    is not lost — the monitor takes it over when the hold ends (see `monitor`).
+        //    is not lost — the monitor takes it over when the hold ends and finds the build
+        //    the tool started for it, if any (see `unconfirmed`).
         let now = Utc::now();
         let unconfirmed = RunHandle {
             pipeline_path: pipeline.full_path.clone(),
             queue_ref: None,
             build_ref: None,
         };
-        let hold = chrono::Duration::from_std(self.tooling.outbound_timeout + TRIGGER_MARGIN)
-            .unwrap_or(chrono::Duration::minutes(5));
+        let hold = self.tooling.trigger_hold();
         let owner = self.tooling.owner.clone();
         let new_run = NewRun {
             pipeline_id: pipeline.id.clone(),
@@ -211,7 +207,7 @@ impl Switchboard {
         //    run.
         let asked = tokio::time::timeout(
             self.tooling.outbound_timeout,
-            connector.trigger(&target, &reference, &values),
+            connector.trigger(&target, &reference, &values, &run.id),
         )
         .await
         .unwrap_or_else(|_| {

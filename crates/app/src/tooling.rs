@@ -16,7 +16,7 @@ use switchboard_domain::tools::{BUILDBOT, JENKINS, find_tool};
 use switchboard_store::{CheckSchedule, Store, StoredCredential};
 use tokio::sync::Notify;
 
-use crate::{AppError, BackgroundConfig, OutboundConfig};
+use crate::{AppError, BackgroundConfig, OutboundConfig, tallied};
 
 /// A check run while saving answers within this bound, so a save never waits for the whole
 /// outbound timeout of a tool that swallows packets; the periodic re-check uses the full one.
@@ -34,11 +34,22 @@ pub struct Tooling {
     pub outbound_timeout: Duration,
 }
 
+/// How long a trigger holds its freshly recorded run beyond the outbound timeout (the
+/// database writes around the tool's answer).
+const TRIGGER_MARGIN: Duration = Duration::from_secs(5);
+
 fn millis(elapsed: Duration) -> u64 {
     u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl Tooling {
+    /// How long a trigger keeps the run it recorded to itself while it asks the tool: the
+    /// monitor takes over a run whose trigger has not stored the tool's answer by then.
+    pub(crate) fn trigger_hold(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.outbound_timeout + TRIGGER_MARGIN)
+            .unwrap_or(chrono::Duration::minutes(5))
+    }
+
     pub fn new(
         store: Arc<Store>,
         outbound: &OutboundConfig,
@@ -75,7 +86,7 @@ impl Tooling {
     pub async fn target(&self, id: &str) -> Result<(String, Target), AppError> {
         let store = self.store.clone();
         let id = id.to_owned();
-        let opened = tokio::task::spawn_blocking(move || store.open_target(&id)).await??;
+        let opened = tokio::task::spawn_blocking(tallied(move || store.open_target(&id))).await??;
         Ok((opened.tool, target_of(opened.urls, opened.credentials)))
     }
 
@@ -145,9 +156,9 @@ impl Tooling {
         let id = id.to_owned();
         let schedule = self.check_schedule();
         let recorded = check.clone();
-        tokio::task::spawn_blocking(move || {
+        tokio::task::spawn_blocking(tallied(move || {
             store.record_check(&id, &recorded, Utc::now(), schedule)
-        })
+        }))
         .await??;
         Ok(check)
     }
@@ -163,9 +174,9 @@ impl Tooling {
                 let store = self.store.clone();
                 let failed_id = id.to_owned();
                 let schedule = self.check_schedule();
-                let recorded = tokio::task::spawn_blocking(move || {
+                let recorded = tokio::task::spawn_blocking(tallied(move || {
                     store.record_sync_failure(&failed_id, Utc::now(), schedule)
-                })
+                }))
                 .await
                 .map_err(AppError::internal)?;
                 if let Err(err) = recorded {
@@ -176,7 +187,7 @@ impl Tooling {
         };
         let store = self.store.clone();
         let stored_id = id.to_owned();
-        let report = tokio::task::spawn_blocking(move || {
+        let report = tokio::task::spawn_blocking(tallied(move || {
             let now = Utc::now();
             let counts = store.apply_discovery(&stored_id, &discovery.pipelines, now)?;
             let report = SyncReport {
@@ -190,7 +201,7 @@ impl Tooling {
             };
             store.record_sync(&stored_id, &report)?;
             Ok::<_, AppError>(report)
-        })
+        }))
         .await
         .map_err(AppError::internal)??;
         tracing::info!(

@@ -60,6 +60,27 @@ pub struct PipelineRef {
     pub parameters: Vec<ParameterDefinition>,
 }
 
+/// A run Switchboard recorded and asked its tool to start, but whose handle it never stored
+/// (it stopped in between): what tells the build the tool may have started for it apart from
+/// the others.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unconfirmed {
+    /// The run's id, which the trigger gave the tool where it has a place for it (Buildbot's
+    /// reason).
+    pub run_id: String,
+    /// The pipeline's `full_path`.
+    pub pipeline_path: String,
+    /// When Switchboard recorded the run: the tool cannot have started its build before
+    /// (less [`CLOCK_SKEW`], as the tool's clock is not ours).
+    pub recorded_at: DateTime<Utc>,
+    /// The values given, as the tool's form text; password parameters left out (tools do
+    /// not show them).
+    pub parameters: BTreeMap<String, String>,
+}
+
+/// How far a tool's clock may be behind Switchboard's for [`Connector::find_started`].
+pub const CLOCK_SKEW: chrono::Duration = chrono::Duration::seconds(60);
+
 /// How to find a run in its tool again. Stored by the server as JSON after `trigger` and
 /// after every `poll` that learned more, so following a run survives a restart.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -115,13 +136,25 @@ pub trait Connector: Send + Sync {
     ) -> BoxFuture<'a, Result<Discovery, ConnectorError>>;
 
     /// Starts a run with already-checked parameter values (left-out ones take the tool's
-    /// defaults).
+    /// defaults). `run_id` is Switchboard's id of the run, which the tool is given where it
+    /// has a place for it, so that [`Connector::find_started`] can recognise the build.
     fn trigger<'a>(
         &'a self,
         target: &'a Target,
         pipeline: &'a PipelineRef,
         parameters: &'a BTreeMap<String, ParameterValue>,
+        run_id: &'a str,
     ) -> BoxFuture<'a, Result<RunHandle, ConnectorError>>;
+
+    /// The queued requests and builds of `run.pipeline_path` that may be the one a trigger
+    /// started for `run` before Switchboard stopped: started after the run was recorded, by
+    /// these credentials, with its parameters (as far as the tool tells). The caller leaves
+    /// out those other runs already follow; exactly one left is the run's.
+    fn find_started<'a>(
+        &'a self,
+        target: &'a Target,
+        run: &'a Unconfirmed,
+    ) -> BoxFuture<'a, Result<Vec<RunHandle>, ConnectorError>>;
 
     /// Where the run stands now.
     fn poll<'a>(

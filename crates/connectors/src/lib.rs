@@ -57,8 +57,8 @@ pub use client::{
     OutboundResponse,
 };
 pub use connector::{
-    BoxFuture, ConnectionReport, Connector, Connectors, DiscoveredPipeline, Discovery, LogPiece,
-    PipelineRef, RunHandle, RunState, Target,
+    BoxFuture, CLOCK_SKEW, ConnectionReport, Connector, Connectors, DiscoveredPipeline, Discovery,
+    LogPiece, PipelineRef, RunHandle, RunState, Target, Unconfirmed,
 };
 pub use error::{Category, ConnectorError, display_url};
 pub use policy::{AddressClass, AddressDenied, OutboundPolicy, TrustedRoots, TrustedRootsError};

@@ -97,7 +97,7 @@ async fn a_password_without_a_user_name_is_bad_credentials() {
 async fn a_viewer_cannot_trigger_forbidden_names_the_role() {
     let master = shared();
     let error = connector()
-        .trigger(&viewer(master), &greet(), &BTreeMap::new())
+        .trigger(&viewer(master), &greet(), &BTreeMap::new(), "test-run")
         .await
         .expect_err("forbidden");
     assert_no_secret(&error);
@@ -111,7 +111,7 @@ async fn a_viewer_cannot_trigger_forbidden_names_the_role() {
     let anonymous = target(&master.url, None, None);
     let values = BTreeMap::from([("greeting".to_owned(), ParameterValue::Text("hi".into()))]);
     let error = connector()
-        .trigger(&anonymous, &greet(), &values)
+        .trigger(&anonymous, &greet(), &values, "test-run")
         .await
         .expect_err("forbidden");
     assert_eq!(error.category, Category::Forbidden, "{error:?}");
@@ -369,6 +369,7 @@ async fn a_real_expired_session_is_renewed() {
                 parameters: Vec::new(),
             },
             &BTreeMap::new(),
+            "test-run",
         )
         .await
         .expect("the renewed session may force builds");

@@ -115,6 +115,7 @@ async fn the_last_build_comes_with_discovery() {
                 parameters: Vec::new(),
             },
             &BTreeMap::new(),
+            "test-run",
         )
         .await
         .expect("triggered");
@@ -172,6 +173,7 @@ async fn a_removed_builder_is_no_longer_discovered_and_a_new_role_needs_a_new_se
                 parameters: Vec::new(),
             },
             &BTreeMap::new(),
+            "test-run",
         )
         .await
         .expect("the viewer may force builds now");

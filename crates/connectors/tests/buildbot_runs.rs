@@ -27,7 +27,7 @@ async fn trigger(
     values: &BTreeMap<String, ParameterValue>,
 ) -> RunHandle {
     connector
-        .trigger(target, &pipeline(name), values)
+        .trigger(target, &pipeline(name), values, "test-run")
         .await
         .expect("triggered")
 }
@@ -287,7 +287,7 @@ async fn parameters_buildbot_refuses_are_protocol_naming_them() {
         ("target".to_owned(), ParameterValue::Text("moon".into())),
     ]);
     let error = connector
-        .trigger(&admin, &pipeline("greet"), &values)
+        .trigger(&admin, &pipeline("greet"), &values, "test-run")
         .await
         .expect_err("refused");
     assert_no_secret(&error);
@@ -300,7 +300,7 @@ async fn parameters_buildbot_refuses_are_protocol_naming_them() {
 
     let unknown = BTreeMap::from([("colour".to_owned(), ParameterValue::Text("red".into()))]);
     let error = connector
-        .trigger(&admin, &pipeline("greet"), &unknown)
+        .trigger(&admin, &pipeline("greet"), &unknown, "test-run")
         .await
         .expect_err("refused");
     assert_eq!(error.category, Category::Protocol, "{error:?}");
@@ -315,6 +315,7 @@ async fn an_unknown_builder_is_not_found() {
             &admin(master),
             &pipeline("no-such-builder"),
             &BTreeMap::new(),
+            "test-run",
         )
         .await
         .expect_err("not found");

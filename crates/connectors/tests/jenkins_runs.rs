@@ -77,7 +77,7 @@ fn deploy_definitions() -> Vec<ParameterDefinition> {
 
 async fn trigger(connector: &JenkinsConnector, target: &Target, path: &str) -> RunHandle {
     connector
-        .trigger(target, &pipeline(path), &BTreeMap::new())
+        .trigger(target, &pipeline(path), &BTreeMap::new(), "test-run")
         .await
         .expect("triggered")
 }
@@ -187,7 +187,7 @@ async fn parameters_reach_jenkins_and_left_out_ones_take_their_defaults() {
         ),
     ]);
     let handle = connector
-        .trigger(&target, &deploy, &values)
+        .trigger(&target, &deploy, &values, "test-run")
         .await
         .expect("triggered");
     let done = finish(&connector, &target, &handle).await;
@@ -223,7 +223,7 @@ async fn parameters_reach_jenkins_and_left_out_ones_take_their_defaults() {
 
     // No values at all: every parameter takes its default.
     let handle = connector
-        .trigger(&target, &deploy, &BTreeMap::new())
+        .trigger(&target, &deploy, &BTreeMap::new(), "test-run")
         .await
         .expect("triggered with defaults");
     assert_eq!(
@@ -481,7 +481,7 @@ async fn refusals_have_their_categories_and_hints() {
     let (admin, viewer) = (admin(&sim), target(&sim.url, "viewer", VIEWER_TOKEN));
 
     let error = connector
-        .trigger(&viewer, &pipeline("hello"), &BTreeMap::new())
+        .trigger(&viewer, &pipeline("hello"), &BTreeMap::new(), "test-run")
         .await
         .expect_err("viewer may not build");
     assert_eq!(error.category, Category::Forbidden, "{error:?}");
@@ -501,14 +501,19 @@ async fn refusals_have_their_categories_and_hints() {
     connector.cancel(&admin, &handle).await.expect("admin may");
 
     let error = connector
-        .trigger(&admin, &pipeline("team a/gone"), &BTreeMap::new())
+        .trigger(
+            &admin,
+            &pipeline("team a/gone"),
+            &BTreeMap::new(),
+            "test-run",
+        )
         .await
         .expect_err("no such job");
     assert_eq!(error.category, Category::NotFound, "{error:?}");
     assert!(error.hint.contains("team a/gone is gone"), "{error:?}");
 
     let error = connector
-        .trigger(&admin, &pipeline("off"), &BTreeMap::new())
+        .trigger(&admin, &pipeline("off"), &BTreeMap::new(), "test-run")
         .await
         .expect_err("disabled");
     assert_eq!(error.category, Category::Protocol, "{error:?}");
@@ -517,7 +522,7 @@ async fn refusals_have_their_categories_and_hints() {
 
     // Definitions out of date: Jenkins wants parameters that Switchboard did not know of.
     let error = connector
-        .trigger(&admin, &pipeline("deploy"), &BTreeMap::new())
+        .trigger(&admin, &pipeline("deploy"), &BTreeMap::new(), "test-run")
         .await
         .expect_err("parameters changed");
     assert_eq!(error.category, Category::Protocol, "{error:?}");

@@ -20,6 +20,8 @@ struct Histogram {
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), u64>>,
     latency: Mutex<BTreeMap<String, Histogram>>,
+    /// Database statements run on behalf of requests, by method and route: (sum, requests).
+    statements: Mutex<BTreeMap<(String, String), (u64, u64)>>,
 }
 
 fn escape(label: &str) -> String {
@@ -32,11 +34,27 @@ fn escape(label: &str) -> String {
 impl Metrics {
     /// `route` is the matched pattern (`/api/v1/integrations/{id}`), never the raw path, so
     /// ids do not multiply the series.
-    pub fn observe(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+    /// `statements`: the database statements run on the request's behalf (its foreground:
+    /// not background work it started).
+    pub fn observe(
+        &self,
+        method: &str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+        statements: u64,
+    ) {
         if let Ok(mut requests) = self.requests.lock() {
             *requests
                 .entry((method.to_owned(), route.to_owned(), status))
                 .or_default() += 1;
+        }
+        if let Ok(mut by_route) = self.statements.lock() {
+            let (sum, count) = by_route
+                .entry((method.to_owned(), route.to_owned()))
+                .or_default();
+            *sum += statements;
+            *count += 1;
         }
         if let Ok(mut latency) = self.latency.lock() {
             let histogram = latency.entry(route.to_owned()).or_default();
@@ -51,7 +69,8 @@ impl Metrics {
         }
     }
 
-    pub fn render(&self, database_up: bool) -> String {
+    /// `statements_run`: every statement the store has run (background work included).
+    pub fn render(&self, database_up: bool, statements_run: u64) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -59,6 +78,30 @@ impl Metrics {
         );
         let _ = writeln!(out, "# TYPE switchboard_up gauge");
         let _ = writeln!(out, "switchboard_up {}", u8::from(database_up));
+        let _ = writeln!(
+            out,
+            "# HELP switchboard_db_statements_total Database statements run (each one round trip to PostgreSQL), background work included."
+        );
+        let _ = writeln!(out, "# TYPE switchboard_db_statements_total counter");
+        let _ = writeln!(out, "switchboard_db_statements_total {statements_run}");
+        let _ = writeln!(
+            out,
+            "# HELP switchboard_http_request_db_statements Database statements run on behalf of requests (not background work they start), by method and route."
+        );
+        let _ = writeln!(out, "# TYPE switchboard_http_request_db_statements summary");
+        if let Ok(by_route) = self.statements.lock() {
+            for ((method, route), (sum, count)) in by_route.iter() {
+                let labels = format!("method=\"{}\",route=\"{}\"", escape(method), escape(route));
+                let _ = writeln!(
+                    out,
+                    "switchboard_http_request_db_statements_sum{{{labels}}} {sum}"
+                );
+                let _ = writeln!(
+                    out,
+                    "switchboard_http_request_db_statements_count{{{labels}}} {count}"
+                );
+            }
+        }
         let _ = writeln!(
             out,
             "# HELP switchboard_http_requests_total HTTP requests answered, by method, route and status."
@@ -119,10 +162,17 @@ mod tests {
     #[test]
     fn counts_and_buckets_are_cumulative() {
         let metrics = Metrics::default();
-        metrics.observe("GET", "/healthz", 200, Duration::from_millis(2));
-        metrics.observe("GET", "/healthz", 200, Duration::from_millis(30));
-        let text = metrics.render(true);
+        metrics.observe("GET", "/healthz", 200, Duration::from_millis(2), 0);
+        metrics.observe("GET", "/healthz", 200, Duration::from_millis(30), 3);
+        let text = metrics.render(true, 42);
         assert!(text.contains("switchboard_up 1"));
+        assert!(text.contains("switchboard_db_statements_total 42"));
+        assert!(text.contains(
+            "switchboard_http_request_db_statements_sum{method=\"GET\",route=\"/healthz\"} 3"
+        ));
+        assert!(text.contains(
+            "switchboard_http_request_db_statements_count{method=\"GET\",route=\"/healthz\"} 2"
+        ));
         assert!(text.contains(
             "switchboard_http_requests_total{method=\"GET\",route=\"/healthz\",status=\"200\"} 2"
         ));

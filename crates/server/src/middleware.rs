@@ -42,7 +42,10 @@ pub async fn observe(
     let path = req.path().to_owned();
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!("request", request_id = %id);
-    let result = next.call(req).instrument(span.clone()).await;
+    let statements = switchboard_store::StatementTally::default();
+    let result =
+        switchboard_app::tallying(statements.clone(), next.call(req).instrument(span.clone()))
+            .await;
     let mut response = match result {
         Ok(response) => response.map_into_boxed_body(),
         Err(err) => return Err(err),
@@ -62,7 +65,9 @@ pub async fn observe(
         response.headers_mut().insert(REQUEST_ID, value);
     }
     if let Some(state) = state {
-        state.metrics.observe(&method, &route, status, elapsed);
+        state
+            .metrics
+            .observe(&method, &route, status, elapsed, statements.count());
     }
     span.in_scope(|| {
         tracing::info!(
@@ -73,6 +78,7 @@ pub async fn observe(
             route = %route,
             status,
             duration_ms = elapsed.as_secs_f64() * 1000.0,
+            db_statements = statements.count(),
             user = user.as_deref().unwrap_or("-"),
             "request"
         );
@@ -101,7 +107,7 @@ async fn caller_for(state: &web::Data<AppState>, token: &str) -> Result<Caller, 
     let invalid = ApiError::Unauthenticated("the session is invalid or has expired; sign in again");
     let (user_id, epoch) = state.sessions.verify(token).ok_or(invalid)?;
     let store = state.store.clone();
-    let user = web::block(move || store.find_user(&user_id)).await??;
+    let user = web::block(switchboard_app::tallied(move || store.find_user(&user_id))).await??;
     match user {
         Some(user) if !user.disabled && user.session_epoch == epoch => Ok(Caller::from_user(&user)),
         _ => Err(ApiError::Unauthenticated(

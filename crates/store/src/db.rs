@@ -1,6 +1,8 @@
 //! Connections: SQLite or PostgreSQL, chosen by the URL's scheme, never by guessing.
 
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 use diesel::connection::SimpleConnection;
@@ -9,6 +11,8 @@ use diesel::prelude::*;
 use diesel::r2d2::{self, ManageConnection, Pool};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+
+use crate::tally::CountStatements;
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
@@ -86,11 +90,13 @@ impl DatabaseUrl {
 #[derive(Debug, Clone)]
 pub struct ConnectionManager {
     url: DatabaseUrl,
+    /// Statements run by every connection this manager opened (see `tally`).
+    statements: Arc<AtomicU64>,
 }
 
 impl ConnectionManager {
-    pub fn new(url: DatabaseUrl) -> Self {
-        Self { url }
+    pub fn new(url: DatabaseUrl, statements: Arc<AtomicU64>) -> Self {
+        Self { url, statements }
     }
 }
 
@@ -109,11 +115,15 @@ impl ManageConnection for ConnectionManager {
                     "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )
                 .map_err(r2d2::Error::QueryError)?;
+                conn.set_instrumentation(CountStatements(self.statements.clone()));
                 Ok(DbConnection::Sqlite(conn))
             }
-            DatabaseUrl::Postgres(url) => PgConnection::establish(url)
-                .map(DbConnection::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
+            DatabaseUrl::Postgres(url) => {
+                let mut conn =
+                    PgConnection::establish(url).map_err(r2d2::Error::ConnectionError)?;
+                conn.set_instrumentation(CountStatements(self.statements.clone()));
+                Ok(DbConnection::Postgres(conn))
+            }
         }
     }
 
@@ -129,12 +139,16 @@ impl ManageConnection for ConnectionManager {
 
 pub type DbPool = Pool<ConnectionManager>;
 
-pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<DbPool, r2d2::PoolError> {
+pub fn build_pool(
+    url: &DatabaseUrl,
+    max_size: u32,
+    statements: Arc<AtomicU64>,
+) -> Result<DbPool, r2d2::PoolError> {
     if let DatabaseUrl::Sqlite(_) = url {
         // Switching a new file to WAL needs it alone; the pool opens its connections at once,
         // and those racing for the switch fail with "database is locked" straight away. WAL
         // is kept in the file, so after one connection has switched it the others need nothing.
-        if let Err(err) = ConnectionManager::new(url.clone()).connect() {
+        if let Err(err) = ConnectionManager::new(url.clone(), statements.clone()).connect() {
             tracing::debug!(error = %err, "could not switch the SQLite file to WAL up front");
         }
     }
@@ -142,7 +156,7 @@ pub fn build_pool(url: &DatabaseUrl, max_size: u32) -> Result<DbPool, r2d2::Pool
         .max_size(max_size)
         .connection_timeout(Duration::from_secs(5))
         .test_on_check_out(false)
-        .build(ConnectionManager::new(url.clone()))
+        .build(ConnectionManager::new(url.clone(), statements))
 }
 
 /// Applies every pending migration of the connection's backend; returns their names.

@@ -11,10 +11,12 @@ mod pipelines;
 mod runs;
 mod schema;
 pub mod seal;
+mod tally;
 mod tools;
 mod users;
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::atomic::AtomicU64;
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::connection::SimpleConnection;
@@ -26,14 +28,17 @@ pub use error::{StoreError, StoreResult, Subject, Unique};
 pub use idempotency::KeyClaim;
 pub use integrations::{CheckSchedule, IntegrationQuery, OpenedIntegration, StoredCredential};
 pub use pipelines::{DiscoveryCounts, PipelineQuery};
-pub use runs::{ActiveRun, NewRun, RunQuery, RunUpdate};
+pub use runs::{ActiveRun, NeighbourRun, NewRun, RunQuery, RunUpdate};
 pub use seal::{KeySource, Keyring, MasterKey, SealError, Sealer};
 pub use switchboard_domain::pipeline::DiscoveredPipeline;
+pub use tally::StatementTally;
 pub use users::{StoredUser, UserChange};
 
 /// The database and the sealer, shared by every request.
 pub struct Store {
     pool: DbPool,
+    /// Statements run on any of the pool's connections since the store was opened.
+    statements: Arc<AtomicU64>,
     url: DatabaseUrl,
     sealer: Sealer,
     /// SQLite allows one writer: serialising writes here means a transaction never has to
@@ -109,10 +114,12 @@ impl Store {
         sealer: Sealer,
         migrate: bool,
     ) -> StoreResult<Self> {
-        let pool = db::build_pool(&url, pool_size)?;
+        let statements = Arc::new(AtomicU64::new(0));
+        let pool = db::build_pool(&url, pool_size, statements.clone())?;
         let sqlite_writer = matches!(url, DatabaseUrl::Sqlite(_)).then(|| Mutex::new(()));
         let store = Self {
             pool,
+            statements,
             url,
             sealer,
             sqlite_writer,
@@ -125,6 +132,12 @@ impl Store {
 
     pub fn backend_name(&self) -> &'static str {
         self.url.backend_name()
+    }
+
+    /// How many statements the store has run since it was opened (every connection,
+    /// background work included).
+    pub fn statements_run(&self) -> u64 {
+        self.statements.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn sealer(&self) -> &Sealer {

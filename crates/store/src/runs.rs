@@ -111,6 +111,15 @@ pub struct ActiveRun {
     pub poll_failures: i32,
 }
 
+/// Another run of the same pipeline, as [`Store::neighbour_runs`] lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NeighbourRun {
+    pub id: String,
+    /// The connector's `RunHandle` as JSON.
+    pub handle_json: String,
+    pub created_at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = runs)]
 struct RunRow {
@@ -313,6 +322,36 @@ impl Store {
             .optional()?
             .ok_or(StoreError::NotFound(Subject::Run))?
             .try_into()
+    }
+
+    /// The other runs of `pipeline_id` whose builds could be confused with `run_id`'s: every
+    /// active one, and every one recorded since `since`. For recovering a run whose trigger
+    /// was never confirmed (the monitor leaves out the builds these already follow).
+    pub fn neighbour_runs(
+        &self,
+        pipeline_id: &str,
+        run_id: &str,
+        since: DateTime<Utc>,
+    ) -> StoreResult<Vec<NeighbourRun>> {
+        let mut conn = self.conn()?;
+        let rows: Vec<(String, String, NaiveDateTime)> = runs::table
+            .filter(runs::pipeline_id.eq(pipeline_id))
+            .filter(runs::id.ne(run_id))
+            .filter(
+                runs::status
+                    .eq_any(ACTIVE)
+                    .or(runs::created_at.ge(stored(since))),
+            )
+            .select((runs::id, runs::handle, runs::created_at))
+            .load(&mut conn)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, handle_json, created_at)| NeighbourRun {
+                id,
+                handle_json,
+                created_at: utc(created_at),
+            })
+            .collect())
     }
 
     /// Leases up to `limit` active (queued or running) runs that are due (`next_poll_at` not

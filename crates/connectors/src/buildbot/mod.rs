@@ -29,6 +29,7 @@ mod check;
 mod discover;
 mod errors;
 mod logs;
+mod recover;
 mod runs;
 mod session;
 
@@ -44,7 +45,7 @@ use secrecy::ExposeSecret;
 
 use crate::connector::{
     BoxFuture, ConnectionReport, Connector, Discovery, LogPiece, PipelineRef, RunHandle, RunState,
-    Target,
+    Target, Unconfirmed,
 };
 use crate::{BaseUrl, Category, ConnectorError, Credentials, GuardedClient};
 use switchboard_domain::pipeline::ParameterValue;
@@ -170,8 +171,19 @@ impl Connector for BuildbotConnector {
         target: &'a Target,
         pipeline: &'a PipelineRef,
         parameters: &'a std::collections::BTreeMap<String, ParameterValue>,
+        run_id: &'a str,
     ) -> BoxFuture<'a, Result<RunHandle, ConnectorError>> {
-        Box::pin(async move { runs::trigger(&self.session(target)?, pipeline, parameters).await })
+        Box::pin(async move {
+            runs::trigger(&self.session(target)?, pipeline, parameters, run_id).await
+        })
+    }
+
+    fn find_started<'a>(
+        &'a self,
+        target: &'a Target,
+        run: &'a Unconfirmed,
+    ) -> BoxFuture<'a, Result<Vec<RunHandle>, ConnectorError>> {
+        Box::pin(async move { recover::find_started(&self.session(target)?, run).await })
     }
 
     fn poll<'a>(

@@ -21,13 +21,20 @@ use super::{About, Session};
 use crate::connector::{PipelineRef, RunHandle, RunState};
 use crate::{Category, ConnectorError};
 
-/// The reason Buildbot shows for builds Switchboard forces.
-pub(super) const REASON: &str = "Triggered from Switchboard";
+/// The reason Buildbot shows for builds Switchboard forces; the run's id follows it, so that
+/// `recover` can tell the run's build request from others.
+const REASON: &str = "Triggered from Switchboard";
+
+/// The reason given for forcing the run `run_id` (Buildbot keeps it in the buildset).
+pub(super) fn reason(run_id: &str) -> String {
+    format!("{REASON} (run {run_id})")
+}
 
 pub(super) async fn trigger(
     session: &Session<'_>,
     pipeline: &PipelineRef,
     values: &BTreeMap<String, ParameterValue>,
+    run_id: &str,
 ) -> Result<RunHandle, ConnectorError> {
     let name = pipeline.full_path.as_str();
     let builderid = builder_id(session, name).await?;
@@ -78,8 +85,8 @@ pub(super) async fn trigger(
         };
         params.insert(key.clone(), json_value(definition.kind, value));
     }
-    if let Some(reason) = reason_field(scheduler) {
-        params.insert(reason, Value::String(REASON.to_owned()));
+    if let Some(field) = reason_field(scheduler) {
+        params.insert(field, Value::String(reason(run_id)));
     }
     params.insert("builderid".to_owned(), Value::String(builderid.to_string()));
 
@@ -144,7 +151,7 @@ fn segment(name: &str) -> String {
 }
 
 /// The id of the configured builder `name`.
-async fn builder_id(session: &Session<'_>, name: &str) -> Result<i64, ConnectorError> {
+pub(super) async fn builder_id(session: &Session<'_>, name: &str) -> Result<i64, ConnectorError> {
     let mut request = session.request(crate::Method::GET, "api/v2/builders")?;
     request
         .url_mut()

@@ -13,6 +13,7 @@
 //! often differs from the integration URL.
 
 mod discover;
+mod recover;
 mod runs;
 
 use std::time::Instant;
@@ -23,7 +24,7 @@ use serde::Deserialize;
 
 use crate::connector::{
     BoxFuture, ConnectionReport, Connector, Discovery, LogPiece, PipelineRef, RunHandle, RunState,
-    Target,
+    Target, Unconfirmed,
 };
 use crate::{
     BaseUrl, Category, ConnectorError, Credentials, GuardedClient, Method, OriginClient,
@@ -117,8 +118,19 @@ impl Connector for JenkinsConnector {
         target: &'a Target,
         pipeline: &'a PipelineRef,
         parameters: &'a std::collections::BTreeMap<String, ParameterValue>,
+        run_id: &'a str,
     ) -> BoxFuture<'a, Result<RunHandle, ConnectorError>> {
-        Box::pin(async move { runs::trigger(&self.session(target)?, pipeline, parameters).await })
+        Box::pin(async move {
+            runs::trigger(&self.session(target)?, pipeline, parameters, run_id).await
+        })
+    }
+
+    fn find_started<'a>(
+        &'a self,
+        target: &'a Target,
+        run: &'a Unconfirmed,
+    ) -> BoxFuture<'a, Result<Vec<RunHandle>, ConnectorError>> {
+        Box::pin(async move { recover::find_started(&self.session(target)?, run).await })
     }
 
     fn poll<'a>(

@@ -22,10 +22,13 @@ use crate::{Category, ConnectorError, Credentials, Method, display_url, header};
 /// minutes is already a very busy job.
 const QUEUE_ID_SEARCH: usize = 50;
 
+/// Jenkins has no place for Switchboard's run id in a build triggered with user credentials
+/// (see `recover`), so `_run_id` goes nowhere.
 pub(super) async fn trigger(
     session: &Session,
     pipeline: &PipelineRef,
     parameters: &BTreeMap<String, ParameterValue>,
+    _run_id: &str,
 ) -> Result<RunHandle, ConnectorError> {
     let full_path = pipeline.full_path.as_str();
     let job = job_path(full_path)?;

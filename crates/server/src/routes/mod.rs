@@ -140,11 +140,11 @@ pub async fn fallback(
     })
 }
 
-/// Runs blocking store work off the async workers.
+/// Runs blocking store work off the async workers, counted for the request it serves.
 pub async fn blocking<T: Send + 'static>(
     work: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    web::block(work).await?
+    web::block(switchboard_app::tallied(work)).await?
 }
 
 /// The strong entity tag of a version.

@@ -91,7 +91,11 @@ pub async fn get_metrics(state: web::Data<AppState>) -> HttpResponse {
         .unwrap_or(false);
     HttpResponse::Ok()
         .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(state.metrics.render(database_up))
+        .body(
+            state
+                .metrics
+                .render(database_up, state.store.statements_run()),
+        )
 }
 
 /// This document.

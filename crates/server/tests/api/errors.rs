@@ -166,6 +166,20 @@ async fn health_readiness_and_metrics_answer(backend: Backend) {
         metrics.contains(r#"switchboard_http_request_duration_seconds_count{route="/readyz"} 1"#),
         "{metrics}"
     );
+    // Statements are counted for the request that ran them: readiness runs one (`SELECT 1`),
+    // liveness none, whatever the background work runs meanwhile.
+    for expected in [
+        r#"switchboard_http_request_db_statements_sum{method="GET",route="/readyz"} 1"#,
+        r#"switchboard_http_request_db_statements_count{method="GET",route="/readyz"} 1"#,
+        r#"switchboard_http_request_db_statements_sum{method="GET",route="/healthz"} 0"#,
+    ] {
+        assert!(metrics.contains(expected), "{expected} in {metrics}");
+    }
+    let total = metrics
+        .lines()
+        .find_map(|line| line.strip_prefix("switchboard_db_statements_total "))
+        .and_then(|n| n.parse::<u64>().ok());
+    assert!(total.is_some_and(|n| n > 1), "{metrics}");
 }
 
 on_both_backends!(an_internal_failure_answers_500_without_its_cause);

@@ -338,6 +338,12 @@ impl TestApp {
     /// Stops the server and starts a new one on the same database and keys (on another
     /// port), as an upgrade or a crash-and-restart would. Sessions stay valid.
     pub fn restart(&mut self) {
+        self.restart_with(|_| {});
+    }
+
+    /// Like [`TestApp::restart`], with `configure` changing the configuration first.
+    pub fn restart_with(&mut self, configure: impl FnOnce(&mut Config)) {
+        configure(&mut self.config);
         self.stop();
         let launched = launch(self.config.clone());
         self.base = launched.base;

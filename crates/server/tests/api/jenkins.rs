@@ -376,11 +376,12 @@ async fn a_tool_down_at_save_turns_connected_by_itself(backend: Backend) {
     sim.stop().await;
 }
 
-/// A server killed while triggering leaves no run stuck: the run was recorded before the
-/// tool was asked and held by the triggering process; after a restart the monitor takes it
-/// over once the hold ends, and ends it saying what is known. Killed before asking, the tool
-/// has no build for it. (Killed after the tool accepted, the build it started is not found
-/// and attached yet — the run says to look in the tool.)
+/// A server killed while triggering leaves no run stuck and no build unknown: the run was
+/// recorded before the tool was asked and held by the triggering process; after a restart
+/// the monitor takes it over once the hold ends and asks the tool what became of it. Killed
+/// before asking, the tool has no build for it and the run says it did not start; killed
+/// after the tool accepted, its build is found and followed to its result. Another run of
+/// the same job, by the same user, triggered right after the restart keeps its own build.
 async fn a_trigger_cut_short_by_a_crash_leaves_no_run_stuck(backend: Backend) {
     use switchboard_app::TriggerFault;
     for fault in [TriggerFault::AfterRecorded, TriggerFault::AfterAsked] {
@@ -405,40 +406,77 @@ async fn a_trigger_cut_short_by_a_crash_leaves_no_run_stuck(backend: Backend) {
             "{fault:?}: recorded before the tool was asked"
         );
         assert_eq!(runs[0]["status"], "queued");
-        let run_id = runs[0]["id"].as_str().expect("id").to_owned();
+        let crashed = runs[0]["id"].as_str().expect("id").to_owned();
 
-        app.restart();
-        let give_up = tokio::time::Instant::now() + Duration::from_secs(90);
-        let ended = loop {
-            let run = app.get_json(&format!("/api/v1/runs/{run_id}")).await;
-            if run["status"] != "queued" {
-                break run;
+        if fault == TriggerFault::AfterAsked {
+            // Jenkins merges a second request for a job into one still waiting in the queue;
+            // the next run must get a build of its own.
+            let give_up = tokio::time::Instant::now() + Duration::from_secs(30);
+            while job_builds(&sim, "nightly").await != (1, false) {
+                assert!(
+                    tokio::time::Instant::now() < give_up,
+                    "the build never left the queue"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
             }
-            assert!(
-                tokio::time::Instant::now() < give_up,
-                "{fault:?}: the run stayed queued: {run}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        };
-        assert_eq!(ended["status"], "error", "{fault:?}: {ended}");
-        assert!(
-            ended["detail"]
-                .as_str()
-                .is_some_and(|detail| detail.contains("look in the tool")),
-            "{fault:?}: {ended}"
-        );
+        }
+        app.restart_with(|config| config.trigger_fault = None);
+        let next = trigger(&app, &app.admin_token, &nightly, json!({})).await;
+        assert_eq!(next.status(), StatusCode::ACCEPTED, "{fault:?}");
+        let next: Value = next.json().await.expect("run");
+        let next = next["id"].as_str().expect("id").to_owned();
+
+        let crashed_run = ended(&app, &crashed).await;
+        let next_run = ended(&app, &next).await;
+        // nightly ends unstable.
+        assert_eq!(next_run["status"], "unstable", "{fault:?}: {next_run}");
         let log = app
-            .get_json(&format!("/api/v1/runs/{run_id}/log?offset=0"))
+            .get_json(&format!("/api/v1/runs/{crashed}/log?offset=0"))
             .await;
         assert_eq!(log["complete"], true);
-        if fault == TriggerFault::AfterRecorded {
-            assert_eq!(
-                job_builds(&sim, "nightly").await,
-                (0, false),
-                "the tool was never asked"
-            );
+        match fault {
+            TriggerFault::AfterRecorded => {
+                assert_eq!(crashed_run["status"], "error", "{crashed_run}");
+                assert!(
+                    crashed_run["detail"]
+                        .as_str()
+                        .is_some_and(|detail| detail.contains("did not start")),
+                    "{crashed_run}"
+                );
+                assert_eq!(next_run["build_number"], 1, "{next_run}");
+                assert_eq!(
+                    job_builds(&sim, "nightly").await,
+                    (1, false),
+                    "the tool was asked once, for the next run"
+                );
+            }
+            TriggerFault::AfterAsked => {
+                assert_eq!(
+                    crashed_run["status"], "unstable",
+                    "found and followed: {crashed_run}"
+                );
+                assert_eq!(crashed_run["build_number"], 1, "{crashed_run}");
+                assert_eq!(next_run["build_number"], 2, "{next_run}");
+                assert_eq!(job_builds(&sim, "nightly").await, (2, false));
+            }
         }
         sim.stop().await;
+    }
+}
+
+/// Waits (at most 90 s) until the run has ended; returns it.
+async fn ended(app: &TestApp, run_id: &str) -> Value {
+    let give_up = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let run = app.get_json(&format!("/api/v1/runs/{run_id}")).await;
+        if !matches!(run["status"].as_str(), Some("queued" | "running")) {
+            return run;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "the run never ended: {run}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
     }
 }
 

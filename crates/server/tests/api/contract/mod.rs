@@ -127,8 +127,18 @@ pub struct Contract<T: ToolHarness> {
 
 impl<T: ToolHarness> Contract<T> {
     pub async fn start(scenario: &'static str, needs: Needs, backend: Backend) -> Self {
+        Self::start_with(scenario, needs, backend, |_| {}).await
+    }
+
+    /// Like [`Contract::start`], with `configure` changing the server's configuration first.
+    pub async fn start_with(
+        scenario: &'static str,
+        needs: Needs,
+        backend: Backend,
+        configure: impl FnOnce(&mut switchboard_server::config::Config),
+    ) -> Self {
         let tool = T::start(needs).await;
-        let app = TestApp::spawn(backend).await;
+        let app = TestApp::spawn_with(backend, configure).await;
         Self {
             cleanup: CancelOnFailure {
                 base: app.base.clone(),
@@ -525,6 +535,7 @@ macro_rules! contract_tests {
                     cancel_queued,
                     stop_running,
                     restart_mid_run,
+                    trigger_cut_short_by_a_crash,
                 );
             }
         )+

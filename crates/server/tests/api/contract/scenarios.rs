@@ -736,3 +736,59 @@ pub async fn restart_mid_run<T: ToolHarness>(backend: Backend) {
     }
     c.finish().await;
 }
+
+/// The server dies after the tool accepted a run and before it stored the tool's answer: after
+/// a restart, the monitor finds the build the tool started for the run and follows it to its
+/// result.
+pub async fn trigger_cut_short_by_a_crash<T: ToolHarness>(backend: Backend) {
+    let mut c = Contract::<T>::start_with(
+        "trigger cut short by a crash",
+        Needs::Nothing,
+        backend,
+        |config| config.trigger_fault = Some(switchboard_app::TriggerFault::AfterAsked),
+    )
+    .await;
+    c.connected().await;
+    let parameters = c.tool.valid_parameters();
+    let pipeline = c.pipeline_id(T::PARAMETERIZED);
+    let cut_short = c.trigger(&c.app.admin_token, &pipeline, &parameters).await;
+    c.expect(
+        "trigger, cut short",
+        cut_short,
+        StatusCode::INTERNAL_SERVER_ERROR,
+    )
+    .await;
+    let runs = c
+        .get(
+            "the recorded run",
+            &format!("/api/v1/pipelines/{pipeline}/runs"),
+        )
+        .await;
+    let run = runs["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert_eq!(
+        runs["items"][0]["status"],
+        "queued",
+        "{}: {runs}",
+        c.at("the recorded run")
+    );
+
+    c.restart();
+    let done = c
+        .run_until("found and followed after the restart", &run, &["succeeded"])
+        .await;
+    let at = c.at("found and followed after the restart");
+    assert_eq!(done["parameters"], parameters, "{at}: {done}");
+    assert!(done["build_number"].as_i64().is_some(), "{at}: {done}");
+    let (text, _) = c.read_log("the run's log", &run, 0).await;
+    for line in T::PARAMETERIZED_LOG {
+        assert!(
+            text.lines().any(|l| l == *line),
+            "{}: the line {line:?} in {text:?}",
+            c.at("the run's log")
+        );
+    }
+    c.finish().await;
+}
