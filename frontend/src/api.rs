@@ -122,10 +122,21 @@ pub async fn list_tools(token: &str) -> Result<Vec<Tool>, ApiError> {
         .map(|t| t.value.items)
 }
 
-pub async fn update_tool(token: &str, id: &str, enabled: bool) -> Result<Tool, ApiError> {
+/// The `If-Match` value for a version the server sent (its `ETag` is the version, quoted).
+fn version_tag(version: i64) -> String {
+    format!("\"{version}\"")
+}
+
+/// Switches a tool on or off, if it is still at `version` (else 412).
+pub async fn update_tool(
+    token: &str,
+    id: &str,
+    version: i64,
+    enabled: bool,
+) -> Result<Tool, ApiError> {
     let path = format!("/api/v1/tools/{id}");
     with_body(
-        Request::patch(&path),
+        Request::patch(&path).header("If-Match", &version_tag(version)),
         Some(token),
         &UpdateToolRequest { enabled },
     )
@@ -310,13 +321,15 @@ pub async fn create_user(token: &str, request: &CreateUserRequest) -> Result<Use
         .map(|t| t.value)
 }
 
+/// Changes a user, if still at `version` (else 412).
 pub async fn update_user(
     token: &str,
     id: &str,
+    version: i64,
     request: &UpdateUserRequest,
 ) -> Result<User, ApiError> {
     with_body(
-        Request::patch(&format!("/api/v1/users/{id}")),
+        Request::patch(&format!("/api/v1/users/{id}")).header("If-Match", &version_tag(version)),
         Some(token),
         request,
     )

@@ -1,6 +1,6 @@
 //! Switchboard's use cases: one method of [`Switchboard`] per thing a person or script does —
-//! add, change, delete, check and sync an integration, test a draft, trigger and cancel a run,
-//! read its log, manage users and the tool policy. Each takes the acting [`Principal`] (when
+//! sign in, add, change, delete, check and sync an integration, test a draft, trigger and
+//! cancel a run, read its log, manage users and the tool policy. Each takes the acting [`Principal`] (when
 //! the rule depends on who acts) and typed input, applies the rules once, and returns domain
 //! types or an [`AppError`]. The HTTP handlers and the command line both call these methods,
 //! so a rule lives in one place and both give the same answers.

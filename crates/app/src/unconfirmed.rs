@@ -72,7 +72,9 @@ pub(crate) async fn recover(
         .collect();
     let still_asking = tooling.trigger_hold();
     if neighbours.iter().any(|(neighbour, handle)| {
-        handle.as_ref().is_some_and(unconfirmed) && neighbour.created_at > now - still_asking
+        neighbour.status.is_active()
+            && handle.as_ref().is_some_and(unconfirmed)
+            && neighbour.created_at > now - still_asking
     }) {
         return Ok(Recovery::Wait);
     }

@@ -2,14 +2,37 @@
 
 use switchboard_domain::ids::UserId;
 use switchboard_domain::user::{CreateUserRequest, Role, UpdateUserRequest, User, UserPage};
-use switchboard_store::{Subject, UserChange};
+use switchboard_store::{StoredUser, Subject, UserChange};
 
 use crate::error::username_taken;
 use crate::paging::{after, encode_cursor, page_size};
-use crate::passwords::hash_password;
+use crate::passwords::{decoy_hash, hash_password, verify_password};
 use crate::{AppError, AppResult, Principal, Switchboard, blocking};
 
 impl Switchboard {
+    /// Sign-in: the enabled user `username` (any case) whose password `password` is, or
+    /// `None`. An unknown name is checked against a decoy hash, so the time the answer takes
+    /// does not tell which names exist. (Throttling attempts is the caller's: it knows the
+    /// client.)
+    pub async fn authenticate(
+        &self,
+        username: &str,
+        password: String,
+    ) -> AppResult<Option<StoredUser>> {
+        let store = self.store.clone();
+        let name = username.trim().to_lowercase();
+        let decoy = decoy_hash(self.password_iterations);
+        blocking(move || {
+            let user = store.find_user_by_username(&name)?;
+            let hash = user
+                .as_ref()
+                .map_or(decoy.as_str(), |user| user.password_hash.as_str());
+            let matches = verify_password(&password, hash);
+            Ok(user.filter(|user| matches && !user.disabled))
+        })
+        .await
+    }
+
     /// Users ordered by user name (administrators).
     pub async fn list_users(
         &self,

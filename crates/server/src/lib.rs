@@ -32,12 +32,11 @@ pub const BODY_LIMIT_BYTES: usize = 64 * 1024;
 pub struct AppState {
     /// The use cases every handler calls.
     pub app: Switchboard,
-    /// For authentication and readiness, which are not use cases.
+    /// For session checks, readiness and metrics, which are not use cases.
     pub store: Arc<Store>,
     pub sessions: SessionKeys,
     pub limiter: LoginLimiter,
     pub metrics: Metrics,
-    pub decoy_hash: String,
     /// The OpenAPI document, rendered once.
     pub openapi_json: String,
     pub routes: openapi::RouteTable,
@@ -64,7 +63,6 @@ impl AppState {
             sessions,
             limiter: LoginLimiter::new(config.login_limits),
             metrics: Metrics::default(),
-            decoy_hash: auth::decoy_hash(config.password_iterations),
             openapi_json: openapi::render(&spec),
             routes: openapi::RouteTable::from_spec(&spec),
             web,

@@ -115,6 +115,7 @@ pub struct ActiveRun {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NeighbourRun {
     pub id: String,
+    pub status: RunStatus,
     /// The connector's `RunHandle` as JSON.
     pub handle_json: String,
     pub created_at: DateTime<Utc>,
@@ -334,7 +335,7 @@ impl Store {
         since: DateTime<Utc>,
     ) -> StoreResult<Vec<NeighbourRun>> {
         let mut conn = self.conn()?;
-        let rows: Vec<(String, String, NaiveDateTime)> = runs::table
+        let rows: Vec<(String, String, String, NaiveDateTime)> = runs::table
             .filter(runs::pipeline_id.eq(pipeline_id))
             .filter(runs::id.ne(run_id))
             .filter(
@@ -342,16 +343,18 @@ impl Store {
                     .eq_any(ACTIVE)
                     .or(runs::created_at.ge(stored(since))),
             )
-            .select((runs::id, runs::handle, runs::created_at))
+            .select((runs::id, runs::status, runs::handle, runs::created_at))
             .load(&mut conn)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, handle_json, created_at)| NeighbourRun {
-                id,
-                handle_json,
-                created_at: utc(created_at),
+        rows.into_iter()
+            .map(|(id, status, handle_json, created_at)| {
+                Ok(NeighbourRun {
+                    status: parse_status(&id, &status)?,
+                    id,
+                    handle_json,
+                    created_at: utc(created_at),
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// Leases up to `limit` active (queued or running) runs that are due (`next_poll_at` not

@@ -28,16 +28,19 @@ pub fn ToolsPage() -> impl IntoView {
     let toasts = use_toasts();
     let tools = RwSignal::new(Loaded::<Vec<Tool>>::Loading);
     let error = RwSignal::new(None::<String>);
-    ui::spawn_while(tools, async move {
-        match auth.check(api::list_tools(&auth.token()).await) {
-            Ok(list) => tools.set(Loaded::Ready(list)),
-            Err(err) => tools.set(Loaded::Failed(err.message())),
-        }
-    });
-    let switch = move |id: String, enabled: bool| {
+    let load = move || {
+        ui::spawn_while(tools, async move {
+            match auth.check(api::list_tools(&auth.token()).await) {
+                Ok(list) => tools.set(Loaded::Ready(list)),
+                Err(err) => tools.set(Loaded::Failed(err.message())),
+            }
+        });
+    };
+    load();
+    let switch = move |id: String, version: i64, enabled: bool| {
         error.set(None);
         ui::spawn_while(tools, async move {
-            match auth.check(api::update_tool(&auth.token(), &id, enabled).await) {
+            match auth.check(api::update_tool(&auth.token(), &id, version, enabled).await) {
                 Ok(updated) => {
                     toasts.show(format!(
                         "{} is {}.",
@@ -56,7 +59,11 @@ pub fn ToolsPage() -> impl IntoView {
                         }
                     });
                 }
-                Err(err) => error.set(Some(err.message())),
+                Err(err) => {
+                    // Shows the switch as it really is (someone else may have changed it).
+                    error.set(Some(err.message()));
+                    load();
+                }
             }
         });
     };
@@ -78,6 +85,7 @@ pub fn ToolsPage() -> impl IntoView {
                         let heading_id = format!("tool-{}", tool.id);
                         let switch_id = format!("tool-enabled-{}", tool.id);
                         let id = tool.id.clone();
+                        let version = tool.version;
                         view! {
                             <section class="card tool-card" aria-labelledby=heading_id.clone()>
                                 <div class="tool-card-head">
@@ -85,7 +93,7 @@ pub fn ToolsPage() -> impl IntoView {
                                     <label class="switch" for=switch_id.clone()>
                                         <input id=switch_id.clone() type="checkbox" role="switch" prop:checked=tool.enabled
                                             aria-label=format!("Enable {}", tool.name)
-                                            on:change=move |ev| switch(id.clone(), event_target_checked(&ev))/>
+                                            on:change=move |ev| switch(id.clone(), version, event_target_checked(&ev))/>
                                         <span>"Enabled"</span>
                                     </label>
                                 </div>

@@ -47,7 +47,9 @@ pub fn UsersPage() -> impl IntoView {
     let change = move |user: User, request: UpdateUserRequest, done: String| {
         row_error.set(None);
         ui::spawn_while(users, async move {
-            match auth.check(api::update_user(&auth.token(), &user.id, &request).await) {
+            match auth
+                .check(api::update_user(&auth.token(), &user.id, user.version, &request).await)
+            {
                 Ok(updated) => {
                     replace(updated);
                     toasts.show(done);

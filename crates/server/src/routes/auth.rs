@@ -6,9 +6,9 @@ use actix_web::{HttpRequest, get, post, web};
 use switchboard_domain::Problem;
 use switchboard_domain::user::{LoginRequest, LoginResponse, SessionUser};
 
-use super::{Body, blocking};
+use super::Body;
 use crate::AppState;
-use crate::auth::{Caller, verify_password};
+use crate::auth::Caller;
 use crate::error::ApiError;
 
 fn client_address(req: &HttpRequest) -> String {
@@ -42,19 +42,7 @@ pub async fn create_session(
             retry_after_secs: wait.as_secs().max(1),
         });
     }
-    let lookup_state = state.clone();
-    let lookup_name = username.trim().to_lowercase();
-    let user = blocking(move || {
-        let user = lookup_state.store.find_user_by_username(&lookup_name)?;
-        let hash = user
-            .as_ref()
-            .map_or(lookup_state.decoy_hash.as_str(), |user| {
-                user.password_hash.as_str()
-            });
-        let matches = verify_password(&password, hash);
-        Ok(user.filter(|user| matches && !user.disabled))
-    })
-    .await?;
+    let user = state.app.authenticate(&username, password).await?;
     let Some(user) = user else {
         state
             .limiter

@@ -8,7 +8,71 @@ on_both_backends!(
     a_run_starts_queued_and_takes_what_polls_learn,
     runs_list_newest_first_page_by_page_and_by_filter,
     a_run_needs_its_pipeline_under_its_integration,
+    neighbours_are_the_pipelines_other_active_or_recent_runs,
 );
+
+/// What recovering a cut-short trigger compares against: the other runs of the same pipeline
+/// that are active or were recorded since a time — not the run itself, not another
+/// pipeline's, not an old finished one.
+fn neighbours_are_the_pipelines_other_active_or_recent_runs(backend: Backend) {
+    let store = store(backend);
+    let jenkins = create_integration(&store, "Jenkins");
+    store
+        .apply_discovery(&jenkins.id, &[found("deploy"), found("nightly")], at(0))
+        .expect("sync");
+    let deploy = pipeline_id(&store, &jenkins.id, "deploy");
+    let nightly = pipeline_id(&store, &jenkins.id, "nightly");
+    let create = |pipeline: &str, second: i64| {
+        store
+            .create_run(&new_run(&jenkins.id, pipeline, at(second)))
+            .expect("create")
+            .id
+    };
+    let finish = |id: &str, second: i64| {
+        store
+            .update_run(
+                id,
+                &RunUpdate {
+                    status: RunStatus::Succeeded,
+                    handle_json: r#"{"pipeline_path":"deploy","queue_ref":"1","build_ref":"1"}"#
+                        .to_owned(),
+                    build_number: Some(1),
+                    build_url: None,
+                    detail: None,
+                    started_at: Some(at(second)),
+                    finished_at: Some(at(second)),
+                    duration_ms: Some(0),
+                    next_poll_at: None,
+                    poll_failures: 0,
+                    now: at(second),
+                },
+            )
+            .expect("finish");
+    };
+    let old_active = create(&deploy, 1);
+    let old_finished = create(&deploy, 2);
+    finish(&old_finished, 3);
+    let recent_finished = create(&deploy, 100);
+    finish(&recent_finished, 101);
+    let ours = create(&deploy, 110);
+    create(&nightly, 111);
+
+    let neighbours = store
+        .neighbour_runs(&deploy, &ours, at(50))
+        .expect("neighbours");
+    let mut ids: Vec<&str> = neighbours.iter().map(|n| n.id.as_str()).collect();
+    ids.sort_unstable();
+    let mut expected = vec![old_active.as_str(), recent_finished.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+    let recent = neighbours
+        .iter()
+        .find(|n| n.id == recent_finished)
+        .expect("recent");
+    assert_eq!(recent.status, RunStatus::Succeeded);
+    assert_eq!(recent.created_at, at(100));
+    assert!(recent.handle_json.contains(r#""build_ref":"1""#));
+}
 
 fn a_run_starts_queued_and_takes_what_polls_learn(backend: Backend) {
     let store = store(backend);
