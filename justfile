@@ -274,7 +274,7 @@ lint: deps
 # What CI runs: lint, then test.
 ci: lint test
 
-# Benchmark the release server on SQLite and PostgreSQL: wrk load, the web app's load, discovery of 10,000 jobs and the run result delay against jenkins-sim; writes BENCHMARKS.md.
+# Benchmark the release server on SQLite and PostgreSQL: wrk load, the web app's load, discovery of 10,000 jobs, the run result delay against jenkins-sim and the database round trips of a PATCH and a trigger; writes BENCHMARKS.md.
 bench: web build
     #!/usr/bin/env bash
     set -euo pipefail
@@ -285,3 +285,4 @@ bench: web build
     fi
     cargo build --release --locked -p jenkins-sim
     python3 e2e/bench.py --binary "{{ server_bin }}" --sim-binary "{{ CARGO_TARGET_DIR }}/release/jenkins-sim" --out BENCHMARKS.md
+    python3 e2e/round_trips.py --binary "{{ server_bin }}" --sim-binary "{{ CARGO_TARGET_DIR }}/release/jenkins-sim" --out BENCHMARKS.md

@@ -16,8 +16,8 @@ use switchboard_domain::tools::{ToolSpec, find_tool};
 use crate::schema::{integration_credentials as creds, integrations, pipelines};
 use crate::seal::SealedValue;
 use crate::{
-    DATA_INTEGRATIONS, DbConnection, Store, StoreError, StoreResult, Subject, Unique,
-    bump_data_version, contains_pattern, new_id, now, stored, to_json, utc,
+    DATA_INTEGRATIONS, DbConnection, Store, StoreError, StoreResult, Subject, bump_data_version,
+    contains_pattern, new_id, now, stored, to_json, utc,
 };
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
@@ -219,15 +219,6 @@ fn live_pipeline_counts(
     Ok(counts.into_iter().collect())
 }
 
-fn name_taken(conn: &mut DbConnection, name_key: &str, except_id: &str) -> QueryResult<bool> {
-    let count: i64 = integrations::table
-        .filter(integrations::name_key.eq(name_key))
-        .filter(integrations::id.ne(except_id))
-        .count()
-        .get_result(conn)?;
-    Ok(count > 0)
-}
-
 /// The stored version of an integration, for a 412 answer; `NotFound` if it is gone.
 fn current_version(conn: &mut DbConnection, id: &str) -> StoreResult<i64> {
     integrations::table
@@ -423,10 +414,9 @@ impl Store {
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
             let id = new_id();
+            // A name taken (ignoring case) breaks `integrations.name_key`'s unique constraint,
+            // which the error names: no statement is spent looking first.
             let name_key = draft.name.key();
-            if name_taken(conn, &name_key, &id)? {
-                return Err(StoreError::Duplicate(Unique::IntegrationName));
-            }
             let at = now();
             let row = IntegrationRow {
                 id: id.clone(),
@@ -476,12 +466,12 @@ impl Store {
             let tool = find_tool(&row.tool).ok_or_else(|| {
                 StoreError::Corrupt(format!("integration {id} has unknown tool {:?}", row.tool))
             })?;
-            let stored_fields: Vec<(String, Option<String>)> = creds::table
+            let stored_fields: Vec<CredentialSummary> = creds::table
                 .filter(creds::integration_id.eq(id))
-                .select((creds::field, creds::plain_value))
+                .select(CredentialSummary::as_select())
                 .load(conn)?;
             let patch = parse(tool, &|key| {
-                stored_fields.iter().any(|(field, _)| field == key)
+                stored_fields.iter().any(|stored| stored.field == key)
             })
             .map_err(StoreError::Invalid)?;
             // The body is checked first: an invalid request is refused as such whatever its
@@ -498,9 +488,6 @@ impl Store {
                 Some(name) => (name.as_str().to_owned(), name.key()),
                 None => (row.name.clone(), row.name_key.clone()),
             };
-            if name_key != row.name_key && name_taken(conn, &name_key, id)? {
-                return Err(StoreError::Duplicate(Unique::IntegrationName));
-            }
             let urls = match &patch.urls {
                 Some(urls) => urls_to_json(urls)?,
                 None => row.urls.clone(),
@@ -510,7 +497,7 @@ impl Store {
             // at once; the server checks it right after saving anyway.
             let stored: HashMap<&str, Option<&str>> = stored_fields
                 .iter()
-                .map(|(field, plain)| (field.as_str(), plain.as_deref()))
+                .map(|stored| (stored.field.as_str(), stored.plain_value.as_deref()))
                 .collect();
             let reconnect = urls != row.urls || credentials_change(&stored, &patch.credentials);
             let (status, next_check_at) = if reconnect {
@@ -521,6 +508,17 @@ impl Store {
             } else {
                 (row.status.clone(), row.next_check_at)
             };
+            let saved = IntegrationRow {
+                name,
+                name_key,
+                urls,
+                status,
+                next_check_at,
+                check_failures: if reconnect { 0 } else { row.check_failures },
+                version: row.version + 1,
+                updated_at: now(),
+                ..row.clone()
+            };
             // Conditional on the version read, besides the row lock: a write based on a stale
             // read can never land.
             let updated = diesel::update(
@@ -529,14 +527,14 @@ impl Store {
                     .filter(integrations::version.eq(row.version)),
             )
             .set((
-                integrations::name.eq(name),
-                integrations::name_key.eq(name_key),
-                integrations::urls.eq(urls),
-                integrations::status.eq(status),
-                integrations::next_check_at.eq(next_check_at),
-                integrations::check_failures.eq(if reconnect { 0 } else { row.check_failures }),
-                integrations::version.eq(row.version + 1),
-                integrations::updated_at.eq(now()),
+                integrations::name.eq(&saved.name),
+                integrations::name_key.eq(&saved.name_key),
+                integrations::urls.eq(&saved.urls),
+                integrations::status.eq(&saved.status),
+                integrations::next_check_at.eq(saved.next_check_at),
+                integrations::check_failures.eq(saved.check_failures),
+                integrations::version.eq(saved.version),
+                integrations::updated_at.eq(saved.updated_at),
             ))
             .execute(conn)?;
             if updated == 0 {
@@ -546,7 +544,17 @@ impl Store {
             }
             self.write_credentials(conn, id, tool, &patch.credentials)?;
             bump_version(conn)?;
-            load_view(conn, id)
+            // The saved row is known; only what else changed is read back.
+            let credentials = if patch.credentials.is_empty() {
+                stored_fields
+            } else {
+                creds::table
+                    .filter(creds::integration_id.eq(id))
+                    .select(CredentialSummary::as_select())
+                    .load(conn)?
+            };
+            let count = live_pipeline_counts(conn, &[id])?.remove(id).unwrap_or(0);
+            view(saved, &credentials, count)
         })
     }
 
@@ -694,11 +702,13 @@ impl Store {
         conn.transaction(|conn| {
             let row = integrations::table.find(id);
             let updated = if check.ok {
+                // No failures in a row: the next check is known without reading the row.
                 diesel::update(row)
                     .set((
                         integrations::status.eq(status.as_str()),
                         integrations::last_check.eq(check_json),
                         integrations::check_failures.eq(0),
+                        integrations::next_check_at.eq(stored(now + schedule.delay_after(0))),
                     ))
                     .execute(conn)?
             } else {
@@ -713,7 +723,9 @@ impl Store {
             if updated == 0 {
                 return Err(StoreError::NotFound(Subject::Integration));
             }
-            schedule_next_check(conn, id, now, schedule)?;
+            if !check.ok {
+                schedule_next_check(conn, id, now, schedule)?;
+            }
             bump_version(conn)?;
             Ok(())
         })

@@ -238,42 +238,63 @@ impl Store {
         let parameters = to_json(&new.parameters)?;
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
-        conn.transaction(|conn| {
-            let owner: Option<String> = pipelines::table
-                .find(&new.pipeline_id)
-                .select(pipelines::integration_id)
-                .first(conn)
-                .optional()?;
-            if owner.as_deref() != Some(new.integration_id.as_str()) {
-                return Err(StoreError::NotFound(Subject::Pipeline));
-            }
-            let id = new_id();
-            let row = RunRow {
-                id: id.clone(),
-                pipeline_id: new.pipeline_id.clone(),
-                integration_id: new.integration_id.clone(),
-                status: RunStatus::Queued.as_str().to_owned(),
-                parameters,
-                handle: new.handle_json.clone(),
-                build_number: None,
-                build_url: None,
-                detail: None,
-                triggered_by: new.triggered_by.clone(),
-                created_at: at,
-                started_at: None,
-                finished_at: None,
-                duration_ms: None,
-                updated_at: at,
-                next_poll_at: Some(stored(new.next_poll_at)),
-                poll_failures: 0,
-                lease_owner: new.held_by.as_ref().map(|(owner, _)| owner.clone()),
-                lease_until: new.held_by.as_ref().map(|(_, until)| stored(*until)),
-            };
-            diesel::insert_into(runs::table)
-                .values(&row)
-                .execute(conn)?;
-            load_run(conn, &id)
-        })
+        // Two statements, no transaction: the pipeline (checked to be the integration's, with
+        // what the run's view shows of it), then the insert, whose foreign key refuses a
+        // pipeline deleted in between. The view is built from both, not read back.
+        let (owner, pipeline_name, pipeline_path, integration_name, tool): (
+            String,
+            String,
+            String,
+            String,
+            String,
+        ) = pipelines::table
+            .inner_join(integrations::table)
+            .filter(pipelines::id.eq(&new.pipeline_id))
+            .select((
+                pipelines::integration_id,
+                pipelines::name,
+                pipelines::full_path,
+                integrations::name,
+                integrations::tool,
+            ))
+            .first(&mut conn)
+            .optional()?
+            .ok_or(StoreError::NotFound(Subject::Pipeline))?;
+        if owner != new.integration_id {
+            return Err(StoreError::NotFound(Subject::Pipeline));
+        }
+        let row = RunRow {
+            id: new_id(),
+            pipeline_id: new.pipeline_id.clone(),
+            integration_id: new.integration_id.clone(),
+            status: RunStatus::Queued.as_str().to_owned(),
+            parameters,
+            handle: new.handle_json.clone(),
+            build_number: None,
+            build_url: None,
+            detail: None,
+            triggered_by: new.triggered_by.clone(),
+            created_at: at,
+            started_at: None,
+            finished_at: None,
+            duration_ms: None,
+            updated_at: at,
+            next_poll_at: Some(stored(new.next_poll_at)),
+            poll_failures: 0,
+            lease_owner: new.held_by.as_ref().map(|(owner, _)| owner.clone()),
+            lease_until: new.held_by.as_ref().map(|(_, until)| stored(*until)),
+        };
+        match diesel::insert_into(runs::table)
+            .values(&row)
+            .execute(&mut conn)
+        {
+            Err(diesel::result::Error::DatabaseError(
+                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                _,
+            )) => return Err(StoreError::NotFound(Subject::Pipeline)),
+            other => other?,
+        };
+        view((row, pipeline_name, pipeline_path, integration_name, tool))
     }
 
     pub fn get_run(&self, id: &str) -> StoreResult<Run> {

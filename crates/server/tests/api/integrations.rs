@@ -72,6 +72,8 @@ async fn lifecycle_create_read_rename_replace_token_delete(backend: Backend) {
         renamed["credentials"], created["credentials"],
         "absent credentials are kept"
     );
+    // The answer is built from what was saved, not read back: it must be what is stored.
+    assert_eq!(app.get_json(&location).await, renamed);
 
     let replaced = app
         .patch_json(
@@ -83,6 +85,7 @@ async fn lifecycle_create_read_rename_replace_token_delete(backend: Backend) {
     assert_eq!(replaced.status(), StatusCode::OK);
     let replaced: Value = replaced.json().await.expect("json");
     assert_eq!(replaced["version"], 3);
+    assert_eq!(app.get_json(&location).await, replaced);
     assert_eq!(replaced["credentials"]["apiToken"]["configured"], true);
     assert_ne!(
         replaced["credentials"]["apiToken"]["updated_at"],
@@ -105,6 +108,7 @@ async fn lifecycle_create_read_rename_replace_token_delete(backend: Backend) {
         .await;
     let urls: Value = urls.json().await.expect("json");
     assert_eq!(urls["urls"]["docs"], "https://wiki.example.com/ci");
+    assert_eq!(app.get_json(&location).await, urls);
 
     let listed = app.get_json("/api/v1/integrations").await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(1));
