@@ -23,6 +23,21 @@ type ParseResult<T> = Result<T, (FieldErrorCode, String)>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IntegrationName(String);
 
+/// Characters that change how a name shows without showing themselves: zero-width spaces and
+/// joiners, the word joiner and byte-order mark, and the bidirectional marks, embeddings,
+/// overrides and isolates.
+fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(
+        c,
+        '\u{200B}'..='\u{200F}'
+            | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}'
+            | '\u{061C}'
+            | '\u{FEFF}'
+    )
+}
+
 impl IntegrationName {
     pub fn parse(raw: &str) -> ParseResult<Self> {
         let trimmed = raw.trim();
@@ -39,6 +54,12 @@ impl IntegrationName {
             return Err((
                 FieldErrorCode::InvalidFormat,
                 "control characters are not allowed".into(),
+            ));
+        }
+        if trimmed.chars().any(is_invisible_or_bidi) {
+            return Err((
+                FieldErrorCode::InvalidFormat,
+                "invisible characters (zero-width spaces and joiners, direction marks and overrides) are not allowed: they make one name look like another".into(),
             ));
         }
         Ok(Self(trimmed.to_owned()))
@@ -568,6 +589,25 @@ mod tests {
             IntegrationName::parse("a\u{7}b").map_err(|e| e.0),
             Err(FieldErrorCode::InvalidFormat)
         );
+    }
+
+    #[test]
+    fn names_refuse_invisible_and_direction_changing_characters() {
+        for sneaky in [
+            "Jenkins\u{200B}",            // zero-width space
+            "Jen\u{200D}kins",            // zero-width joiner
+            "\u{FEFF}Jenkins",            // byte-order mark
+            "Jenkins \u{202E}noitcudorp", // right-to-left override
+            "\u{2067}Jenkins\u{2069}",    // right-to-left isolate
+            "Jenkins\u{200F}",            // right-to-left mark
+        ] {
+            assert_eq!(
+                IntegrationName::parse(sneaky).map_err(|e| e.0),
+                Err(FieldErrorCode::InvalidFormat),
+                "{sneaky:?}"
+            );
+        }
+        assert!(IntegrationName::parse("Jenkins (production) — Zürich 東京").is_ok());
     }
 
     #[test]

@@ -31,9 +31,26 @@ fn escape(label: &str) -> String {
         .replace('\n', "\\n")
 }
 
+/// The method label: one of the methods HTTP defines, or `OTHER` — the method is the client's
+/// to choose, and a series per made-up method would grow memory without bound.
+fn method_label(method: &str) -> &'static str {
+    match method {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "PATCH" => "PATCH",
+        "DELETE" => "DELETE",
+        "OPTIONS" => "OPTIONS",
+        "TRACE" => "TRACE",
+        "CONNECT" => "CONNECT",
+        _ => "OTHER",
+    }
+}
+
 impl Metrics {
     /// `route` is the matched pattern (`/api/v1/integrations/{id}`), never the raw path, so
-    /// ids do not multiply the series.
+    /// ids do not multiply the series; unknown methods share one label.
     /// `statements`: the database statements run on the request's behalf (its foreground:
     /// not background work it started).
     pub fn observe(
@@ -44,6 +61,7 @@ impl Metrics {
         elapsed: Duration,
         statements: u64,
     ) {
+        let method = method_label(method);
         if let Ok(mut requests) = self.requests.lock() {
             *requests
                 .entry((method.to_owned(), route.to_owned(), status))
@@ -158,6 +176,21 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn made_up_methods_share_one_label() {
+        let metrics = Metrics::default();
+        for n in 0..300 {
+            metrics.observe(&format!("M{n}"), "(unmatched)", 405, Duration::ZERO, 0);
+        }
+        metrics.observe("PATCH", "(unmatched)", 405, Duration::ZERO, 0);
+        let text = metrics.render(true, 0);
+        assert!(text.contains(
+            "switchboard_http_requests_total{method=\"OTHER\",route=\"(unmatched)\",status=\"405\"} 300"
+        ));
+        assert!(text.contains("method=\"PATCH\""));
+        assert!(!text.contains("M17"));
+    }
 
     #[test]
     fn counts_and_buckets_are_cumulative() {

@@ -31,6 +31,12 @@ fn request_id(req: &ServiceRequest) -> String {
         .map_or_else(|| uuid::Uuid::now_v7().to_string(), str::to_owned)
 }
 
+/// The API and the operations endpoints (not the web app's files or the docs UI's assets).
+fn is_api_answer(path: &str) -> bool {
+    (path.starts_with("/api/") && !path.starts_with("/api/docs"))
+        || matches!(path, "/healthz" | "/readyz" | "/metrics")
+}
+
 /// Logs one line per request (never bodies or query strings) and counts it.
 pub async fn observe(
     req: ServiceRequest,
@@ -63,6 +69,16 @@ pub async fn observe(
     let elapsed = started.elapsed();
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(REQUEST_ID, value);
+    }
+    if is_api_answer(&path) {
+        // API answers may hold what only this caller may see, and are never to be read as
+        // another media type than the one they declare.
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        );
     }
     if let Some(state) = state {
         state

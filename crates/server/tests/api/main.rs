@@ -6,6 +6,7 @@
 mod helpers;
 
 mod access;
+mod attacks;
 mod concurrency;
 mod contract;
 mod errors;
