@@ -133,10 +133,13 @@ fn cell_view(cell: Cell) -> AnyView {
         Cell::Link(href, text) => {
             view! { <td class="name"><a href=href>{text}</a></td> }.into_any()
         }
-        Cell::External(href, text) => view! {
+        // The server keeps only links on the integration's own http(s) origins; a cell without
+        // one shows its text alone.
+        Cell::External(href, text) if href.starts_with("https://") || href.starts_with("http://") => view! {
             <td class="name"><a href=href target="_blank" rel="noopener noreferrer">{text}</a></td>
         }
         .into_any(),
+        Cell::External(_, text) => view! { <td class="name">{text}</td> }.into_any(),
         Cell::Badge(text, class, after) => {
             view! { <td><span class=class>{text}</span>{after}</td> }.into_any()
         }

@@ -8,8 +8,8 @@ use switchboard_connectors::Target;
 use switchboard_domain::check::{ConnectionCheck, SyncReport, TestDraftRequest};
 use switchboard_domain::ids::IntegrationId;
 use switchboard_domain::integration::{
-    CreateIntegrationRequest, CredentialChange, Integration, IntegrationPage, IntegrationStatus,
-    UpdateIntegrationRequest,
+    CreateIntegrationRequest, CredentialChange, CurrentSettings, Integration, IntegrationPage,
+    IntegrationStatus, UpdateIntegrationRequest, origin_move, require_secrets_again,
 };
 use switchboard_domain::tools::{APPROVED_TOOLS, ToolSpec, find_tool};
 use switchboard_domain::user::Role;
@@ -239,13 +239,40 @@ impl Switchboard {
                     ),
                 )));
             }
+            // A stored secret goes only to the origins it was saved with: when the draft's
+            // URLs lead elsewhere, the caller enters the secrets again.
+            let moved = origin_move(
+                &opened.urls,
+                request
+                    .urls
+                    .iter()
+                    .map(|(key, url)| (key.as_str(), url.as_str())),
+            );
+            if let Some(moved) = &moved {
+                let current = CurrentSettings {
+                    urls: opened.urls.clone(),
+                    filled: opened.credentials.keys().cloned().collect(),
+                };
+                let mut errors = ValidationErrors::new();
+                require_secrets_again(
+                    tool,
+                    moved,
+                    &current,
+                    &|key| matches!(credentials.get(key), Some(Some(_))),
+                    &mut errors,
+                );
+                if !errors.is_empty() {
+                    return Err(AppError::Validation(errors));
+                }
+            }
             for (key, credential) in opened.credentials {
                 let slot = credentials.entry(key).or_insert(None);
                 if slot.is_none() {
-                    *slot = Some(match credential {
-                        StoredCredential::Plain(value) => value,
-                        StoredCredential::Secret(secret) => secret.expose_secret().to_owned(),
-                    });
+                    *slot = match credential {
+                        StoredCredential::Plain(value) => Some(value),
+                        StoredCredential::Secret(_) if moved.is_some() => None,
+                        StoredCredential::Secret(secret) => Some(secret.expose_secret().to_owned()),
+                    };
                 }
             }
         }

@@ -17,7 +17,7 @@ use switchboard_domain::pipeline::RunStatus;
 use switchboard_store::{ActiveRun, RunUpdate};
 use tokio::sync::Semaphore;
 
-use crate::tooling::Tooling;
+use crate::tooling::{Tooling, own_link};
 use crate::unconfirmed::{self, Recovery};
 
 /// The longest a run waits between polls while its tool keeps failing.
@@ -155,17 +155,22 @@ async fn follow(tooling: &Tooling, run: ActiveRun) {
     }
     let polled_state = match tooling.target(&run.integration_id).await {
         Ok((tool, target)) => match tooling.connector(&tool) {
-            Ok(connector) => {
-                connector
-                    .poll(&target, &handle)
-                    .await
-                    .map_err(|failure: ConnectorError| {
-                        format!(
-                            "Cannot reach the tool: {} {}",
-                            failure.message, failure.hint
-                        )
-                    })
-            }
+            Ok(connector) => connector
+                .poll(&target, &handle)
+                .await
+                .map(|mut state| {
+                    state.build_url = state
+                        .build_url
+                        .as_deref()
+                        .and_then(|url| own_link(url, &target.urls));
+                    state
+                })
+                .map_err(|failure: ConnectorError| {
+                    format!(
+                        "Cannot reach the tool: {} {}",
+                        failure.message, failure.hint
+                    )
+                }),
             Err(err) => Err(err.to_string()),
         },
         Err(err) => Err(format!("Cannot load the run's integration: {err}")),

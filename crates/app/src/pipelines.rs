@@ -5,9 +5,11 @@ use std::collections::BTreeMap;
 use switchboard_connectors::{Category, ConnectorError, PipelineRef, RunHandle};
 use switchboard_domain::ids::PipelineId;
 
+use secrecy::SecretString;
 use serde_json::Value;
 use switchboard_domain::pipeline::{
-    ParameterType, Pipeline, PipelinePage, Run, RunPage, TriggerRunRequest,
+    ParameterDefinition, ParameterType, ParameterValue, Pipeline, PipelinePage, Run, RunPage,
+    TriggerRunRequest,
 };
 use switchboard_domain::user::Role;
 use switchboard_store::{NewRun, PipelineQuery, RunQuery, StoreError};
@@ -192,6 +194,7 @@ impl Switchboard {
             pipeline_id: pipeline.id.clone(),
             integration_id: pipeline.integration_id.clone(),
             parameters: shown_parameters(&values, &pipeline.parameters),
+            secret_values: password_values(&values, &pipeline.parameters),
             handle_json: serde_json::to_string(&unconfirmed).map_err(AppError::internal)?,
             triggered_by: by.username.clone(),
             now,
@@ -253,4 +256,21 @@ impl Switchboard {
             }
         }
     }
+}
+
+/// The values given to password parameters: served logs mask them (a value left to the tool's
+/// default is not known to Switchboard, so it cannot be masked).
+fn password_values(
+    values: &BTreeMap<String, ParameterValue>,
+    definitions: &[ParameterDefinition],
+) -> Vec<SecretString> {
+    values
+        .iter()
+        .filter(|(name, _)| {
+            definitions.iter().any(|definition| {
+                &definition.name == *name && definition.kind == ParameterType::Password
+            })
+        })
+        .map(|(_, value)| SecretString::from(value.to_form_text()))
+        .collect()
 }

@@ -1,11 +1,13 @@
 //! Runs: list, read, read the log, cancel.
 
-use switchboard_connectors::RunHandle;
+use secrecy::ExposeSecret;
+use switchboard_connectors::{LogOffsets, RunHandle};
 use switchboard_domain::ids::RunId;
 use switchboard_domain::pipeline::{LogChunk, Run, RunPage, RunStatus};
 use switchboard_domain::user::Role;
 use switchboard_store::RunQuery;
 
+use crate::log_mask::LogMask;
 use crate::paging::{after, encode_cursor, page_size};
 use crate::{AppError, AppResult, Principal, Switchboard, blocking};
 
@@ -43,11 +45,12 @@ impl Switchboard {
     }
 
     /// A run's log from `offset` on, from its tool; `complete` once the run has ended and the
-    /// tool has no more.
+    /// tool has no more. The run's password parameters and the integration's secrets are
+    /// masked wherever the build printed them ([`LogMask`]).
     pub async fn read_log(&self, id: &RunId, offset: u64) -> AppResult<LogChunk> {
         let store = self.store.clone();
         let run_id = id.to_string();
-        let active = blocking(move || Ok(store.run_handle(&run_id)?)).await?;
+        let (active, run_secrets) = blocking(move || Ok(store.run_for_log(&run_id)?)).await?;
         let handle: RunHandle =
             serde_json::from_str(&active.handle_json).map_err(AppError::internal)?;
         if handle.build_ref.is_none() && !active.status.is_active() {
@@ -66,9 +69,17 @@ impl Switchboard {
             .log(&target, &handle, offset)
             .await
             .map_err(AppError::Tool)?;
+        let mask = LogMask::new(
+            run_secrets
+                .iter()
+                .chain(target.secrets.values())
+                .map(|secret| secret.expose_secret()),
+        );
+        let cut_anywhere = piece.more && piece.offsets == LogOffsets::Bytes;
+        let (text, held) = mask.apply(&piece.text, cut_anywhere);
         Ok(LogChunk {
-            text: piece.text,
-            next_offset: piece.next_offset,
+            text,
+            next_offset: piece.next_offset.saturating_sub(held as u64).max(offset),
             complete: !piece.more && !active.status.is_active(),
         })
     }

@@ -12,6 +12,7 @@ use switchboard_connectors::{
     GuardedClient, Target, buildbot::BuildbotConnector, jenkins::JenkinsConnector,
 };
 use switchboard_domain::check::{ConnectionCheck, SyncReport};
+use switchboard_domain::integration::origin_of;
 use switchboard_domain::tools::{BUILDBOT, JENKINS, find_tool};
 use switchboard_store::{CheckSchedule, Store, StoredCredential};
 use tokio::sync::Notify;
@@ -185,6 +186,16 @@ impl Tooling {
                 return Err(AppError::Tool(failure));
             }
         };
+        let mut discovery = discovery;
+        for pipeline in &mut discovery.pipelines {
+            pipeline.url = own_link(&pipeline.url, &target.urls).unwrap_or_default();
+            if let Some(last) = &mut pipeline.last_build {
+                last.url = last
+                    .url
+                    .as_deref()
+                    .and_then(|url| own_link(url, &target.urls));
+            }
+        }
         let store = self.store.clone();
         let stored_id = id.to_owned();
         let report = tokio::task::spawn_blocking(tallied(move || {
@@ -248,6 +259,20 @@ fn connected(tool_name: &str, report: ConnectionReport) -> ConnectionCheck {
         latency_ms: Some(report.latency_ms),
         checked_at: Utc::now(),
     }
+}
+
+/// A link that came from the tool (a job's or a build's `url`), kept only when it is http(s)
+/// on one of the integration's own origins: whoever controls the tool's answers cannot make
+/// Switchboard show a link to somewhere else, or a `javascript:` one.
+pub fn own_link(url: &str, integration_urls: &BTreeMap<String, String>) -> Option<String> {
+    let origin = origin_of(url)?;
+    if !(origin.starts_with("http://") || origin.starts_with("https://")) {
+        return None;
+    }
+    integration_urls
+        .values()
+        .any(|own| origin_of(own).as_ref() == Some(&origin))
+        .then(|| url.trim().to_owned())
 }
 
 /// An integration's URLs and opened credentials as a connector [`Target`].

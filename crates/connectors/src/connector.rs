@@ -118,6 +118,18 @@ pub struct LogPiece {
     /// `true` while the build may still write (or has not started yet); `false` once
     /// `text` reaches the end of the finished log.
     pub more: bool,
+    /// What the offsets count, and so where a piece can end.
+    pub offsets: LogOffsets,
+}
+
+/// What a tool's log offsets count.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogOffsets {
+    /// Bytes (Jenkins): a piece can end anywhere, even inside a word, and the next read can
+    /// start at any byte before `next_offset`.
+    Bytes,
+    /// Whole lines (Buildbot): a piece always ends at the end of a line.
+    Lines,
 }
 
 /// What Switchboard asks of an approved tool.

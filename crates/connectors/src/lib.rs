@@ -58,7 +58,7 @@ pub use client::{
 };
 pub use connector::{
     BoxFuture, CLOCK_SKEW, ConnectionReport, Connector, Connectors, DiscoveredPipeline, Discovery,
-    LogPiece, PipelineRef, RunHandle, RunState, Target, Unconfirmed,
+    LogOffsets, LogPiece, PipelineRef, RunHandle, RunState, Target, Unconfirmed,
 };
 pub use error::{Category, ConnectorError, display_url};
 pub use policy::{AddressClass, AddressDenied, OutboundPolicy, TrustedRoots, TrustedRootsError};

@@ -150,8 +150,8 @@ pub enum AddressClass {
 }
 
 impl AddressClass {
-    /// Classifies an address. IPv4-mapped (`::ffff:a.b.c.d`) and NAT64 (`64:ff9b::a.b.c.d`)
-    /// IPv6 addresses are classified by the IPv4 address they carry.
+    /// Classifies an address. An IPv6 address that carries an IPv4 address (mapped,
+    /// compatible, NAT64, 6to4, Teredo: [`carried_v4`]) is classified by what it carries.
     pub fn of(ip: IpAddr) -> Self {
         match ip {
             IpAddr::V4(v4) => Self::of_v4(v4),
@@ -177,14 +177,23 @@ impl AddressClass {
     }
 
     fn of_v6(ip: Ipv6Addr) -> Self {
-        if let Some(v4) = ip.to_ipv4_mapped() {
-            return Self::of_v4(v4);
+        if ip.is_unspecified() {
+            return AddressClass::NotUnicast;
+        }
+        if ip.is_loopback() {
+            return AddressClass::Loopback;
+        }
+        // An address that carries an IPv4 address reaches that address (through a
+        // translator or a tunnel): it is judged by it, and by the strictest when it carries two.
+        let carried = carried_v4(ip);
+        if let Some(strictest) = carried
+            .iter()
+            .map(|v4| Self::of_v4(*v4))
+            .max_by_key(|class| class.strictness())
+        {
+            return strictest;
         }
         let segments = ip.segments();
-        if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-            let [_, _, _, _, _, _, _, _, _, _, _, _, a, b, c, d] = ip.octets();
-            return Self::of_v4(Ipv4Addr::new(a, b, c, d));
-        }
         if ip == Ipv6Addr::new(0xfd00, 0x0ec2, 0, 0, 0, 0, 0, 0x0254) {
             AddressClass::CloudMetadata
         } else if (segments[0] & 0xffc0) == 0xfe80 {
@@ -197,6 +206,18 @@ impl AddressClass {
             AddressClass::Private
         } else {
             AddressClass::Public
+        }
+    }
+
+    /// How strictly the class is refused: the stricter of two classes wins.
+    fn strictness(self) -> u8 {
+        match self {
+            AddressClass::Public => 0,
+            AddressClass::Private => 1,
+            AddressClass::Loopback => 2,
+            AddressClass::NotUnicast => 3,
+            AddressClass::LinkLocal => 4,
+            AddressClass::CloudMetadata => 5,
         }
     }
 
@@ -219,6 +240,35 @@ impl AddressClass {
             AddressClass::Public => "a public address",
         }
     }
+}
+
+/// The IPv4 addresses an IPv6 address carries: IPv4-mapped (`::ffff:a.b.c.d`),
+/// IPv4-compatible (`::a.b.c.d`, deprecated but still routed by some stacks), NAT64
+/// (`64:ff9b::/96` and the local-use `64:ff9b:1::/48`, RFC 6052 and 8215), 6to4
+/// (`2002:aabb:ccdd::/48`, RFC 3056) and Teredo (`2001:0::/32`: the server's address, and
+/// the client's, stored inverted; RFC 4380).
+fn carried_v4(ip: Ipv6Addr) -> Vec<Ipv4Addr> {
+    let segments = ip.segments();
+    let o = ip.octets();
+    let last32 = Ipv4Addr::new(o[12], o[13], o[14], o[15]);
+    if let Some(v4) = ip.to_ipv4_mapped() {
+        return vec![v4];
+    }
+    if segments[..6] == [0, 0, 0, 0, 0, 0] {
+        return vec![last32];
+    }
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] || segments[..3] == [0x64, 0xff9b, 1] {
+        return vec![last32];
+    }
+    if segments[0] == 0x2002 {
+        return vec![Ipv4Addr::new(o[2], o[3], o[4], o[5])];
+    }
+    if segments[..2] == [0x2001, 0] {
+        let server = Ipv4Addr::new(o[4], o[5], o[6], o[7]);
+        let client = Ipv4Addr::new(!o[12], !o[13], !o[14], !o[15]);
+        return vec![server, client];
+    }
+    Vec::new()
 }
 
 /// An address the policy refuses, and why.
@@ -323,6 +373,22 @@ mod tests {
             ("8.8.8.8", AddressClass::Public),
             ("2001:4860:4860::8888", AddressClass::Public),
             ("64:ff9b::808:808", AddressClass::Public),
+            // Every spelling that carries 169.254.169.254 is the metadata service.
+            ("::169.254.169.254", AddressClass::CloudMetadata),
+            ("::a9fe:a9fe", AddressClass::CloudMetadata),
+            ("64:ff9b::169.254.169.254", AddressClass::CloudMetadata),
+            ("64:ff9b:1::a9fe:a9fe", AddressClass::CloudMetadata),
+            ("2002:a9fe:a9fe::1", AddressClass::CloudMetadata),
+            ("2002:a9fe:a9fe:1234:5678::9", AddressClass::CloudMetadata),
+            ("2001:0:a9fe:a9fe::1", AddressClass::CloudMetadata),
+            ("2001:0:808:808::5601:5601", AddressClass::CloudMetadata),
+            ("::ffff:a9fe:a9fe", AddressClass::CloudMetadata),
+            ("::127.0.0.1", AddressClass::Loopback),
+            ("2002:7f00:1::1", AddressClass::Loopback),
+            ("2002:a00:1::1", AddressClass::Private),
+            ("2002:808:808::1", AddressClass::Public),
+            ("::0.0.0.2", AddressClass::NotUnicast),
+            ("2002:a9fe:1::", AddressClass::LinkLocal),
         ];
         for (address, class) in cases {
             assert_eq!(AddressClass::of(ip(address)), class, "{address}");

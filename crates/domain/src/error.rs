@@ -106,6 +106,9 @@ pub enum FieldErrorCode {
     WrongType,
     /// A value outside a choice parameter's list.
     NotAChoice,
+    /// A stored secret that must be entered again because the URLs now lead to another
+    /// origin.
+    ReenterSecret,
 }
 
 /// One rejected field: `field` is a dotted path such as `urls.apiUrl` or `credentials.apiToken`.

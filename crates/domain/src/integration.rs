@@ -1,7 +1,7 @@
 //! Integrations: validated newtypes, the API's request and response shapes, and the rules
 //! an integration must satisfy against its tool's registry entry.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
 use chrono::{DateTime, Utc};
@@ -405,12 +405,87 @@ impl fmt::Debug for UpdateIntegrationRequest {
     }
 }
 
+/// What a saved integration holds now, as far as a change to it needs to know.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CurrentSettings {
+    /// Its URLs by key, as stored.
+    pub urls: BTreeMap<String, String>,
+    /// The credential fields that hold a value.
+    pub filled: BTreeSet<String>,
+}
+
+impl CurrentSettings {
+    pub fn has_credential(&self, key: &str) -> bool {
+        self.filled.contains(key)
+    }
+}
+
+/// The origin (scheme, host and port) requests to `raw` go to, e.g. `https://ci.example:443`
+/// written as the URL standard serialises it; `None` when `raw` is not an absolute URL.
+pub fn origin_of(raw: &str) -> Option<String> {
+    let url = url::Url::parse(raw.trim()).ok()?;
+    let origin = url.origin();
+    origin.is_tuple().then(|| origin.ascii_serialization())
+}
+
+/// A URL of an integration that now points at an origin none of its URLs pointed at before.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OriginMove {
+    pub from: String,
+    pub to: String,
+}
+
+/// Whether `after` sends requests to an origin that none of `before` did. A stored secret
+/// was entered for the origins it was saved with; it is never carried to another one. A new
+/// path on the same origin, or URLs trading places between the old origins, is no move.
+pub fn origin_move<'a>(
+    before: &BTreeMap<String, String>,
+    after: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Option<OriginMove> {
+    let known: BTreeSet<String> = before.values().filter_map(|raw| origin_of(raw)).collect();
+    after.into_iter().find_map(|(key, raw)| {
+        let to = origin_of(raw)?;
+        if known.contains(&to) {
+            return None;
+        }
+        let from = before
+            .get(key)
+            .and_then(|old| origin_of(old))
+            .or_else(|| known.iter().next().cloned())
+            .unwrap_or_default();
+        Some(OriginMove { from, to })
+    })
+}
+
+/// After an [`OriginMove`], every secret field that holds a value must be entered again
+/// (or cleared): `sent` tells which ones the request carries.
+pub fn require_secrets_again(
+    tool: &ToolSpec,
+    moved: &OriginMove,
+    current: &CurrentSettings,
+    sent: &dyn Fn(&str) -> bool,
+    errors: &mut ValidationErrors,
+) {
+    for field in tool.credential_fields.iter().filter(|field| field.secret) {
+        if current.has_credential(field.key) && !sent(field.key) {
+            errors.push(
+                format!("credentials.{}", field.key),
+                FieldErrorCode::ReenterSecret,
+                format!(
+                    "the URLs now lead to {} instead of {}: enter the {} again (a stored secret is only ever sent to the origin it was entered for)",
+                    moved.to, moved.from, field.label
+                ),
+            );
+        }
+    }
+}
+
 impl UpdateIntegrationRequest {
-    /// Checks the body against `tool`; `stored` tells which credential fields hold a value now.
+    /// Checks the body against `tool` and what the integration holds now.
     pub fn parse(
         &self,
         tool: &'static ToolSpec,
-        stored: &dyn Fn(&str) -> bool,
+        current: &CurrentSettings,
     ) -> Result<IntegrationPatch, ValidationErrors> {
         let mut errors = ValidationErrors::new();
         let name = match &self.name {
@@ -422,7 +497,24 @@ impl UpdateIntegrationRequest {
             .as_ref()
             .map(|raw| parse_urls(tool, raw, &mut errors));
         let credentials = parse_credentials(tool, &self.credentials, &mut errors);
-        check_required_credentials(tool, stored, &self.credentials, &credentials, &mut errors);
+        let stored = |key: &str| current.has_credential(key);
+        check_required_credentials(tool, &stored, &self.credentials, &credentials, &mut errors);
+        if let Some(raw_urls) = &self.urls
+            && let Some(moved) = origin_move(
+                &current.urls,
+                raw_urls
+                    .iter()
+                    .map(|(key, url)| (key.as_str(), url.as_str())),
+            )
+        {
+            require_secrets_again(
+                tool,
+                &moved,
+                current,
+                &|key| self.credentials.contains_key(key),
+                &mut errors,
+            );
+        }
         errors.into_result(|| IntegrationPatch {
             name,
             urls,
@@ -728,7 +820,10 @@ mod tests {
 
     #[test]
     fn patch_keeps_clears_or_replaces_secrets() {
-        let stored = |key: &str| key == "apiToken" || key == "username";
+        let stored = CurrentSettings {
+            urls: BTreeMap::from([("apiUrl".into(), "https://ci.example/".into())]),
+            filled: BTreeSet::from(["apiToken".into(), "username".into()]),
+        };
         let keep = UpdateIntegrationRequest::default()
             .parse(&JENKINS, &stored)
             .expect("empty patch");
@@ -759,13 +854,72 @@ mod tests {
             credentials: BTreeMap::from([("password".into(), None)]),
             ..Default::default()
         };
+        let buildbot_stored = CurrentSettings {
+            urls: BTreeMap::from([("url".into(), "https://bb.example/".into())]),
+            filled: BTreeSet::from(["username".into(), "password".into()]),
+        };
         let patch = clear_optional
-            .parse(&BUILDBOT, &|_| true)
+            .parse(&BUILDBOT, &buildbot_stored)
             .expect("optional clear");
         assert_eq!(
             patch.credentials.get("password"),
             Some(&CredentialChange::Clear)
         );
+    }
+
+    #[test]
+    fn origins_compare_scheme_host_and_port() {
+        let before = BTreeMap::from([(
+            "apiUrl".to_owned(),
+            "https://ci.example/jenkins/".to_owned(),
+        )]);
+        let moved = |raw: &str| origin_move(&before, [("apiUrl", raw)]);
+        assert_eq!(moved("https://ci.example/other/path"), None);
+        assert_eq!(moved("https://CI.example:443/"), None);
+        for elsewhere in [
+            "http://ci.example/jenkins/",
+            "https://ci.example:8443/jenkins/",
+            "https://ci.example.attacker.test/",
+            "https://127.0.0.1/",
+        ] {
+            let found = moved(elsewhere).expect(elsewhere);
+            assert_eq!(found.from, "https://ci.example");
+            assert_eq!(Some(found.to), origin_of(elsewhere));
+        }
+        // Unparseable URLs are refused by their own rule, not taken for a move.
+        assert_eq!(moved("not a url"), None);
+    }
+
+    #[test]
+    fn a_patch_that_moves_the_origin_needs_the_secrets_again() {
+        let current = CurrentSettings {
+            urls: BTreeMap::from([("apiUrl".into(), "https://ci.example/".into())]),
+            filled: BTreeSet::from(["apiToken".into(), "username".into()]),
+        };
+        let to = |url: &str| UpdateIntegrationRequest {
+            urls: Some(BTreeMap::from([("apiUrl".into(), url.into())])),
+            ..Default::default()
+        };
+        to("https://ci.example/new-path/")
+            .parse(&JENKINS, &current)
+            .expect("same origin keeps the secrets");
+        let errors = to("https://other.example/")
+            .parse(&JENKINS, &current)
+            .expect_err("another origin");
+        assert_eq!(
+            codes(&errors),
+            vec![(
+                "credentials.apiToken".to_owned(),
+                FieldErrorCode::ReenterSecret
+            )]
+        );
+        let mut again = to("https://other.example/");
+        again
+            .credentials
+            .insert("apiToken".into(), Some("fresh".into()));
+        again
+            .parse(&JENKINS, &current)
+            .expect("the secret entered again");
     }
 
     #[test]

@@ -11,7 +11,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 use switchboard_domain::user::Role;
-use switchboard_store::StoredUser;
+use switchboard_store::{StoredUser, key_file};
 
 use crate::error::ApiError;
 use switchboard_app::Principal;
@@ -67,7 +67,8 @@ impl SessionKeys {
         }
     }
 
-    /// The configured secret, or the one in DATA_DIR/session.key (created 0600 if absent).
+    /// The configured secret, or the one in DATA_DIR/session.key (created 0600 if absent,
+    /// whole or not at all, by one process at a time: see `switchboard_store::key_file`).
     pub fn load_or_create_secret(
         configured: Option<&SecretString>,
         data_dir: &Path,
@@ -76,6 +77,7 @@ impl SessionKeys {
             return Ok(secret.clone());
         }
         let path = data_dir.join("session.key");
+        let _lock = key_file::lock(&path)?;
         match std::fs::read_to_string(&path) {
             Ok(text) if text.trim().len() >= 32 => {
                 return Ok(SecretString::from(text.trim().to_owned()));
@@ -91,11 +93,7 @@ impl SessionKeys {
         }
         let bytes: [u8; 48] = random_bytes().map_err(std::io::Error::other)?;
         let secret = URL_SAFE_NO_PAD.encode(bytes);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        std::io::Write::write_all(&mut options.open(&path)?, secret.as_bytes())?;
+        key_file::write_atomically(&path, secret.as_bytes())?;
         Ok(SecretString::from(secret))
     }
 
@@ -209,6 +207,32 @@ impl FromRequest for Operator {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn servers_starting_at_once_share_one_session_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let starters: Vec<_> = (0..4)
+                .map(|_| {
+                    let (dir, start) = (dir.path().to_owned(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        SessionKeys::load_or_create_secret(None, &dir)
+                            .expect("secret")
+                            .expose_secret()
+                            .to_owned()
+                    })
+                })
+                .collect();
+            let secrets: Vec<String> = starters
+                .into_iter()
+                .map(|starter| starter.join().expect("thread"))
+                .collect();
+            assert!(secrets.iter().all(|secret| *secret == secrets[0]));
+            assert!(secrets[0].len() >= 32);
+        }
+    }
 
     #[test]
     fn passwords_verify_only_against_their_own_hash() {

@@ -9,6 +9,8 @@ use secrecy::SecretString;
 use switchboard_connectors::{OutboundPolicy, TrustedRoots};
 use switchboard_store::DatabaseUrl;
 
+use crate::rate_limit::{TrustedProxies, UserLimits};
+
 pub const PASSWORD_ITERATIONS: u32 = 600_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,6 +99,23 @@ pub struct ServeArgs {
     /// How many runs the monitor polls at once (1 to 256).
     #[arg(long, env = "SWITCHBOARD_MONITOR_CONCURRENCY", default_value_t = 8)]
     pub monitor_concurrency: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client (sign-in throttling and
+    /// logs), comma-separated addresses or networks (`10.0.0.0/8`); default: none, and the
+    /// header is ignored.
+    #[arg(long, env = "SWITCHBOARD_TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+    /// Run triggers one user may make per minute (0: no limit).
+    #[arg(long, env = "SWITCHBOARD_RATE_TRIGGERS_PER_MINUTE", default_value_t = UserLimits::default().triggers_per_minute)]
+    pub rate_triggers_per_minute: u32,
+    /// Pipeline syncs one user may start per minute (0: no limit).
+    #[arg(long, env = "SWITCHBOARD_RATE_SYNCS_PER_MINUTE", default_value_t = UserLimits::default().syncs_per_minute)]
+    pub rate_syncs_per_minute: u32,
+    /// Connection tests (saved or draft) one user may run per minute (0: no limit).
+    #[arg(long, env = "SWITCHBOARD_RATE_TESTS_PER_MINUTE", default_value_t = UserLimits::default().tests_per_minute)]
+    pub rate_tests_per_minute: u32,
+    /// Run log reads one user may make per minute (0: no limit).
+    #[arg(long, env = "SWITCHBOARD_RATE_LOG_READS_PER_MINUTE", default_value_t = UserLimits::default().log_reads_per_minute)]
+    pub rate_log_reads_per_minute: u32,
 }
 
 /// Validated settings for the server.
@@ -113,6 +132,8 @@ pub struct Config {
     /// PBKDF2 rounds for new password hashes.
     pub password_iterations: u32,
     pub login_limits: LoginLimits,
+    pub trusted_proxies: TrustedProxies,
+    pub user_limits: UserLimits,
     pub outbound: OutboundConfig,
     pub background: BackgroundConfig,
     /// Test-only (no flag or variable sets it): every trigger stops here as if the server
@@ -131,20 +152,31 @@ pub struct StorageConfig {
     pub db_pool_size: u32,
 }
 
-/// Failed sign-ins allowed per window before answering 429.
+/// Sign-in throttling (see `rate_limit`): failures let through before attempts must wait,
+/// and the waits.
 #[derive(Debug, Clone, Copy)]
 pub struct LoginLimits {
-    pub per_username: u32,
-    pub per_client: u32,
-    pub window: Duration,
+    /// Failed sign-ins of one user name from one client address before each further
+    /// attempt waits.
+    pub per_user_and_address: u32,
+    /// Failed sign-ins from one client address, whatever the user names, before the same.
+    pub per_address: u32,
+    /// The first wait; each further failure doubles it.
+    pub first_delay: Duration,
+    /// The longest wait.
+    pub max_delay: Duration,
+    /// Failures are forgotten this long after the last one.
+    pub forget_after: Duration,
 }
 
 impl Default for LoginLimits {
     fn default() -> Self {
         Self {
-            per_username: 5,
-            per_client: 20,
-            window: Duration::from_secs(15 * 60),
+            per_user_and_address: 5,
+            per_address: 20,
+            first_delay: Duration::from_secs(1),
+            max_delay: Duration::from_secs(15 * 60),
+            forget_after: Duration::from_secs(60 * 60),
         }
     }
 }
@@ -308,6 +340,13 @@ impl ServeArgs {
                     TrustedRoots::default()
                 }),
         };
+        let trusted_proxies =
+            TrustedProxies::parse(&self.trusted_proxies).unwrap_or_else(|err| {
+                problems.push(format!(
+                    "SWITCHBOARD_TRUSTED_PROXIES: {err}; give addresses or networks such as 10.0.0.0/8, comma-separated"
+                ));
+                TrustedProxies::default()
+            });
         let total_timeout = Duration::from_secs(self.outbound_timeout_secs);
         let outbound = OutboundConfig {
             policy: OutboundPolicy {
@@ -343,6 +382,13 @@ impl ServeArgs {
                 web_dir: self.web_dir,
                 password_iterations: PASSWORD_ITERATIONS,
                 login_limits: LoginLimits::default(),
+                trusted_proxies,
+                user_limits: UserLimits {
+                    triggers_per_minute: self.rate_triggers_per_minute,
+                    syncs_per_minute: self.rate_syncs_per_minute,
+                    tests_per_minute: self.rate_tests_per_minute,
+                    log_reads_per_minute: self.rate_log_reads_per_minute,
+                },
                 outbound,
                 trigger_fault: None,
                 background,

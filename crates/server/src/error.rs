@@ -40,8 +40,9 @@ pub enum ApiError {
     Validation(ValidationErrors),
     #[error("tool not approved: {0}")]
     ToolNotApproved(String),
-    #[error("rate limited for {retry_after_secs}s")]
-    RateLimited { retry_after_secs: u64 },
+    /// `what` says what was too much ("sign-in attempts from this address").
+    #[error("rate limited for {retry_after_secs}s: {what}")]
+    RateLimited { retry_after_secs: u64, what: String },
     #[error("{0}")]
     PipelineNotBuildable(String),
     #[error("the run has finished")]
@@ -160,11 +161,14 @@ impl ApiError {
                 "Tool not approved",
                 detail.clone(),
             ),
-            Self::RateLimited { retry_after_secs } => (
+            Self::RateLimited {
+                retry_after_secs,
+                what,
+            } => (
                 S::TOO_MANY_REQUESTS,
                 ErrorCode::RateLimited,
-                "Too many attempts",
-                format!("try again in {retry_after_secs} seconds"),
+                "Too many requests",
+                format!("{what}; try again in {retry_after_secs} seconds"),
             ),
             Self::PipelineNotBuildable(detail) => (
                 S::CONFLICT,
@@ -261,7 +265,9 @@ impl ResponseError for ApiError {
                     HeaderValue::from_static("Bearer realm=\"switchboard\""),
                 ));
             }
-            Self::RateLimited { retry_after_secs } => {
+            Self::RateLimited {
+                retry_after_secs, ..
+            } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
             Self::MethodNotAllowed { allow } => {

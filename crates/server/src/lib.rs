@@ -36,6 +36,10 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub sessions: SessionKeys,
     pub limiter: LoginLimiter,
+    /// Whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: rate_limit::TrustedProxies,
+    /// Per-user limits on requests that make the server and the tools work.
+    pub user_limits: rate_limit::UserLimiter,
     pub metrics: Metrics,
     /// The OpenAPI document, rendered once.
     pub openapi_json: String,
@@ -62,11 +66,29 @@ impl AppState {
             .with_trigger_fault(config.trigger_fault),
             sessions,
             limiter: LoginLimiter::new(config.login_limits),
+            trusted_proxies: config.trusted_proxies.clone(),
+            user_limits: rate_limit::UserLimiter::new(config.user_limits),
             metrics: Metrics::default(),
             openapi_json: openapi::render(&spec),
             routes: openapi::RouteTable::from_spec(&spec),
             web,
         }
+    }
+}
+
+impl AppState {
+    /// Takes one `what` from the caller's allowance, or refuses with 429 and `Retry-After`.
+    pub fn charge(
+        &self,
+        caller: &auth::Caller,
+        what: rate_limit::Costly,
+    ) -> Result<(), error::ApiError> {
+        self.user_limits
+            .take(&caller.id, what, std::time::Instant::now())
+            .map_err(|(wait, what)| error::ApiError::RateLimited {
+                retry_after_secs: rate_limit::whole_seconds(wait),
+                what,
+            })
     }
 }
 

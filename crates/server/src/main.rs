@@ -219,9 +219,9 @@ fn rotate_key(storage: StorageArgs) -> Result<(), StartupError> {
             "re-sealing under SWITCHBOARD_MASTER_KEY; to move to a new key, set it there and the old one in SWITCHBOARD_PREVIOUS_MASTER_KEYS"
         );
     }
-    let count = store.reseal_all()?;
+    let (credentials, runs) = store.reseal_all()?;
     println!(
-        "re-sealed {count} credential value(s) under key {}",
+        "re-sealed {credentials} credential value(s) and the password parameters of {runs} run(s) under key {}",
         sealer.current_key_id()
     );
     Ok(())

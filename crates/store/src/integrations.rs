@@ -8,8 +8,8 @@ use secrecy::SecretString;
 use switchboard_domain::ValidationErrors;
 use switchboard_domain::check::{ConnectionCheck, SyncReport};
 use switchboard_domain::integration::{
-    CredentialChange, CredentialView, EndpointUrl, Integration, IntegrationDraft, IntegrationPatch,
-    IntegrationStatus, SecretState, UrlKey,
+    CredentialChange, CredentialView, CurrentSettings, EndpointUrl, Integration, IntegrationDraft,
+    IntegrationPatch, IntegrationStatus, SecretState, UrlKey,
 };
 use switchboard_domain::tools::{ToolSpec, find_tool};
 
@@ -456,7 +456,7 @@ impl Store {
         check_due: Option<DateTime<Utc>>,
         parse: impl FnOnce(
             &'static ToolSpec,
-            &dyn Fn(&str) -> bool,
+            &CurrentSettings,
         ) -> Result<IntegrationPatch, ValidationErrors>,
     ) -> StoreResult<Integration> {
         let _writer = self.write_guard();
@@ -470,10 +470,15 @@ impl Store {
                 .filter(creds::integration_id.eq(id))
                 .select(CredentialSummary::as_select())
                 .load(conn)?;
-            let patch = parse(tool, &|key| {
-                stored_fields.iter().any(|stored| stored.field == key)
-            })
-            .map_err(StoreError::Invalid)?;
+            let current = CurrentSettings {
+                urls: serde_json::from_str(&row.urls)
+                    .map_err(|err| StoreError::Corrupt(format!("integration {id} urls: {err}")))?,
+                filled: stored_fields
+                    .iter()
+                    .map(|stored| stored.field.clone())
+                    .collect(),
+            };
+            let patch = parse(tool, &current).map_err(StoreError::Invalid)?;
             // The body is checked first: an invalid request is refused as such whatever its
             // precondition (RFC 9110 §13.2.1).
             if let Some(expected) = expected_version
@@ -644,8 +649,9 @@ impl Store {
             .collect()
     }
 
-    /// Re-seals every sealed credential under the current key, in one transaction.
-    pub fn reseal_all(&self) -> StoreResult<usize> {
+    /// Re-seals every sealed credential, and every run's secret values, under the current
+    /// key, in one transaction. Answers (credentials, runs) re-sealed.
+    pub fn reseal_all(&self) -> StoreResult<(usize, usize)> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
@@ -676,7 +682,8 @@ impl Store {
                     ))
                     .execute(conn)?;
             }
-            Ok(count)
+            let runs = self.reseal_run_secrets(conn)?;
+            Ok((count, runs))
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod db;
 mod error;
 mod idempotency;
 mod integrations;
+pub mod key_file;
 mod pipelines;
 mod runs;
 mod schema;

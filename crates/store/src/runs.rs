@@ -4,10 +4,12 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use switchboard_domain::pipeline::{LastBuild, Run, RunStatus};
 
 use crate::schema::{integrations, pipelines, runs};
+use crate::seal::SealedValue;
 use crate::{DbConnection, Store, StoreError, StoreResult, Subject, new_id, stored, to_json, utc};
 
 /// A finished run is its pipeline's last build unless the tool reported a newer one, so the
@@ -45,17 +47,23 @@ fn remember_last_build(
     Ok(())
 }
 
+/// The sealed field a run's secret values are bound to (with the run's id), apart from any
+/// credential field name.
+const SECRET_VALUES_FIELD: &str = "run:secret-values";
+
 /// The statuses the run monitor follows.
 const ACTIVE: [&str; 2] = [RunStatus::Queued.as_str(), RunStatus::Running.as_str()];
 
 /// A run just triggered; it starts `queued`.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct NewRun {
     pub pipeline_id: String,
     /// Must be the pipeline's integration.
     pub integration_id: String,
     /// The values as the API shows them (passwords masked).
     pub parameters: BTreeMap<String, Value>,
+    /// The password parameters' values, kept sealed so that served logs can mask them.
+    pub secret_values: Vec<SecretString>,
     /// The connector's `RunHandle` as JSON.
     pub handle_json: String,
     /// The user name of whoever triggered it.
@@ -284,8 +292,17 @@ impl Store {
             lease_owner: new.held_by.as_ref().map(|(owner, _)| owner.clone()),
             lease_until: new.held_by.as_ref().map(|(_, until)| stored(*until)),
         };
+        let sealed = if new.secret_values.is_empty() {
+            None
+        } else {
+            Some(self.seal_secret_values(&row.id, &new.secret_values)?)
+        };
         match diesel::insert_into(runs::table)
-            .values(&row)
+            .values((
+                &row,
+                runs::secret_values.eq(sealed.as_ref().map(|sealed| sealed.blob.clone())),
+                runs::secret_values_key.eq(sealed.map(|sealed| sealed.key_id)),
+            ))
             .execute(&mut conn)
         {
             Err(diesel::result::Error::DatabaseError(
@@ -335,6 +352,80 @@ impl Store {
     }
 
     /// What it takes to poll or cancel a run, whatever its status.
+    /// What it takes to read a run's log: the run as [`Store::run_handle`] gives it, and the
+    /// values its log must never show (its password parameters), opened.
+    pub fn run_for_log(&self, id: &str) -> StoreResult<(ActiveRun, Vec<SecretString>)> {
+        let mut conn = self.conn()?;
+        let (row, blob, key_id): (ActiveRow, Option<Vec<u8>>, Option<String>) = runs::table
+            .find(id)
+            .select((
+                ActiveRow::as_select(),
+                runs::secret_values,
+                runs::secret_values_key,
+            ))
+            .first(&mut conn)
+            .optional()?
+            .ok_or(StoreError::NotFound(Subject::Run))?;
+        let secrets = match (blob, key_id) {
+            (Some(blob), Some(key_id)) => {
+                self.open_secret_values(&row.id, &SealedValue { key_id, blob })?
+            }
+            (None, _) => Vec::new(),
+            (Some(_), None) => {
+                return Err(StoreError::Corrupt(format!(
+                    "run {id}: sealed values without a key id"
+                )));
+            }
+        };
+        Ok((row.try_into()?, secrets))
+    }
+
+    fn seal_secret_values(
+        &self,
+        run_id: &str,
+        values: &[SecretString],
+    ) -> StoreResult<SealedValue> {
+        let exposed: Vec<&str> = values.iter().map(|value| value.expose_secret()).collect();
+        let json = SecretString::from(to_json(&exposed)?);
+        Ok(self.sealer().seal(run_id, SECRET_VALUES_FIELD, &json)?)
+    }
+
+    fn open_secret_values(
+        &self,
+        run_id: &str,
+        sealed: &SealedValue,
+    ) -> StoreResult<Vec<SecretString>> {
+        let json = self.sealer().open(run_id, SECRET_VALUES_FIELD, sealed)?;
+        let values: Vec<String> = serde_json::from_str(json.expose_secret())
+            .map_err(|err| StoreError::Corrupt(format!("run {run_id} secret values: {err}")))?;
+        Ok(values.into_iter().map(SecretString::from).collect())
+    }
+
+    /// Re-seals every run's secret values under the current key (part of a key rotation).
+    pub(crate) fn reseal_run_secrets(&self, conn: &mut DbConnection) -> StoreResult<usize> {
+        let rows: Vec<(String, Option<Vec<u8>>, Option<String>)> = runs::table
+            .filter(runs::secret_values.is_not_null())
+            .select((runs::id, runs::secret_values, runs::secret_values_key))
+            .load(conn)?;
+        let count = rows.len();
+        for (id, blob, key_id) in rows {
+            let (Some(blob), Some(key_id)) = (blob, key_id) else {
+                return Err(StoreError::Corrupt(format!(
+                    "run {id}: sealed values without a key id"
+                )));
+            };
+            let values = self.open_secret_values(&id, &SealedValue { key_id, blob })?;
+            let sealed = self.seal_secret_values(&id, &values)?;
+            diesel::update(runs::table.find(&id))
+                .set((
+                    runs::secret_values.eq(Some(sealed.blob)),
+                    runs::secret_values_key.eq(Some(sealed.key_id)),
+                ))
+                .execute(conn)?;
+        }
+        Ok(count)
+    }
+
     pub fn run_handle(&self, id: &str) -> StoreResult<ActiveRun> {
         let mut conn = self.conn()?;
         runs::table

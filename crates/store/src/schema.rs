@@ -107,6 +107,8 @@ diesel::table! {
         poll_failures -> Integer,
         lease_owner -> Nullable<Text>,
         lease_until -> Nullable<Timestamp>,
+        secret_values -> Nullable<Binary>,
+        secret_values_key -> Nullable<Text>,
     }
 }
 

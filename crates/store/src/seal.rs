@@ -2,7 +2,6 @@
 //! id plus field name as associated data, so a sealed value opens only in its own row.
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
@@ -12,6 +11,8 @@ use ring::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use ring::digest;
 use ring::rand::{SecureRandom, SystemRandom};
 use secrecy::{ExposeSecret, SecretString};
+
+use crate::key_file;
 
 pub const KEY_LEN: usize = 32;
 
@@ -159,8 +160,11 @@ impl Sealer {
         }
     }
 
-    /// Uses the key file at `path`, creating it with one fresh key (mode 0600) if absent.
+    /// Uses the key file at `path`, creating it with one fresh key (mode 0600) if absent —
+    /// under the file's lock, so that of two processes starting at once one creates the key
+    /// and the other reads it.
     pub fn from_key_file(path: &Path) -> Result<Self, SealError> {
+        let _lock = key_file::lock(path).map_err(key_file_error(path))?;
         if !path.exists() {
             let key = MasterKey::generate()?;
             write_key_file(path, &Keyring::new(key, Vec::new()))?;
@@ -266,6 +270,9 @@ impl Sealer {
                 "the key comes from SWITCHBOARD_MASTER_KEY; set the new key there".into(),
             ));
         };
+        // Read, changed and written under the lock: two rotations at once would each drop
+        // the other's new key.
+        let _lock = key_file::lock(path).map_err(key_file_error(path))?;
         let mut keys = read_key_file(path)?.keys;
         let fresh = MasterKey::generate()?;
         let id = fresh.id.clone();
@@ -313,16 +320,7 @@ fn write_key_file(path: &Path, ring: &Keyring) -> Result<(), SealError> {
         text.push_str(&key.to_base64());
         text.push('\n');
     }
-    let temporary = path.with_extension("tmp");
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&temporary).map_err(key_file_error(path))?;
-    file.write_all(text.as_bytes())
-        .map_err(key_file_error(path))?;
-    file.sync_all().map_err(key_file_error(path))?;
-    fs::rename(&temporary, path).map_err(key_file_error(path))
+    key_file::write_atomically(path, text.as_bytes()).map_err(key_file_error(path))
 }
 
 #[cfg(test)]
@@ -424,6 +422,30 @@ mod tests {
                 .expose_secret(),
             "w"
         );
+    }
+
+    #[test]
+    fn processes_starting_at_once_on_an_empty_directory_share_one_key() {
+        for _ in 0..20 {
+            let dir = tempfile::tempdir().expect("tempdir");
+            let path = dir.path().join("master.key");
+            let start = std::sync::Arc::new(std::sync::Barrier::new(4));
+            let starters: Vec<_> = (0..4)
+                .map(|_| {
+                    let (path, start) = (path.clone(), start.clone());
+                    std::thread::spawn(move || {
+                        start.wait();
+                        Sealer::from_key_file(&path).expect("key").current_key_id()
+                    })
+                })
+                .collect();
+            let ids: Vec<String> = starters
+                .into_iter()
+                .map(|starter| starter.join().expect("thread"))
+                .collect();
+            let on_disk = read_key_file(&path).expect("file").current().id.clone();
+            assert!(ids.iter().all(|id| *id == on_disk), "{ids:?} vs {on_disk}");
+        }
     }
 
     #[test]

@@ -18,7 +18,9 @@ test('admin adds, edits and deletes a Jenkins integration; the API token never r
   const renamed = `Jenkins ${id} (production)`;
   const token = secretToken();
   const apiUrl = `https://jenkins-${id}.example.com/`;
-  const newApiUrl = `https://ci-${id}.example.com/jenkins/`;
+  // A new path on the same origin keeps the stored token.
+  const newApiUrl = `https://jenkins-${id}.example.com/jenkins/`;
+  const otherOrigin = `https://ci-${id}.example.com/`;
   const webUrl = `https://jenkins-${id}.example.com/web/`;
 
   // Every response body the page receives, to search for the token at the end.
@@ -108,6 +110,22 @@ test('admin adds, edits and deletes a Jenkins integration; the API token never r
     await expect(dialog.getByText(/\bConfigured\b/).first()).toBeVisible();
     await dialog.getByRole('button', { name: 'Cancel', exact: true }).click();
     await expect(dialog).toBeHidden();
+  });
+
+  await test.step('pointing it at another host needs the token entered again', async () => {
+    const dialog = await openEditDialog(page, renamed);
+    await dialog.getByLabel('Jenkins URL', { exact: true }).fill(otherOrigin);
+    await dialog.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect(dialog.getByText(/enter the API token again/)).toBeVisible();
+    await snap(page, testInfo, 'reenter-secret');
+    const [unchanged] = await adminApi.integrationsNamed(renamed);
+    expect(unchanged.urls.apiUrl, 'nothing saved').toBe(newApiUrl);
+    await dialog.getByRole('button', { name: 'Replace API token', exact: true }).click();
+    await dialog.getByLabel('API token', { exact: true }).fill(secretToken());
+    await dialog.getByRole('button', { name: 'Save', exact: true }).click();
+    await expect(dialog).toBeHidden();
+    const [moved] = await adminApi.integrationsNamed(renamed);
+    expect(moved.urls.apiUrl).toBe(otherOrigin);
   });
 
   await test.step('the token is nowhere: DOM, storage, responses', expectTokenNowhere);

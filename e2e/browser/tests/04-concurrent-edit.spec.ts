@@ -6,7 +6,8 @@ test('a save over someone else\'s change shows the 412 alert, and Reload loads t
   const id = uid();
   const name = `Shared ${id}`;
   const renamedByA = `Shared ${id} renamed by A`;
-  const urlFromB = `https://b-${id}.example.com/`;
+  // Same origin, another path: the stored token stays valid for it.
+  const urlFromB = `https://shared.example.com/b-${id}/`;
   const integration = await adminApi.createJenkins(name, { apiUrl: 'https://shared.example.com/' });
 
   // Two tabs of the same browser, each signed in (sessionStorage is per tab).

@@ -31,6 +31,11 @@ pub struct Config {
     /// (as Jenkins does when the root URL is not configured).
     #[serde(default)]
     pub root_url: Option<String>,
+    /// Serve `logText/progressiveText` with encoded console notes, as Jenkins 2.516.1 and
+    /// later do (`ESC[8mha:` base64 `ESC[0m` before annotated text: pipeline steps, the user
+    /// who started a build, every line that a plugin marks). Off by default.
+    #[serde(default)]
+    pub console_notes: bool,
     /// The first queue item id (Jenkins' ids are just a counter that survives restarts).
     #[serde(default = "default_first_queue_id")]
     pub first_queue_id: u64,
@@ -297,6 +302,14 @@ pub enum ParamConfig {
         #[serde(default)]
         description: Option<String>,
     },
+    /// Jenkins never shows a password parameter's value (default or given) in its API.
+    Password {
+        name: String,
+        #[serde(default)]
+        default: String,
+        #[serde(default)]
+        description: Option<String>,
+    },
 }
 
 impl ParamConfig {
@@ -305,7 +318,8 @@ impl ParamConfig {
             ParamConfig::String { name, .. }
             | ParamConfig::Text { name, .. }
             | ParamConfig::Choice { name, .. }
-            | ParamConfig::Boolean { name, .. } => name,
+            | ParamConfig::Boolean { name, .. }
+            | ParamConfig::Password { name, .. } => name,
         }
     }
 }

@@ -586,7 +586,13 @@ impl Call<'_> {
                 .content_type("text/plain;charset=utf-8")
                 .body(build.log_at(kind, self.now)),
             ["logText", "progressiveText"] => {
-                let log = build.log_at(kind, self.now).into_bytes();
+                let log = build.log_at(kind, self.now);
+                let log = if st.cfg.console_notes {
+                    crate::sim::with_console_notes(&log)
+                } else {
+                    log
+                }
+                .into_bytes();
                 let start = match self.query().into_iter().find(|(k, _)| k == "start") {
                     None => 0,
                     Some((_, v)) => match v.parse::<u64>() {
@@ -773,6 +779,9 @@ fn values_from(
                 }
                 ParamConfig::Text { default, .. } => {
                     ParamVal::Text(given.unwrap_or_else(|| default.clone()))
+                }
+                ParamConfig::Password { default, .. } => {
+                    ParamVal::Password(given.unwrap_or_else(|| default.clone()))
                 }
                 ParamConfig::Choice { choices, name, .. } => match given {
                     None => ParamVal::String(choices.first().cloned().unwrap_or_default()),

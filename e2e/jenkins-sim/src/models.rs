@@ -346,6 +346,7 @@ impl Model for ParamDef<'_> {
             ParamConfig::Text { .. } => "hudson.model.TextParameterDefinition",
             ParamConfig::Choice { .. } => "hudson.model.ChoiceParameterDefinition",
             ParamConfig::Boolean { .. } => "hudson.model.BooleanParameterDefinition",
+            ParamConfig::Password { .. } => "hudson.model.PasswordParameterDefinition",
         })
     }
     fn properties(&self) -> &'static [(&'static str, i32)] {
@@ -383,6 +384,10 @@ impl Model for ParamDef<'_> {
                     ParamConfig::Boolean { default, .. } => {
                         ("hudson.model.BooleanParameterValue", json!(default))
                     }
+                    ParamConfig::Password { .. } => (
+                        "hudson.model.PasswordParameterValue",
+                        serde_json::Value::Null,
+                    ),
                 };
                 V::obj(ParamValueModel {
                     class,
@@ -394,7 +399,8 @@ impl Model for ParamDef<'_> {
                 ParamConfig::String { description, .. }
                 | ParamConfig::Text { description, .. }
                 | ParamConfig::Choice { description, .. }
-                | ParamConfig::Boolean { description, .. } => description.clone(),
+                | ParamConfig::Boolean { description, .. }
+                | ParamConfig::Password { description, .. } => description.clone(),
             }),
             "name" => V::str(p.name()),
             "type" => V::str(match p {
@@ -402,6 +408,7 @@ impl Model for ParamDef<'_> {
                 ParamConfig::Text { .. } => "TextParameterDefinition",
                 ParamConfig::Choice { .. } => "ChoiceParameterDefinition",
                 ParamConfig::Boolean { .. } => "BooleanParameterDefinition",
+                ParamConfig::Password { .. } => "PasswordParameterDefinition",
             }),
             "choices" => match p {
                 ParamConfig::Choice { choices, .. } => {
@@ -425,7 +432,12 @@ impl Model for ParamValueModel {
         Some(self.class)
     }
     fn properties(&self) -> &'static [(&'static str, i32)] {
-        &[("name", 1), ("value", 1)]
+        // A password's value is not exported: the property is absent.
+        if self.value.is_null() {
+            &[("name", 1)]
+        } else {
+            &[("name", 1), ("value", 1)]
+        }
     }
     fn get(&self, name: &str) -> V<'_> {
         match name {

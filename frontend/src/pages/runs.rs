@@ -266,7 +266,8 @@ pub fn RunView(id: String) -> impl IntoView {
             Loaded::Ready(r) => {
                 let active = r.status.is_active();
                 let parameters = r.parameters.clone();
-                let link = r.build_url.clone().map(|url| view! {
+                // The server keeps only links on the integration's own http(s) origins.
+                let link = r.build_url.clone().filter(|url| url.starts_with("https://") || url.starts_with("http://")).map(|url| view! {
                     " " <a href=url target="_blank" rel="noopener noreferrer">{format!("Open in {}", crate::pages::integrations::tool_name(&r.tool))}</a>
                 });
                 let started = r.started_at;

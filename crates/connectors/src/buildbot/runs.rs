@@ -92,7 +92,7 @@ pub(super) async fn trigger(
 
     let result = session
         .rpc(
-            &format!("api/v2/forceschedulers/{}", segment(&scheduler_name)),
+            &format!("api/v2/forceschedulers/{}", segment(&scheduler_name)?),
             "force",
             Value::Object(params),
             About::Builder(name),
@@ -145,9 +145,18 @@ fn request_id(result: &Value, builderid: i64) -> Option<i64> {
         .as_i64()
 }
 
-/// A path segment: builder and scheduler names may hold any character.
-fn segment(name: &str) -> String {
-    percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string()
+/// A path segment: builder and scheduler names may hold any character. `.` and `..` are
+/// refused: a URL parser takes them as a dot segment even percent-encoded (`%2E%2E`), which
+/// would send the request to another resource under the base URL.
+fn segment(name: &str) -> Result<String, ConnectorError> {
+    if name.is_empty() || name == "." || name == ".." {
+        return Err(ConnectorError::new(
+            Category::NotFound,
+            format!("{name:?} cannot name a Buildbot scheduler in a URL"),
+            "Rename the scheduler in the master's configuration, then sync the integration's pipelines",
+        ));
+    }
+    Ok(percent_encoding::utf8_percent_encode(name, percent_encoding::NON_ALPHANUMERIC).to_string())
 }
 
 /// The id of the configured builder `name`.
@@ -471,6 +480,37 @@ async fn stop(session: &Session<'_>, name: &str, buildid: i64) -> Result<(), Con
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn scheduler_names_never_become_dot_segments() {
+        let base = url::Url::parse("http://buildbot.example/bb/").expect("base");
+        let path = |name: &str| {
+            segment(name).map(|segment| {
+                base.join(&format!("api/v2/forceschedulers/{segment}"))
+                    .expect("joins")
+                    .path()
+                    .to_owned()
+            })
+        };
+        // Percent-encoded or not, the URL standard resolves these as dot segments.
+        assert_eq!(
+            base.join("api/v2/forceschedulers/%2E%2E")
+                .expect("joins")
+                .path(),
+            "/bb/api/v2/"
+        );
+        for dots in ["..", ".", ""] {
+            assert!(path(dots).is_err(), "{dots:?}");
+        }
+        for (name, expected) in [
+            ("...", "/bb/api/v2/forceschedulers/%2E%2E%2E"),
+            ("%2e%2e", "/bb/api/v2/forceschedulers/%252e%252e"),
+            ("../x", "/bb/api/v2/forceschedulers/%2E%2E%2Fx"),
+            ("force deploy", "/bb/api/v2/forceschedulers/force%20deploy"),
+        ] {
+            assert_eq!(path(name).expect(name), expected);
+        }
+    }
 
     #[test]
     fn values_take_the_json_types_buildbot_parses() {

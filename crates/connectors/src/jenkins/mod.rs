@@ -13,6 +13,7 @@
 //! often differs from the integration URL.
 
 mod discover;
+mod notes;
 mod recover;
 mod runs;
 

@@ -13,8 +13,9 @@ use serde::Deserialize;
 use switchboard_domain::pipeline::{ParameterType, ParameterValue, RunStatus};
 
 use super::discover::{BuildNode, status_of_result};
+use super::notes::strip_console_notes;
 use super::{About, Session, job_path, refusal, scrub};
-use crate::connector::{LogPiece, PipelineRef, RunHandle, RunState};
+use crate::connector::{LogOffsets, LogPiece, PipelineRef, RunHandle, RunState};
 use crate::{Category, ConnectorError, Credentials, Method, display_url, header};
 
 /// How many of a job's newest builds are searched for a forgotten queue item's build.
@@ -338,6 +339,7 @@ pub(super) async fn log(
             text: String::new(),
             next_offset: offset,
             more: true,
+            offsets: LogOffsets::Bytes,
         });
     };
     let number = build_number(handle, build_ref)?;
@@ -380,11 +382,15 @@ fn log_piece(
     if held_back > 0 && next_offset >= held_back {
         next_offset -= held_back;
     }
-    let text = String::from_utf8_lossy(&body[..complete]).into_owned();
+    let text = String::from_utf8_lossy(&body[..complete]);
+    // A note still being written is read again, whole, next time.
+    let (text, held_in_note) = strip_console_notes(&text, more);
+    next_offset = next_offset.saturating_sub(held_in_note as u64);
     LogPiece {
         text,
         next_offset,
         more,
+        offsets: LogOffsets::Bytes,
     }
 }
 
@@ -467,6 +473,39 @@ mod tests {
         assert_eq!(first.text + &second.text, "ok ✓\n");
         assert_eq!(second.next_offset, 7);
         assert!(!second.more);
+    }
+
+    #[test]
+    fn console_notes_split_across_reads_never_show_and_no_text_is_lost() {
+        let note = |payload: &str| format!("\u{1b}[8mha:////{payload}\u{1b}[0m");
+        let log = format!(
+            "{}Started by user {}Alice ✓\n{}[Pipeline] echo\nDeploying\n{}Finished: SUCCESS\n",
+            note("H4sIAAAAAAAA/5VSTW"),
+            note("aGVsbG8gd29ybGQ="),
+            note("YWJjZGVm"),
+            note("eHl6")
+        );
+        let shown = "Started by user Alice ✓\n[Pipeline] echo\nDeploying\nFinished: SUCCESS\n";
+        let bytes = log.as_bytes();
+        let size = bytes.len();
+        // The build has written `cut` bytes when the first read comes, all of it by the second.
+        for cut in 0..=size {
+            let first = log_piece(&bytes[..cut], Some(&cut.to_string()), Some("true"), 0);
+            let from = usize::try_from(first.next_offset).expect("offset");
+            assert!(from <= cut, "cut {cut}: read on from {from}");
+            let second = log_piece(
+                &bytes[from..],
+                Some(&size.to_string()),
+                None,
+                first.next_offset,
+            );
+            assert_eq!(first.text.clone() + &second.text, shown, "cut at {cut}");
+            assert_eq!(second.next_offset, size as u64);
+            // A note's remains never show in any piece.
+            for piece in [&first.text, &second.text] {
+                assert!(!piece.contains("ha:"), "cut {cut}: {piece:?}");
+            }
+        }
     }
 
     #[test]

@@ -10,10 +10,17 @@ use super::Body;
 use crate::AppState;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::rate_limit::whole_seconds;
 
-fn client_address(req: &HttpRequest) -> String {
-    req.peer_addr()
-        .map_or_else(|| "unknown".to_owned(), |addr| addr.ip().to_string())
+/// The client's address, from a trusted proxy's `X-Forwarded-For` when there is one.
+fn client_address(req: &HttpRequest, state: &AppState) -> String {
+    let forwarded_for = req
+        .headers()
+        .get("x-forwarded-for")
+        .and_then(|value| value.to_str().ok());
+    state
+        .trusted_proxies
+        .client_address(req.peer_addr().map(|addr| addr.ip()), forwarded_for)
 }
 
 /// Sign in with a user name and password; returns a bearer token.
@@ -23,7 +30,7 @@ fn client_address(req: &HttpRequest) -> String {
     responses(
         (status = 200, description = "Signed in", body = LoginResponse),
         (status = 401, description = "Wrong user name or password, or a disabled account", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed attempts for this user name or client; see `Retry-After`", body = Problem,
+        (status = 429, description = "Too many failed attempts for this user name from this client, or from this client; see `Retry-After`", body = Problem,
             content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(())
@@ -35,22 +42,24 @@ pub async fn create_session(
     body: Body<LoginRequest>,
 ) -> Result<web::Json<LoginResponse>, ApiError> {
     let LoginRequest { username, password } = body.0;
-    let client = client_address(&req);
-    if let Some(wait) = state.limiter.check(&username, &client, Instant::now()) {
-        tracing::warn!(client = %client, "sign-in rate limited");
-        return Err(ApiError::RateLimited {
-            retry_after_secs: wait.as_secs().max(1),
-        });
-    }
+    let client = client_address(&req, &state);
+    // Counted before the password hash is computed, so a burst of guesses costs little.
+    let attempt = match state.limiter.begin(&username, &client, Instant::now()) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            tracing::warn!(client = %client, "sign-in throttled");
+            return Err(ApiError::RateLimited {
+                retry_after_secs: whole_seconds(wait),
+                what: "too many failed sign-ins for this user name or from this address".into(),
+            });
+        }
+    };
     let user = state.app.authenticate(&username, password).await?;
     let Some(user) = user else {
-        state
-            .limiter
-            .record_failure(&username, &client, Instant::now());
         tracing::info!(client = %client, "sign-in refused");
         return Err(ApiError::InvalidLogin);
     };
-    state.limiter.record_success(&username, &client);
+    state.limiter.succeeded(attempt);
     let access_token = state.sessions.issue(&user)?;
     tracing::info!(user = %user.username, "signed in");
     Ok(web::Json(LoginResponse {

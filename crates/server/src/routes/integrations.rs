@@ -15,6 +15,7 @@ use super::{Body, IDEMPOTENT_REPLAYED, etag, idempotency_key, if_match_version, 
 use crate::AppState;
 use crate::auth::{Admin, Caller, Operator};
 use crate::error::ApiError;
+use crate::rate_limit::Costly;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -217,6 +218,8 @@ pub async fn delete_integration(
         (status = 200, description = "The check's result (a failed check is a result too: `ok` false)", body = ConnectionCheck),
         (status = 403, description = "Viewers cannot run checks", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such integration", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many of these from this user; see `Retry-After`", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("bearer" = []))
 )]
@@ -226,6 +229,7 @@ pub async fn test_integration(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    state.charge(&operator.0, Costly::ConnectionTest)?;
     let check = state
         .app
         .check_integration(&operator.0.principal(), &integration_id(&id)?)
@@ -243,6 +247,8 @@ pub async fn test_integration(
         (status = 403, description = "Only administrators test drafts", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No integration with that `id`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or a tool that is not approved", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many of these from this user; see `Retry-After`", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("bearer" = []))
 )]
@@ -252,6 +258,7 @@ pub async fn test_integration_draft(
     state: web::Data<AppState>,
     body: Body<TestDraftRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state.charge(&admin.0, Costly::ConnectionTest)?;
     let check = state.app.test_draft(&admin.0.principal(), body.0).await?;
     Ok(HttpResponse::Ok().json(check))
 }
@@ -266,6 +273,8 @@ pub async fn test_integration_draft(
         (status = 404, description = "No such integration", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The tool refused or failed; `category` and `hint` say why", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The tool did not answer in time", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many of these from this user; see `Retry-After`", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("bearer" = []))
 )]
@@ -275,6 +284,7 @@ pub async fn sync_integration(
     state: web::Data<AppState>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    state.charge(&operator.0, Costly::Sync)?;
     let report = state
         .app
         .sync_integration(&operator.0.principal(), &integration_id(&id)?)

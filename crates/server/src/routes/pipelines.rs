@@ -13,6 +13,7 @@ use super::{Body, IDEMPOTENT_REPLAYED, idempotency_key, pipeline_id};
 use crate::AppState;
 use crate::auth::{Caller, Operator};
 use crate::error::ApiError;
+use crate::rate_limit::Costly;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -112,6 +113,8 @@ pub async fn get_pipeline(
         (status = 422, description = "Unknown parameters, values of the wrong type or outside the choices, or an `Idempotency-Key` used for another request", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The tool refused or failed; `category` and `hint` say why", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The tool did not answer in time", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many of these from this user; see `Retry-After`", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("bearer" = []))
 )]
@@ -123,6 +126,7 @@ pub async fn create_run(
     id: web::Path<String>,
     body: Body<TriggerRunRequest>,
 ) -> Result<HttpResponse, ApiError> {
+    state.charge(&operator.0, Costly::Trigger)?;
     let run = state
         .app
         .trigger_run(

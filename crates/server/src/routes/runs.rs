@@ -11,6 +11,7 @@ use super::run_id;
 use crate::AppState;
 use crate::auth::{Caller, Operator};
 use crate::error::ApiError;
+use crate::rate_limit::Costly;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -94,16 +95,19 @@ pub async fn get_run(
         (status = 404, description = "No such run", body = Problem, content_type = "application/problem+json"),
         (status = 502, description = "The tool refused or failed; `category` and `hint` say why", body = Problem, content_type = "application/problem+json"),
         (status = 504, description = "The tool did not answer in time", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many of these from this user; see `Retry-After`", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("bearer" = []))
 )]
 #[get("/runs/{id}/log")]
 pub async fn get_run_log(
-    _caller: Caller,
+    caller: Caller,
     state: web::Data<AppState>,
     id: web::Path<String>,
     params: web::Query<LogParams>,
 ) -> Result<HttpResponse, ApiError> {
+    state.charge(&caller, Costly::LogRead)?;
     let chunk = state
         .app
         .read_log(&run_id(&id)?, params.offset.unwrap_or(0))

@@ -15,6 +15,7 @@ use switchboard_server::AppState;
 use switchboard_server::config::{
     BackgroundConfig, Config, LoginLimits, OutboundConfig, StorageConfig,
 };
+use switchboard_server::rate_limit::{TrustedProxies, UserLimits};
 use switchboard_store::DatabaseUrl;
 
 pub const ADMIN_PASSWORD: &str = "admin password for tests";
@@ -67,10 +68,21 @@ pub fn test_config(dir: &std::path::Path, database: DatabaseUrl) -> Config {
         web_dir: None,
         // Fast hashes keep the suite quick; production uses config::PASSWORD_ITERATIONS.
         password_iterations: 1_000,
+        // Waits long enough that no test sees one pass by itself.
         login_limits: LoginLimits {
-            per_username: 3,
-            per_client: 10,
-            window: Duration::from_secs(60),
+            per_user_and_address: 3,
+            per_address: 10,
+            first_delay: Duration::from_secs(30),
+            max_delay: Duration::from_secs(60),
+            forget_after: Duration::from_secs(600),
+        },
+        trusted_proxies: TrustedProxies::default(),
+        // Tests poll logs and trigger runs faster than people; `attacks.rs` sets limits.
+        user_limits: UserLimits {
+            triggers_per_minute: 0,
+            syncs_per_minute: 0,
+            tests_per_minute: 0,
+            log_reads_per_minute: 0,
         },
         // Tests reach tools on 127.0.0.1 only: any host name fails like NXDOMAIN, without
         // asking real DNS; short bounds keep failing checks quick.

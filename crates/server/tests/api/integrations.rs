@@ -103,11 +103,13 @@ async fn lifecycle_create_read_rename_replace_token_delete(backend: Backend) {
         other => panic!("apiToken not sealed: {other:?}"),
     }
 
+    // A new URL set on the same origin keeps the stored token (another origin needs it again:
+    // attacks.rs).
     let urls = app
-        .patch_json(&location, token, &json!({"urls": {"apiUrl": "https://ci.example.com/jenkins/", "docs": "https://wiki.example.com/ci"}}))
+        .patch_json(&location, token, &json!({"urls": {"apiUrl": "https://jenkins.example.com/jenkins/", "docs": "https://jenkins.example.com/wiki/ci"}}))
         .await;
     let urls: Value = urls.json().await.expect("json");
-    assert_eq!(urls["urls"]["docs"], "https://wiki.example.com/ci");
+    assert_eq!(urls["urls"]["docs"], "https://jenkins.example.com/wiki/ci");
     assert_eq!(app.get_json(&location).await, urls);
 
     let listed = app.get_json("/api/v1/integrations").await;

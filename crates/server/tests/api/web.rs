@@ -289,7 +289,13 @@ async fn the_api_keeps_its_answers_and_headers() {
 
     let docs = app.get("/api/docs/", None).await;
     assert_eq!(docs.status(), StatusCode::OK);
-    assert!(header(&docs, "content-security-policy").is_empty());
+    // The docs' own policy, not the web app's.
+    let docs_policy = header(&docs, "content-security-policy");
+    assert!(
+        docs_policy.contains("frame-ancestors 'none'"),
+        "{docs_policy}"
+    );
+    assert!(!docs_policy.contains("wasm-unsafe-eval"), "{docs_policy}");
     assert!(header(&docs, "content-type").starts_with("text/html"));
     assert!(!docs.text().await.expect("body").contains("wasmBindings"));
 

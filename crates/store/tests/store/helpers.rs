@@ -140,6 +140,7 @@ pub fn new_run(integration_id: &str, pipeline_id: &str, now: DateTime<Utc>) -> N
         pipeline_id: pipeline_id.to_owned(),
         integration_id: integration_id.to_owned(),
         parameters: BTreeMap::from([("ENV".to_owned(), serde_json::json!("staging"))]),
+        secret_values: Vec::new(),
         handle_json: r#"{"pipeline_path":"deploy","queue_ref":"17","build_ref":null}"#.to_owned(),
         triggered_by: "alice".to_owned(),
         now,

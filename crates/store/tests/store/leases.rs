@@ -160,7 +160,7 @@ fn new_urls_or_credentials_make_an_integration_untested(backend: Backend) {
     let moved = update(UpdateIntegrationRequest {
         urls: Some(BTreeMap::from([(
             "apiUrl".to_owned(),
-            "https://jenkins.example.com/".to_owned(),
+            "https://ci.example.com/jenkins/".to_owned(),
         )])),
         ..Default::default()
     });

@@ -9,7 +9,46 @@ on_both_backends!(
     runs_list_newest_first_page_by_page_and_by_filter,
     a_run_needs_its_pipeline_under_its_integration,
     neighbours_are_the_pipelines_other_active_or_recent_runs,
+    a_runs_password_values_are_kept_sealed_for_its_log,
 );
+
+/// The values of a run's password parameters are kept (sealed, bound to the run) only so
+/// that its served log can mask them; they survive re-sealing.
+fn a_runs_password_values_are_kept_sealed_for_its_log(backend: Backend) {
+    use secrecy::{ExposeSecret, SecretString};
+    let store = store(backend);
+    let jenkins = create_integration(&store, "Jenkins");
+    store
+        .apply_discovery(&jenkins.id, &[found("platform/deploy")], at(0))
+        .expect("sync");
+    let deploy = pipeline_id(&store, &jenkins.id, "platform/deploy");
+    let mut with_secret = new_run(&jenkins.id, &deploy, at(1));
+    with_secret.secret_values = vec![
+        SecretString::from("hunter2-deploy"),
+        SecretString::from("second value"),
+    ];
+    let run = store.create_run(&with_secret).expect("create");
+    let plain = store
+        .create_run(&new_run(&jenkins.id, &deploy, at(2)))
+        .expect("create");
+    let opened = |id: &str| -> Vec<String> {
+        let (active, secrets) = store.run_for_log(id).expect("run for its log");
+        assert_eq!(active.id, id);
+        secrets
+            .iter()
+            .map(|secret| secret.expose_secret().to_owned())
+            .collect()
+    };
+    assert_eq!(opened(&run.id), ["hunter2-deploy", "second value"]);
+    assert!(opened(&plain.id).is_empty());
+    let (_, runs) = store.reseal_all().expect("re-seal");
+    assert_eq!(runs, 1);
+    assert_eq!(opened(&run.id), ["hunter2-deploy", "second value"]);
+    assert!(matches!(
+        store.run_for_log("no-such-run"),
+        Err(StoreError::NotFound(Subject::Run))
+    ));
+}
 
 /// What recovering a cut-short trigger compares against: the other runs of the same pipeline
 /// that are active or were recorded since a time — not the run itself, not another

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use leptos::prelude::*;
 use switchboard_domain::check::TestDraftRequest;
 use switchboard_domain::integration::{
-    CreateIntegrationRequest, CredentialView, Integration, UpdateIntegrationRequest,
+    CreateIntegrationRequest, CredentialView, CurrentSettings, Integration,
+    UpdateIntegrationRequest,
 };
 use switchboard_domain::tools::{APPROVED_TOOLS, FieldSpec, ToolSpec, find_tool};
 use switchboard_domain::{FieldError, FieldErrorCode};
@@ -42,6 +43,8 @@ pub(super) struct Form {
     pub(super) credentials: RwSignal<Vec<CredentialInput>>,
     pub(super) etag: RwSignal<Option<String>>,
     pub(super) original_name: RwSignal<String>,
+    /// The URLs as stored: stored secrets stay with their origins.
+    pub(super) original_urls: RwSignal<BTreeMap<String, String>>,
 }
 
 impl Form {
@@ -55,6 +58,7 @@ impl Form {
             credentials: RwSignal::new(Vec::new()),
             etag: RwSignal::new(None),
             original_name: RwSignal::new(String::new()),
+            original_urls: RwSignal::new(BTreeMap::new()),
         };
         form.set_tool(tool);
         form
@@ -99,6 +103,7 @@ impl Form {
         self.set_tool(tool);
         self.name.set(integration.name.clone());
         self.original_name.set(integration.name.clone());
+        self.original_urls.set(integration.urls.clone());
         self.etag.set(etag);
         for (spec, value) in self.fixed_urls.get_untracked() {
             value.set(integration.urls.get(spec.key).cloned().unwrap_or_default());
@@ -231,20 +236,23 @@ impl Form {
             )
         } else {
             let (request, duplicates) = self.update_request();
-            let stored: Vec<&'static str> = self
-                .credentials
-                .get()
-                .into_iter()
-                .filter(|input| {
-                    if input.spec.secret {
-                        input.configured.get()
-                    } else {
-                        input.original.get().is_some()
-                    }
-                })
-                .map(|input| input.spec.key)
-                .collect();
-            let parsed = request.parse(tool, &|key| stored.contains(&key));
+            let current = CurrentSettings {
+                urls: self.original_urls.get(),
+                filled: self
+                    .credentials
+                    .get()
+                    .into_iter()
+                    .filter(|input| {
+                        if input.spec.secret {
+                            input.configured.get()
+                        } else {
+                            input.original.get().is_some()
+                        }
+                    })
+                    .map(|input| input.spec.key.to_owned())
+                    .collect(),
+            };
+            let parsed = request.parse(tool, &current);
             (
                 parsed.err().map(|e| e.into_errors()).unwrap_or_default(),
                 duplicates,

@@ -409,7 +409,13 @@ impl<T: ToolHarness> Contract<T> {
                 "{}: the offset went back from {offset} to {next}",
                 self.at(step)
             );
-            text.push_str(piece["text"].as_str().unwrap_or_default());
+            let piece_text = piece["text"].as_str().unwrap_or_default();
+            assert!(
+                !piece_text.contains("\u{1b}[8mha:"),
+                "{}: a console note in the log: {piece_text:?}",
+                self.at(step)
+            );
+            text.push_str(piece_text);
             offset = next;
             if piece["complete"] == true {
                 return (text, offset);

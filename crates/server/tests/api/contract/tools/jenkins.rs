@@ -20,6 +20,8 @@ pub fn sim_config(quiet_period_ms: u64) -> jenkins_sim::Config {
     ];
     serde_json::from_value(json!({
         "version": "2.516.1",
+        // As 2.516.1 streams logs: with encoded console notes, which runs' logs never show.
+        "console_notes": true,
         "quiet_period_ms": quiet_period_ms,
         "executors": 4,
         "users": [
