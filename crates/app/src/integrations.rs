@@ -242,6 +242,7 @@ impl Switchboard {
             // A stored secret goes only to the origins it was saved with: when the draft's
             // URLs lead elsewhere, the caller enters the secrets again.
             let moved = origin_move(
+                tool,
                 &opened.urls,
                 request
                     .urls

@@ -12,7 +12,6 @@
 mod error;
 mod idempotency;
 mod integrations;
-pub mod log_mask;
 pub mod monitor;
 pub mod page_cache;
 pub mod paging;

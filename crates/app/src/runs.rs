@@ -1,13 +1,12 @@
 //! Runs: list, read, read the log, cancel.
 
 use secrecy::ExposeSecret;
-use switchboard_connectors::{LogOffsets, RunHandle};
+use switchboard_connectors::{LogMask, RunHandle};
 use switchboard_domain::ids::RunId;
 use switchboard_domain::pipeline::{LogChunk, Run, RunPage, RunStatus};
 use switchboard_domain::user::Role;
 use switchboard_store::RunQuery;
 
-use crate::log_mask::LogMask;
 use crate::paging::{after, encode_cursor, page_size};
 use crate::{AppError, AppResult, Principal, Switchboard, blocking};
 
@@ -46,7 +45,8 @@ impl Switchboard {
 
     /// A run's log from `offset` on, from its tool; `complete` once the run has ended and the
     /// tool has no more. The run's password parameters and the integration's secrets are
-    /// masked wherever the build printed them ([`LogMask`]).
+    /// masked wherever the build printed them ([`LogMask`], applied by the connector in the
+    /// tool's own offsets).
     pub async fn read_log(&self, id: &RunId, offset: u64) -> AppResult<LogChunk> {
         let store = self.store.clone();
         let run_id = id.to_string();
@@ -63,23 +63,21 @@ impl Switchboard {
             });
         }
         let (tool, target) = self.tooling.target(&active.integration_id).await?;
-        let piece = self
-            .tooling
-            .connector(&tool)?
-            .log(&target, &handle, offset)
-            .await
-            .map_err(AppError::Tool)?;
         let mask = LogMask::new(
             run_secrets
                 .iter()
                 .chain(target.secrets.values())
                 .map(|secret| secret.expose_secret()),
         );
-        let cut_anywhere = piece.more && piece.offsets == LogOffsets::Bytes;
-        let (text, held) = mask.apply(&piece.text, cut_anywhere);
+        let piece = self
+            .tooling
+            .connector(&tool)?
+            .log(&target, &handle, offset, &mask)
+            .await
+            .map_err(AppError::Tool)?;
         Ok(LogChunk {
-            text,
-            next_offset: piece.next_offset.saturating_sub(held as u64).max(offset),
+            text: piece.text,
+            next_offset: piece.next_offset,
             complete: !piece.more && !active.status.is_active(),
         })
     }

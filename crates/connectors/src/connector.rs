@@ -17,6 +17,7 @@ pub use switchboard_domain::pipeline::DiscoveredPipeline;
 use switchboard_domain::pipeline::{ParameterDefinition, ParameterValue, RunStatus};
 
 use crate::ConnectorError;
+use crate::log_filter::LogMask;
 
 /// A boxed future, so that [`Connector`] can be used as a trait object.
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -118,18 +119,6 @@ pub struct LogPiece {
     /// `true` while the build may still write (or has not started yet); `false` once
     /// `text` reaches the end of the finished log.
     pub more: bool,
-    /// What the offsets count, and so where a piece can end.
-    pub offsets: LogOffsets,
-}
-
-/// What a tool's log offsets count.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LogOffsets {
-    /// Bytes (Jenkins): a piece can end anywhere, even inside a word, and the next read can
-    /// start at any byte before `next_offset`.
-    Bytes,
-    /// Whole lines (Buildbot): a piece always ends at the end of a line.
-    Lines,
 }
 
 /// What Switchboard asks of an approved tool.
@@ -175,12 +164,15 @@ pub trait Connector: Send + Sync {
         handle: &'a RunHandle,
     ) -> BoxFuture<'a, Result<RunState, ConnectorError>>;
 
-    /// The log from `offset` on; empty (with `more`) while the run has no build yet.
+    /// The log from `offset` on; empty (with `more`) while the run has no build yet. What
+    /// `mask` names never shows, and nor do a tool's own markup (Jenkins' console notes): see
+    /// [`crate::log_filter`].
     fn log<'a>(
         &'a self,
         target: &'a Target,
         handle: &'a RunHandle,
         offset: u64,
+        mask: &'a LogMask,
     ) -> BoxFuture<'a, Result<LogPiece, ConnectorError>>;
 
     /// Takes a queued run out of the queue, or stops a running build.

@@ -49,6 +49,7 @@ mod client;
 mod connector;
 mod error;
 pub mod jenkins;
+pub mod log_filter;
 mod policy;
 mod resolve;
 
@@ -58,9 +59,10 @@ pub use client::{
 };
 pub use connector::{
     BoxFuture, CLOCK_SKEW, ConnectionReport, Connector, Connectors, DiscoveredPipeline, Discovery,
-    LogOffsets, LogPiece, PipelineRef, RunHandle, RunState, Target, Unconfirmed,
+    LogPiece, PipelineRef, RunHandle, RunState, Target, Unconfirmed,
 };
 pub use error::{Category, ConnectorError, display_url};
+pub use log_filter::LogMask;
 pub use policy::{AddressClass, AddressDenied, OutboundPolicy, TrustedRoots, TrustedRootsError};
 pub use resolve::{Addrs, Name, Resolve, Resolving, StaticResolver, SystemResolver};
 

@@ -10,7 +10,9 @@ use std::time::{Duration, Instant};
 
 use support::buildbot::{DEADLINE, admin, assert_no_secret, connector, poll_until, shared};
 use switchboard_connectors::buildbot::{BuildbotConnector, LOG_LINES_PER_READ};
-use switchboard_connectors::{Category, Connector, PipelineRef, RunHandle, RunState, Target};
+use switchboard_connectors::{
+    Category, Connector, LogMask, PipelineRef, RunHandle, RunState, Target,
+};
 use switchboard_domain::pipeline::{ParameterValue, RunStatus};
 
 fn pipeline(name: &str) -> PipelineRef {
@@ -47,7 +49,10 @@ async fn read_log(
     let mut offset = from;
     let mut pieces = Vec::new();
     loop {
-        let piece = connector.log(target, handle, offset).await.expect("log");
+        let piece = connector
+            .log(target, handle, offset, &LogMask::default())
+            .await
+            .expect("log");
         assert!(piece.next_offset >= offset, "offsets never go back");
         offset = piece.next_offset;
         let more = piece.more;
@@ -167,7 +172,7 @@ async fn a_build_with_parameters_succeeds_and_its_log_reads_to_the_end_without_p
     // Past the end: nothing, and no more.
     let end = pieces.last().map(|(_, end, _)| *end).expect("pieces");
     let past = connector
-        .log(&admin, &state.handle, end)
+        .log(&admin, &state.handle, end, &LogMask::default())
         .await
         .expect("log");
     assert_eq!(
@@ -215,14 +220,20 @@ async fn a_queued_request_is_cancelled_and_a_running_build_stopped() {
     assert_eq!(queued.status, RunStatus::Queued, "{queued:?}");
     assert_eq!(queued.detail.as_deref(), Some("Waiting for a worker"));
     assert!(queued.build_number.is_none());
-    let piece = connector.log(&admin, &second, 0).await.expect("log");
+    let piece = connector
+        .log(&admin, &second, 0, &LogMask::default())
+        .await
+        .expect("log");
     assert_eq!((piece.text.as_str(), piece.more), ("", true));
 
     connector.cancel(&admin, &second).await.expect("cancelled");
     let cancelled = poll_until(&connector, &admin, &second, |s| !s.status.is_active()).await;
     assert_eq!(cancelled.status, RunStatus::Cancelled, "{cancelled:?}");
     assert!(cancelled.build_number.is_none(), "never built");
-    let piece = connector.log(&admin, &second, 0).await.expect("log");
+    let piece = connector
+        .log(&admin, &second, 0, &LogMask::default())
+        .await
+        .expect("log");
     assert_eq!((piece.text.as_str(), piece.more), ("", false));
     // Cancelling again changes nothing.
     connector.cancel(&admin, &second).await.expect("still fine");
@@ -254,7 +265,7 @@ async fn a_running_build_is_stopped_and_its_log_ends() {
     let mut offset = 0;
     while !text.contains("sleeping") {
         let piece = connector
-            .log(&admin, &running.handle, offset)
+            .log(&admin, &running.handle, offset, &LogMask::default())
             .await
             .expect("log");
         assert!(piece.more, "the build is running");

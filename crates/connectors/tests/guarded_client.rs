@@ -188,6 +188,50 @@ async fn metadata_and_link_local_names_are_refused_even_when_private_is_allowed(
     }
 }
 
+/// 169.254.169.254 stays refused in every IPv6 spelling that carries it: compatible, mapped,
+/// NAT64 (well-known and local-use prefixes), 6to4, Teredo (as server or, inverted, client).
+#[tokio::test]
+async fn ipv6_spellings_of_the_metadata_address_are_refused() {
+    for address in [
+        "::a9fe:a9fe",
+        "::ffff:169.254.169.254",
+        "64:ff9b::a9fe:a9fe",
+        "64:ff9b:1::a9fe:a9fe",
+        "2002:a9fe:a9fe::1",
+        "2001:0:a9fe:a9fe::1",
+        "2001:0:808:808::5601:5601",
+    ] {
+        let resolver = StaticResolver::new().with("inside.test", &[ip(address)]);
+        let (client, _) = client_with(policy(), resolver);
+        let by_name = get(&client, "http://inside.test/")
+            .await
+            .expect_err(address);
+        assert_eq!(
+            by_name.category,
+            Category::InvalidUrl,
+            "{address}: {by_name:?}"
+        );
+        assert!(
+            by_name.message.contains("metadata"),
+            "{address}: {by_name:?}"
+        );
+
+        let (client, _) = client_with(policy(), StaticResolver::new());
+        let literal = get(&client, &format!("http://[{address}]/"))
+            .await
+            .expect_err(address);
+        assert_eq!(
+            literal.category,
+            Category::InvalidUrl,
+            "{address}: {literal:?}"
+        );
+        assert!(
+            literal.message.contains("metadata"),
+            "{address}: {literal:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn private_names_follow_the_policy() {
     let listener = TestServer::respond(|_| http("200 OK", &[], "reached")).await;

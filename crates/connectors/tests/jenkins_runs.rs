@@ -15,7 +15,7 @@ use support::jenkins::{
 };
 use switchboard_connectors::jenkins::JenkinsConnector;
 use switchboard_connectors::{
-    Category, Connector, Method, PipelineRef, RunHandle, RunState, Target,
+    Category, Connector, LogMask, Method, PipelineRef, RunHandle, RunState, Target,
 };
 use switchboard_domain::pipeline::{ParameterDefinition, ParameterType, ParameterValue, RunStatus};
 
@@ -111,7 +111,10 @@ async fn read_log(
     let mut offset = from;
     let mut pieces = Vec::new();
     loop {
-        let piece = connector.log(target, handle, offset).await.expect("log");
+        let piece = connector
+            .log(target, handle, offset, &LogMask::default())
+            .await
+            .expect("log");
         assert!(piece.next_offset >= offset, "offsets never go back");
         offset = piece.next_offset;
         pieces.push((piece.text, piece.more));
@@ -281,7 +284,10 @@ async fn a_queued_run_is_taken_out_of_the_queue() {
         "{queued:?}"
     );
     assert_eq!(queued.build_number, None);
-    let piece = connector.log(&target, &handle, 0).await.expect("log");
+    let piece = connector
+        .log(&target, &handle, 0, &LogMask::default())
+        .await
+        .expect("log");
     assert_eq!(
         (piece.text.as_str(), piece.next_offset, piece.more),
         ("", 0, true),
@@ -364,7 +370,7 @@ async fn the_log_read_piece_by_piece_is_the_whole_log() {
     })
     .await;
     let first = connector
-        .log(&target, &running.handle, 0)
+        .log(&target, &running.handle, 0, &LogMask::default())
         .await
         .expect("log");
     assert!(first.more, "still building");
@@ -540,7 +546,7 @@ async fn refusals_have_their_categories_and_hints() {
         .expect_err("no build 99");
     assert_eq!(error.category, Category::NotFound, "{error:?}");
     let error = connector
-        .log(&admin, &missing_build, 0)
+        .log(&admin, &missing_build, 0, &LogMask::default())
         .await
         .expect_err("no build 99");
     assert_eq!(error.category, Category::NotFound, "{error:?}");

@@ -428,32 +428,34 @@ pub fn origin_of(raw: &str) -> Option<String> {
     origin.is_tuple().then(|| origin.ascii_serialization())
 }
 
-/// A URL of an integration that now points at an origin none of its URLs pointed at before.
+/// One of a tool's own URLs that now points at another origin than it did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OriginMove {
     pub from: String,
     pub to: String,
 }
 
-/// Whether `after` sends requests to an origin that none of `before` did. A stored secret
-/// was entered for the origins it was saved with; it is never carried to another one. A new
-/// path on the same origin, or URLs trading places between the old origins, is no move.
+/// Whether `after` points one of `tool`'s own URLs (the registry's URL fields, the ones a
+/// connector sends credentials to) at another origin than the same URL had in `before`. A
+/// stored secret was entered for those origins; it is never carried to another one. A new
+/// path on the same origin is no move; extra URLs (links for people) never receive
+/// credentials and do not count.
 pub fn origin_move<'a>(
+    tool: &ToolSpec,
     before: &BTreeMap<String, String>,
     after: impl IntoIterator<Item = (&'a str, &'a str)>,
 ) -> Option<OriginMove> {
-    let known: BTreeSet<String> = before.values().filter_map(|raw| origin_of(raw)).collect();
     after.into_iter().find_map(|(key, raw)| {
+        tool.url_field(key)?;
         let to = origin_of(raw)?;
-        if known.contains(&to) {
-            return None;
+        let from = before.get(key).and_then(|old| origin_of(old));
+        match from {
+            Some(from) if from == to => None,
+            from => Some(OriginMove {
+                from: from.unwrap_or_else(|| "nowhere".to_owned()),
+                to,
+            }),
         }
-        let from = before
-            .get(key)
-            .and_then(|old| origin_of(old))
-            .or_else(|| known.iter().next().cloned())
-            .unwrap_or_default();
-        Some(OriginMove { from, to })
     })
 }
 
@@ -501,6 +503,7 @@ impl UpdateIntegrationRequest {
         check_required_credentials(tool, &stored, &self.credentials, &credentials, &mut errors);
         if let Some(raw_urls) = &self.urls
             && let Some(moved) = origin_move(
+                tool,
                 &current.urls,
                 raw_urls
                     .iter()
@@ -869,11 +872,14 @@ mod tests {
 
     #[test]
     fn origins_compare_scheme_host_and_port() {
-        let before = BTreeMap::from([(
-            "apiUrl".to_owned(),
-            "https://ci.example/jenkins/".to_owned(),
-        )]);
-        let moved = |raw: &str| origin_move(&before, [("apiUrl", raw)]);
+        let before = BTreeMap::from([
+            (
+                "apiUrl".to_owned(),
+                "https://ci.example/jenkins/".to_owned(),
+            ),
+            ("docs".to_owned(), "https://wiki.example/ci".to_owned()),
+        ]);
+        let moved = |raw: &str| origin_move(&JENKINS, &before, [("apiUrl", raw)]);
         assert_eq!(moved("https://ci.example/other/path"), None);
         assert_eq!(moved("https://CI.example:443/"), None);
         for elsewhere in [
@@ -888,6 +894,13 @@ mod tests {
         }
         // Unparseable URLs are refused by their own rule, not taken for a move.
         assert_eq!(moved("not a url"), None);
+        // The API URL may not take the origin of an extra URL (a link for people) …
+        assert!(moved("https://wiki.example/jenkins/").is_some());
+        // … and extra URLs never receive credentials: they go where they like.
+        assert_eq!(
+            origin_move(&JENKINS, &before, [("docs", "https://elsewhere.example/")]),
+            None
+        );
     }
 
     #[test]

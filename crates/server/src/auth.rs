@@ -77,19 +77,13 @@ impl SessionKeys {
             return Ok(secret.clone());
         }
         let path = data_dir.join("session.key");
+        if let Some(secret) = read_session_key(&path)? {
+            return Ok(secret);
+        }
+        // Created under the file's lock; whoever waited finds the key the first one wrote.
         let _lock = key_file::lock(&path)?;
-        match std::fs::read_to_string(&path) {
-            Ok(text) if text.trim().len() >= 32 => {
-                return Ok(SecretString::from(text.trim().to_owned()));
-            }
-            Ok(_) => {
-                return Err(std::io::Error::other(format!(
-                    "{} is shorter than 32 characters",
-                    path.display()
-                )));
-            }
-            Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
-            Err(_) => {}
+        if let Some(secret) = read_session_key(&path)? {
+            return Ok(secret);
         }
         let bytes: [u8; 48] = random_bytes().map_err(std::io::Error::other)?;
         let secret = URL_SAFE_NO_PAD.encode(bytes);
@@ -116,6 +110,19 @@ impl SessionKeys {
         jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
             .ok()
             .map(|data| (data.claims.sub, data.claims.sep))
+    }
+}
+
+/// The session key in `path`, `None` if there is no file.
+fn read_session_key(path: &Path) -> std::io::Result<Option<SecretString>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().len() >= 32 => Ok(Some(SecretString::from(text.trim().to_owned()))),
+        Ok(_) => Err(std::io::Error::other(format!(
+            "{} is shorter than 32 characters",
+            path.display()
+        ))),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
     }
 }
 

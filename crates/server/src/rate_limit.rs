@@ -32,7 +32,7 @@ pub struct LoginLimiter {
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 enum Key {
-    Pair(String, String),
+    Pair([u8; 16], String),
     Address(String),
 }
 
@@ -52,11 +52,16 @@ impl LoginLimiter {
         }
     }
 
+    /// The user name is kept as a digest: bounded in size whatever a client sends.
     fn keys(username: &str, address: &str) -> (Key, Key) {
-        (
-            Key::Pair(username.trim().to_lowercase(), address.to_owned()),
-            Key::Address(address.to_owned()),
-        )
+        let name = ring::digest::digest(
+            &ring::digest::SHA256,
+            username.trim().to_lowercase().as_bytes(),
+        );
+        let mut name_key = [0u8; 16];
+        name_key.copy_from_slice(&name.as_ref()[..16]);
+        let address: String = address.chars().take(64).collect();
+        (Key::Pair(name_key, address.clone()), Key::Address(address))
     }
 
     fn free(&self, key: &Key) -> u32 {
@@ -129,10 +134,17 @@ impl LoginLimiter {
         }
     }
 
-    /// Makes room: drops what is forgotten anyway, then the least recently failed half.
+    /// Makes room: drops what is forgotten anyway, then what holds nobody back now (a flood
+    /// of fresh keys must not wipe out the waits it is subject to), and only then the least
+    /// recently failed half.
     fn forget_oldest(&self, failures: &mut HashMap<Key, Failures>, now: Instant) {
         let forget_after = self.limits.forget_after;
         failures.retain(|_, seen| now.saturating_duration_since(seen.last) < forget_after);
+        if failures.len() + 2 > MAX_KEYS {
+            failures.retain(|key, seen| {
+                self.wait_after(key, seen.count) > now.saturating_duration_since(seen.last)
+            });
+        }
         if failures.len() + 2 > MAX_KEYS {
             let mut lasts: Vec<Instant> = failures.values().map(|seen| seen.last).collect();
             let middle = lasts.len() / 2;
@@ -312,23 +324,36 @@ impl TrustedProxies {
             && let Some(header) = forwarded_for
         {
             for hop in header.rsplit(',').map(str::trim) {
-                match hop
-                    .trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .parse::<IpAddr>()
-                {
-                    Ok(ip) if self.contains(ip) => client = ip,
-                    Ok(ip) => {
+                match parse_hop(hop) {
+                    Some(ip) if self.contains(ip) => client = ip,
+                    Some(ip) => {
                         client = ip;
                         break;
                     }
                     // What the trusted proxy passed on cannot be read: keep the last good hop.
-                    Err(_) => break,
+                    None => break,
                 }
             }
         }
         display(client)
     }
+}
+
+/// An `X-Forwarded-For` hop: `a.b.c.d`, `a.b.c.d:port`, an IPv6 address, or `[v6]:port`.
+fn parse_hop(hop: &str) -> Option<IpAddr> {
+    hop.parse::<IpAddr>()
+        .ok()
+        .or_else(|| {
+            hop.parse::<std::net::SocketAddr>()
+                .ok()
+                .map(|addr| addr.ip())
+        })
+        .or_else(|| {
+            hop.trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<IpAddr>()
+                .ok()
+        })
 }
 
 fn in_network(ip: IpAddr, network: IpAddr, bits: u8) -> bool {
@@ -494,6 +519,14 @@ mod tests {
             "the last hop that is not a proxy: what comes before it the client wrote"
         );
         assert_eq!(proxies.client_address(peer, Some("garbage")), "127.0.0.1");
+        assert_eq!(
+            proxies.client_address(peer, Some("203.0.113.9:51234")),
+            "203.0.113.9"
+        );
+        assert_eq!(
+            proxies.client_address(peer, Some("[2001:db8::1]:443")),
+            "2001:db8::/64"
+        );
         assert_eq!(
             proxies.client_address(Some("192.0.2.1".parse().expect("ip")), Some("203.0.113.9")),
             "192.0.2.1",

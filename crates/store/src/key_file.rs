@@ -44,9 +44,15 @@ pub fn lock(path: &Path) -> io::Result<KeyFileLock> {
 /// Replaces the file at `path` with `contents` (mode 0600), all or nothing. Call it with the
 /// file's [`lock`] held.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let temporary = sibling(path, &format!(".{}.tmp", std::process::id()));
+    // A fresh name, created new: nothing planted at a predictable name (a link, a file with
+    // other permissions) is ever written through.
+    let mut nonce = [0u8; 8];
+    ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut nonce)
+        .map_err(|_| io::Error::other("no randomness for a temporary file name"))?;
+    let suffix: String = nonce.iter().map(|byte| format!("{byte:02x}")).collect();
+    let temporary = sibling(path, &format!(".{suffix}.tmp"));
     let mut options = OpenOptions::new();
-    options.write(true).create(true).truncate(true);
+    options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let written = options.open(&temporary).and_then(|mut file| {

@@ -351,7 +351,6 @@ impl Store {
         Ok((items, next))
     }
 
-    /// What it takes to poll or cancel a run, whatever its status.
     /// What it takes to read a run's log: the run as [`Store::run_handle`] gives it, and the
     /// values its log must never show (its password parameters), opened.
     pub fn run_for_log(&self, id: &str) -> StoreResult<(ActiveRun, Vec<SecretString>)> {
@@ -426,6 +425,7 @@ impl Store {
         Ok(count)
     }
 
+    /// What it takes to poll or cancel a run, whatever its status.
     pub fn run_handle(&self, id: &str) -> StoreResult<ActiveRun> {
         let mut conn = self.conn()?;
         runs::table

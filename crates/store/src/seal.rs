@@ -162,12 +162,15 @@ impl Sealer {
 
     /// Uses the key file at `path`, creating it with one fresh key (mode 0600) if absent —
     /// under the file's lock, so that of two processes starting at once one creates the key
-    /// and the other reads it.
+    /// and the other reads it. An existing file is only read (no lock: the data directory
+    /// may be read-only).
     pub fn from_key_file(path: &Path) -> Result<Self, SealError> {
-        let _lock = key_file::lock(path).map_err(key_file_error(path))?;
         if !path.exists() {
-            let key = MasterKey::generate()?;
-            write_key_file(path, &Keyring::new(key, Vec::new()))?;
+            let _lock = key_file::lock(path).map_err(key_file_error(path))?;
+            if !path.exists() {
+                let key = MasterKey::generate()?;
+                write_key_file(path, &Keyring::new(key, Vec::new()))?;
+            }
         }
         Ok(Self::new(
             KeySource::File(path.to_owned()),

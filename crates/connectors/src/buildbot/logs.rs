@@ -24,7 +24,7 @@ use serde::Deserialize;
 use super::discover::{BuildNode, RETRY};
 use super::runs::{build, request_builds};
 use super::{About, Session};
-use crate::connector::{LogOffsets, LogPiece, RunHandle};
+use crate::connector::{LogPiece, RunHandle};
 use crate::{Category, ConnectorError};
 
 /// At most this many lines per [`log`](crate::Connector::log) call.
@@ -124,7 +124,6 @@ fn empty(offset: u64, more: bool) -> LogPiece {
         text: String::new(),
         next_offset: offset,
         more,
-        offsets: LogOffsets::Lines,
     }
 }
 
@@ -306,7 +305,6 @@ pub(super) async fn log(
         text,
         next_offset: position,
         more: !finished || !reached_end,
-        offsets: LogOffsets::Lines,
     })
 }
 

@@ -47,7 +47,7 @@ use crate::connector::{
     BoxFuture, ConnectionReport, Connector, Discovery, LogPiece, PipelineRef, RunHandle, RunState,
     Target, Unconfirmed,
 };
-use crate::{BaseUrl, Category, ConnectorError, Credentials, GuardedClient};
+use crate::{BaseUrl, Category, ConnectorError, Credentials, GuardedClient, LogMask};
 use switchboard_domain::pipeline::ParameterValue;
 
 pub use discover::LAST_BUILDS_WINDOW;
@@ -199,10 +199,15 @@ impl Connector for BuildbotConnector {
         target: &'a Target,
         handle: &'a RunHandle,
         offset: u64,
+        mask: &'a LogMask,
     ) -> BoxFuture<'a, Result<LogPiece, ConnectorError>> {
-        Box::pin(
-            async move { logs::log(&self.session(target)?, &self.step_logs, handle, offset).await },
-        )
+        Box::pin(async move {
+            // Pieces end at a line's end: a single-line value is never cut.
+            let mut piece =
+                logs::log(&self.session(target)?, &self.step_logs, handle, offset).await?;
+            piece.text = mask.mask_lines(&piece.text);
+            Ok(piece)
+        })
     }
 
     fn cancel<'a>(

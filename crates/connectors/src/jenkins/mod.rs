@@ -13,7 +13,6 @@
 //! often differs from the integration URL.
 
 mod discover;
-mod notes;
 mod recover;
 mod runs;
 
@@ -28,7 +27,7 @@ use crate::connector::{
     Target, Unconfirmed,
 };
 use crate::{
-    BaseUrl, Category, ConnectorError, Credentials, GuardedClient, Method, OriginClient,
+    BaseUrl, Category, ConnectorError, Credentials, GuardedClient, LogMask, Method, OriginClient,
     OutboundRequest, OutboundResponse, display_url,
 };
 use switchboard_domain::pipeline::ParameterValue;
@@ -147,8 +146,9 @@ impl Connector for JenkinsConnector {
         target: &'a Target,
         handle: &'a RunHandle,
         offset: u64,
+        mask: &'a LogMask,
     ) -> BoxFuture<'a, Result<LogPiece, ConnectorError>> {
-        Box::pin(async move { runs::log(&self.session(target)?, handle, offset).await })
+        Box::pin(async move { runs::log(&self.session(target)?, handle, offset, mask).await })
     }
 
     fn cancel<'a>(

@@ -13,9 +13,9 @@ use serde::Deserialize;
 use switchboard_domain::pipeline::{ParameterType, ParameterValue, RunStatus};
 
 use super::discover::{BuildNode, status_of_result};
-use super::notes::strip_console_notes;
 use super::{About, Session, job_path, refusal, scrub};
-use crate::connector::{LogOffsets, LogPiece, PipelineRef, RunHandle, RunState};
+use crate::connector::{LogPiece, PipelineRef, RunHandle, RunState};
+use crate::log_filter::{LogMask, render_bytes};
 use crate::{Category, ConnectorError, Credentials, Method, display_url, header};
 
 /// How many of a job's newest builds are searched for a forgotten queue item's build.
@@ -333,19 +333,21 @@ pub(super) async fn log(
     session: &Session,
     handle: &RunHandle,
     offset: u64,
+    mask: &LogMask,
 ) -> Result<LogPiece, ConnectorError> {
     let Some(build_ref) = &handle.build_ref else {
         return Ok(LogPiece {
             text: String::new(),
             next_offset: offset,
             more: true,
-            offsets: LogOffsets::Bytes,
         });
     };
     let number = build_number(handle, build_ref)?;
     let full_path = handle.pipeline_path.as_str();
+    // From a little earlier than asked, so that a value the offset cuts is masked whole.
+    let start = offset.saturating_sub(mask.look_behind() as u64);
     let path = format!(
-        "{}{number}/logText/progressiveText?start={offset}",
+        "{}{number}/logText/progressiveText?start={start}",
         job_path(full_path)?
     );
     let answer = session
@@ -355,42 +357,35 @@ pub(super) async fn log(
         answer.body(),
         answer.header("x-text-size"),
         answer.header("x-more-data"),
+        start,
         offset,
+        mask,
     ))
 }
 
-/// A piece from a `progressiveText` answer: its body and its `X-Text-Size` and
-/// `X-More-Data` headers.
+/// A piece from a `progressiveText` answer read from byte `start` — its body and its
+/// `X-Text-Size` and `X-More-Data` headers — shown from byte `offset` on.
 fn log_piece(
     body: &[u8],
     text_size: Option<&str>,
     more_data: Option<&str>,
+    start: u64,
     offset: u64,
+    mask: &LogMask,
 ) -> LogPiece {
-    let mut next_offset = text_size
-        .and_then(|size| size.trim().parse::<u64>().ok())
-        .unwrap_or_else(|| offset.saturating_add(body.len() as u64));
     let more = more_data.is_some_and(|v| v.trim().eq_ignore_ascii_case("true"));
-    // The offset is in bytes, so a piece can end inside a character that is still being
-    // written; that tail is left for the next read instead of being mangled here.
-    let complete = match std::str::from_utf8(body) {
-        Ok(_) => body.len(),
-        Err(e) if e.error_len().is_none() => e.valid_up_to(),
-        Err(_) => body.len(),
+    let size = text_size.and_then(|size| size.trim().parse::<u64>().ok());
+    // Stapler answers a start beyond the end (a log that was rewritten) from byte 0.
+    let start = match size {
+        Some(size) if size < start => size.saturating_sub(body.len() as u64),
+        _ => start,
     };
-    let held_back = (body.len() - complete) as u64;
-    if held_back > 0 && next_offset >= held_back {
-        next_offset -= held_back;
-    }
-    let text = String::from_utf8_lossy(&body[..complete]);
-    // A note still being written is read again, whole, next time.
-    let (text, held_in_note) = strip_console_notes(&text, more);
-    next_offset = next_offset.saturating_sub(held_in_note as u64);
+    let visible_from = usize::try_from(offset.saturating_sub(start)).unwrap_or(usize::MAX);
+    let piece = render_bytes(body, visible_from, more, mask);
     LogPiece {
-        text,
-        next_offset,
+        text: piece.text,
+        next_offset: start + piece.consumed as u64,
         more,
-        offsets: LogOffsets::Bytes,
     }
 }
 
@@ -463,54 +458,67 @@ mod tests {
 
     #[test]
     fn a_piece_ending_inside_a_character_leaves_it_for_the_next_read() {
+        let none = LogMask::default();
         let log = "ok ✓\n".as_bytes();
         // The first read ends after the first byte of the three-byte check mark.
-        let first = log_piece(&log[..4], Some("4"), Some("true"), 0);
+        let first = log_piece(&log[..4], Some("4"), Some("true"), 0, 0, &none);
         assert_eq!(first.text, "ok ");
         assert_eq!(first.next_offset, 3);
         assert!(first.more);
-        let second = log_piece(&log[3..], Some("7"), None, first.next_offset);
+        let second = log_piece(&log[3..], Some("7"), None, 3, first.next_offset, &none);
         assert_eq!(first.text + &second.text, "ok ✓\n");
         assert_eq!(second.next_offset, 7);
         assert!(!second.more);
     }
 
+    /// As Jenkins 2.516.1 streams it (console notes) and a build that prints its password:
+    /// read by a follower whose reads end at every possible byte, with the reads it would
+    /// make (from the offset each answer gave, less the look-behind).
     #[test]
-    fn console_notes_split_across_reads_never_show_and_no_text_is_lost() {
+    fn notes_and_secrets_split_across_reads_never_show_and_no_text_is_lost() {
+        let mask = LogMask::new(["hunter2-passphrase"]);
         let note = |payload: &str| format!("\u{1b}[8mha:////{payload}\u{1b}[0m");
         let log = format!(
-            "{}Started by user {}Alice ✓\n{}[Pipeline] echo\nDeploying\n{}Finished: SUCCESS\n",
+            "{}Started by user {}Alice ✓\n{}[Pipeline] echo\n+ login -p hunter2-passphrase\n{}Finished: SUCCESS\n",
             note("H4sIAAAAAAAA/5VSTW"),
             note("aGVsbG8gd29ybGQ="),
             note("YWJjZGVm"),
             note("eHl6")
         );
-        let shown = "Started by user Alice ✓\n[Pipeline] echo\nDeploying\nFinished: SUCCESS\n";
+        let shown =
+            "Started by user Alice ✓\n[Pipeline] echo\n+ login -p ********\nFinished: SUCCESS\n";
         let bytes = log.as_bytes();
         let size = bytes.len();
-        // The build has written `cut` bytes when the first read comes, all of it by the second.
+        let read = |written: usize, offset: u64, more: bool| {
+            let start = offset.saturating_sub(mask.look_behind() as u64);
+            let from = usize::try_from(start).expect("offset");
+            log_piece(
+                &bytes[from..written],
+                Some(&written.to_string()),
+                more.then_some("true"),
+                start,
+                offset,
+                &mask,
+            )
+        };
         for cut in 0..=size {
-            let first = log_piece(&bytes[..cut], Some(&cut.to_string()), Some("true"), 0);
-            let from = usize::try_from(first.next_offset).expect("offset");
-            assert!(from <= cut, "cut {cut}: read on from {from}");
-            let second = log_piece(
-                &bytes[from..],
-                Some(&size.to_string()),
-                None,
-                first.next_offset,
-            );
+            let first = read(cut, 0, true);
+            assert!(first.next_offset <= cut as u64, "cut {cut}");
+            let second = read(size, first.next_offset, false);
             assert_eq!(first.text.clone() + &second.text, shown, "cut at {cut}");
             assert_eq!(second.next_offset, size as u64);
-            // A note's remains never show in any piece.
             for piece in [&first.text, &second.text] {
-                assert!(!piece.contains("ha:"), "cut {cut}: {piece:?}");
+                assert!(
+                    !piece.contains("ha:") && !piece.contains("hunt"),
+                    "cut {cut}: {piece:?}"
+                );
             }
         }
     }
 
     #[test]
     fn a_piece_without_a_size_header_ends_where_its_body_does() {
-        let piece = log_piece(b"line\n", None, Some("TRUE"), 10);
+        let piece = log_piece(b"line\n", None, Some("TRUE"), 10, 10, &LogMask::default());
         assert_eq!((piece.next_offset, piece.more), (15, true));
     }
 }

@@ -14,13 +14,17 @@ use crate::rate_limit::whole_seconds;
 
 /// The client's address, from a trusted proxy's `X-Forwarded-For` when there is one.
 fn client_address(req: &HttpRequest, state: &AppState) -> String {
+    // Every header line in order: a proxy may add a line of its own rather than append.
     let forwarded_for = req
         .headers()
-        .get("x-forwarded-for")
-        .and_then(|value| value.to_str().ok());
-    state
-        .trusted_proxies
-        .client_address(req.peer_addr().map(|addr| addr.ip()), forwarded_for)
+        .get_all("x-forwarded-for")
+        .filter_map(|value| value.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(",");
+    state.trusted_proxies.client_address(
+        req.peer_addr().map(|addr| addr.ip()),
+        (!forwarded_for.is_empty()).then_some(forwarded_for.as_str()),
+    )
 }
 
 /// Sign in with a user name and password; returns a bearer token.

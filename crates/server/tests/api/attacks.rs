@@ -308,10 +308,9 @@ async fn links_from_a_tool_stay_on_the_integrations_origins(backend: Backend) {
     }
 
     // The other origin becomes one of the integration's own: its links show.
-    // A URL on a new origin is a move like any other: the token comes again.
+    // An extra URL is a link for people: it never receives the token, so it needs none.
     let with_web = json!({
-        "urls": {"apiUrl": sim.url, "webUrl": "https://jenkins.elsewhere.example/"},
-        "credentials": {"apiToken": ADMIN_TOKEN}
+        "urls": {"apiUrl": sim.url, "webUrl": "https://jenkins.elsewhere.example/"}
     });
     let answer = app
         .patch_json(&format!("/api/v1/integrations/{id}"), token, &with_web)
