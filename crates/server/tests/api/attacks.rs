@@ -25,6 +25,36 @@ on_both_backends!(
     one_user_cannot_make_the_server_work_without_end,
 );
 
+/// A Jenkins simulator run with `config`, and a connected integration of it (its id).
+async fn connected_jenkins(
+    app: &TestApp,
+    config: jenkins_sim::Config,
+) -> (jenkins_sim::Running, String) {
+    let sim = jenkins_sim::start(config, "127.0.0.1:0", "/jenkins")
+        .await
+        .expect("simulator starts");
+    let mut body = jenkins("Jenkins");
+    body["urls"] = json!({"apiUrl": sim.url});
+    body["credentials"] = json!({"username": "admin", "apiToken": ADMIN_TOKEN});
+    let created = app.create(&body).await;
+    assert_eq!(created["status"], "connected", "{created}");
+    let id = created["id"].as_str().expect("id").to_owned();
+    (sim, id)
+}
+
+/// The id of integration `id`'s pipeline at `path`, once discovered.
+async fn pipeline_at(app: &TestApp, id: &str, path: &str) -> String {
+    let pipelines = app
+        .get_json(&format!("/api/v1/pipelines?limit=200&integration_id={id}"))
+        .await;
+    pipelines["items"]
+        .as_array()
+        .and_then(|items| items.iter().find(|p| p["full_path"] == path))
+        .and_then(|p| p["id"].as_str())
+        .unwrap_or_else(|| panic!("no pipeline {path}: {pipelines}"))
+        .to_owned()
+}
+
 /// A listener on loopback that keeps the head of every request it gets and answers 401.
 struct Recorder {
     url: String,
@@ -281,15 +311,7 @@ async fn links_from_a_tool_stay_on_the_integrations_origins(backend: Backend) {
     let token = Some(app.admin_token.as_str());
     let mut config = sim_config(50);
     config.root_url = Some("https://jenkins.elsewhere.example/".into());
-    let sim = jenkins_sim::start(config, "127.0.0.1:0", "/jenkins")
-        .await
-        .expect("simulator starts");
-    let mut body = jenkins("Jenkins");
-    body["urls"] = json!({"apiUrl": sim.url});
-    body["credentials"] = json!({"username": "admin", "apiToken": ADMIN_TOKEN});
-    let created = app.create(&body).await;
-    assert_eq!(created["status"], "connected", "{created}");
-    let id = created["id"].as_str().expect("id").to_owned();
+    let (sim, id) = connected_jenkins(&app, config).await;
     let sync_path = format!("/api/v1/integrations/{id}/sync");
     let listing = format!("/api/v1/pipelines?limit=200&integration_id={id}");
     let sync = || {
@@ -347,14 +369,7 @@ async fn password_parameters_and_secrets_are_masked_in_served_logs(backend: Back
     }))
     .expect("job");
     config.jobs.push(job);
-    let sim = jenkins_sim::start(config, "127.0.0.1:0", "/jenkins")
-        .await
-        .expect("simulator starts");
-    let mut body = jenkins("Jenkins");
-    body["urls"] = json!({"apiUrl": sim.url});
-    body["credentials"] = json!({"username": "admin", "apiToken": ADMIN_TOKEN});
-    let created = app.create(&body).await;
-    let id = created["id"].as_str().expect("id").to_owned();
+    let (_sim, id) = connected_jenkins(&app, config).await;
     let answer = app
         .post_json(
             &format!("/api/v1/integrations/{id}/sync"),
@@ -363,15 +378,7 @@ async fn password_parameters_and_secrets_are_masked_in_served_logs(backend: Back
         )
         .await;
     assert_eq!(answer.status(), StatusCode::OK);
-    let pipelines = app
-        .get_json(&format!("/api/v1/pipelines?limit=200&integration_id={id}"))
-        .await;
-    let pipeline = pipelines["items"]
-        .as_array()
-        .and_then(|items| items.iter().find(|p| p["full_path"] == "secret-deploy"))
-        .and_then(|p| p["id"].as_str())
-        .expect("the job")
-        .to_owned();
+    let pipeline = pipeline_at(&app, &id, "secret-deploy").await;
     let run: Value = app
         .post_json(
             &format!("/api/v1/pipelines/{pipeline}/runs"),
@@ -533,14 +540,7 @@ async fn one_user_cannot_make_the_server_work_without_end(backend: Backend) {
     })
     .await;
     let token = Some(app.admin_token.as_str());
-    let sim = jenkins_sim::start(sim_config(50), "127.0.0.1:0", "/jenkins")
-        .await
-        .expect("simulator starts");
-    let mut body = jenkins("Jenkins");
-    body["urls"] = json!({"apiUrl": sim.url});
-    body["credentials"] = json!({"username": "admin", "apiToken": ADMIN_TOKEN});
-    let created = app.create(&body).await;
-    let id = created["id"].as_str().expect("id").to_owned();
+    let (sim, id) = connected_jenkins(&app, sim_config(50)).await;
     let limited = |answer: reqwest::Response, what: &'static str| async move {
         let retry_after: u64 = answer
             .headers()
@@ -574,15 +574,7 @@ async fn one_user_cannot_make_the_server_work_without_end(backend: Backend) {
     )
     .await;
 
-    let pipelines = app
-        .get_json(&format!("/api/v1/pipelines?limit=200&integration_id={id}"))
-        .await;
-    let nightly = pipelines["items"]
-        .as_array()
-        .and_then(|items| items.iter().find(|p| p["full_path"] == "nightly"))
-        .and_then(|p| p["id"].as_str())
-        .expect("nightly")
-        .to_owned();
+    let nightly = pipeline_at(&app, &id, "nightly").await;
     let trigger = format!("/api/v1/pipelines/{nightly}/runs");
     let mut runs = Vec::new();
     for _ in 0..2 {
