@@ -4,6 +4,10 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchboard_domain::Problem;
+use switchboard_domain::change_request::{
+    ApprovalPolicy, ChangeRequest, ChangeRequestPage, NewComment, NewReview, OpenChangeRequest,
+    ReviseChangeRequest, UpdateApprovalPolicyRequest,
+};
 use switchboard_domain::check::{ConnectionCheck, SyncReport, TestDraftRequest};
 use switchboard_domain::integration::{
     CreateIntegrationRequest, Integration, IntegrationPage, UpdateIntegrationRequest,
@@ -138,10 +142,166 @@ pub async fn update_tool(
     with_body(
         Request::patch(&path).header("If-Match", &version_tag(version)),
         Some(token),
-        &UpdateToolRequest { enabled },
+        &UpdateToolRequest {
+            enabled,
+            business_need: None,
+        },
     )
     .await
     .map(|t| t.value)
+}
+
+/// What a change that may need approval came to.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Saved<T> {
+    /// Applied at once.
+    Applied(T),
+    /// Approval is on: it became this change request (the server answered 202).
+    Requested(Box<ChangeRequest>),
+}
+
+/// Sends a change that the server applies (2xx with `T`) or turns into a request (202).
+async fn send_change<B: Serialize, T: DeserializeOwned>(
+    builder: RequestBuilder,
+    token: &str,
+    body: &B,
+) -> Result<Saved<T>, ApiError> {
+    let request = with_token(builder, Some(token))
+        .json(body)
+        .map_err(|err| ApiError::Network(err.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|err| ApiError::Network(err.to_string()))?;
+    let accepted = response.status() == 202;
+    let (text, _) = read_text(response).await?;
+    let network = |err: serde_json::Error| ApiError::Network(err.to_string());
+    Ok(if accepted {
+        Saved::Requested(Box::new(serde_json::from_str(&text).map_err(network)?))
+    } else {
+        Saved::Applied(serde_json::from_str(&text).map_err(network)?)
+    })
+}
+
+/// Asks for a tool to be switched on: while approval is on, a change request with `why`.
+pub async fn enable_tool(
+    token: &str,
+    id: &str,
+    version: i64,
+    why: Option<String>,
+) -> Result<Saved<Tool>, ApiError> {
+    send_change(
+        Request::patch(&format!("/api/v1/tools/{id}")).header("If-Match", &version_tag(version)),
+        token,
+        &UpdateToolRequest {
+            enabled: true,
+            business_need: why,
+        },
+    )
+    .await
+}
+
+/// Changes the approval policy: at once while approval is off, as a request while on.
+pub async fn update_approval_policy(
+    token: &str,
+    version: i64,
+    request: &UpdateApprovalPolicyRequest,
+) -> Result<Saved<ApprovalPolicy>, ApiError> {
+    send_change(
+        Request::put("/api/v1/approval-policy").header("If-Match", &version_tag(version)),
+        token,
+        request,
+    )
+    .await
+}
+
+pub async fn approval_policy(token: &str) -> Result<ApprovalPolicy, ApiError> {
+    get("/api/v1/approval-policy", token).await.map(|t| t.value)
+}
+
+/// One page of change requests; `filter` is the query (e.g. `reviewable_by=me`).
+pub async fn list_change_requests(
+    token: &str,
+    filter: &str,
+) -> Result<ChangeRequestPage, ApiError> {
+    get(
+        &format!("/api/v1/change-requests?limit=100&{filter}"),
+        token,
+    )
+    .await
+    .map(|t| t.value)
+}
+
+pub async fn get_change_request(token: &str, id: &str) -> Result<ChangeRequest, ApiError> {
+    get(&format!("/api/v1/change-requests/{id}"), token)
+        .await
+        .map(|t| t.value)
+}
+
+pub async fn open_change_request(
+    token: &str,
+    request: &OpenChangeRequest,
+) -> Result<ChangeRequest, ApiError> {
+    with_body(
+        Request::post("/api/v1/change-requests"),
+        Some(token),
+        request,
+    )
+    .await
+    .map(|t| t.value)
+}
+
+/// A new revision, if the request is still at `version` (else 412).
+pub async fn revise_change_request(
+    token: &str,
+    id: &str,
+    version: i64,
+    revision: &ReviseChangeRequest,
+) -> Result<ChangeRequest, ApiError> {
+    with_body(
+        Request::patch(&format!("/api/v1/change-requests/{id}"))
+            .header("If-Match", &version_tag(version)),
+        Some(token),
+        revision,
+    )
+    .await
+    .map(|t| t.value)
+}
+
+pub async fn comment_on_change_request(
+    token: &str,
+    id: &str,
+    comment: &NewComment,
+) -> Result<ChangeRequest, ApiError> {
+    with_body(
+        Request::post(&format!("/api/v1/change-requests/{id}/comments")),
+        Some(token),
+        comment,
+    )
+    .await
+    .map(|t| t.value)
+}
+
+pub async fn review_change_request(
+    token: &str,
+    id: &str,
+    review: &NewReview,
+) -> Result<ChangeRequest, ApiError> {
+    with_body(
+        Request::post(&format!("/api/v1/change-requests/{id}/reviews")),
+        Some(token),
+        review,
+    )
+    .await
+    .map(|t| t.value)
+}
+
+pub async fn withdraw_change_request(token: &str, id: &str) -> Result<ChangeRequest, ApiError> {
+    post_empty(&format!("/api/v1/change-requests/{id}/withdraw"), token).await
+}
+
+pub async fn dry_run_change_request(token: &str, id: &str) -> Result<ChangeRequest, ApiError> {
+    post_empty(&format!("/api/v1/change-requests/{id}/dry-run"), token).await
 }
 
 /// Every integration, following the cursors.
@@ -165,10 +325,8 @@ pub async fn get_integration(token: &str, id: &str) -> Result<Tagged<Integration
 pub async fn create_integration(
     token: &str,
     request: &CreateIntegrationRequest,
-) -> Result<Integration, ApiError> {
-    with_body(Request::post("/api/v1/integrations"), Some(token), request)
-        .await
-        .map(|t| t.value)
+) -> Result<Saved<Integration>, ApiError> {
+    send_change(Request::post("/api/v1/integrations"), token, request).await
 }
 
 pub async fn update_integration(
@@ -176,14 +334,12 @@ pub async fn update_integration(
     id: &str,
     etag: Option<&str>,
     request: &UpdateIntegrationRequest,
-) -> Result<Integration, ApiError> {
+) -> Result<Saved<Integration>, ApiError> {
     let mut builder = Request::patch(&format!("/api/v1/integrations/{id}"));
     if let Some(etag) = etag {
         builder = builder.header("If-Match", etag);
     }
-    with_body(builder, Some(token), request)
-        .await
-        .map(|t| t.value)
+    send_change(builder, token, request).await
 }
 
 pub async fn delete_integration(token: &str, id: &str) -> Result<(), ApiError> {

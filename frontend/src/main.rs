@@ -63,17 +63,24 @@ fn page(path: &str, is_admin: bool) -> AnyView {
         "/integrations" => view! { <pages::integrations::IntegrationsPage/> }.into_any(),
         "/pipelines" => view! { <pages::pipelines::PipelinesPage/> }.into_any(),
         "/runs" => view! { <pages::runs::RunsPage/> }.into_any(),
+        "/requests" => view! { <pages::requests::RequestsPage/> }.into_any(),
         "/admin/users" if is_admin => view! { <pages::users::UsersPage/> }.into_any(),
-        "/admin/tools" if is_admin => view! { <pages::tools::ToolsPage/> }.into_any(),
-        _ => match path.strip_prefix("/runs/") {
-            Some(id) if !id.is_empty() && !id.contains('/') => {
-                view! { <pages::runs::RunView id=id.to_owned()/> }.into_any()
-            }
-            _ => {
+        "/admin/tools" | "/tools" => view! { <pages::tools::ToolsPage/> }.into_any(),
+        _ => {
+            let one = |prefix: &str| {
+                path.strip_prefix(prefix)
+                    .filter(|id| !id.is_empty() && !id.contains('/'))
+                    .map(str::to_owned)
+            };
+            if let Some(id) = one("/runs/") {
+                view! { <pages::runs::RunView id=id/> }.into_any()
+            } else if let Some(id) = one("/requests/") {
+                view! { <pages::requests::RequestView id=id/> }.into_any()
+            } else {
                 redirect("/integrations");
                 ().into_any()
             }
-        },
+        }
     }
 }
 
@@ -117,6 +124,34 @@ fn Shell() -> impl IntoView {
         here.then_some("page")
     };
 
+    // Requests awaiting my review (administrators), and whether approval is off.
+    let awaiting = RwSignal::new(0_usize);
+    let approval_off = RwSignal::new(false);
+    let refresh = move || {
+        let Some(session) = auth.session.get_untracked() else {
+            return;
+        };
+        if !session.is_admin() {
+            return;
+        }
+        leptos::task::spawn_local(async move {
+            let token = session.access_token.clone();
+            if let Ok(page) = api::list_change_requests(&token, "reviewable_by=me").await {
+                awaiting.set(page.items.len());
+            }
+            if let Ok(policy) = api::approval_policy(&token).await {
+                approval_off.set(!policy.enabled);
+            }
+        });
+    };
+    refresh();
+    ui::every(std::time::Duration::from_secs(20), refresh);
+    // Moving between pages (after an approval, say) refreshes the count at once.
+    Effect::new(move |_| {
+        path.get();
+        refresh();
+    });
+
     move || match auth.session.get() {
         None => {
             redirect("/login");
@@ -136,6 +171,13 @@ fn Shell() -> impl IntoView {
                                 <li><a href="/integrations" aria-current=move || current("/integrations")>"Integrations"</a></li>
                                 <li><a href="/pipelines" aria-current=move || current("/pipelines")>"Pipelines"</a></li>
                                 <li><a href="/runs" aria-current=move || current("/runs")>"Runs"</a></li>
+                                <li><a href="/requests" aria-current=move || current("/requests")>"Requests"
+                                    {move || (awaiting.get() > 0).then(|| view! {
+                                        " " <span class="count" aria-label=format!("{} awaiting your review", awaiting.get())>{awaiting.get()}</span>
+                                    })}</a></li>
+                                <Show when=move || !is_admin>
+                                    <li><a href="/tools" aria-current=move || current("/tools")>"Tools"</a></li>
+                                </Show>
                             </MenuGroup>
                             <Show when=move || is_admin>
                                 <MenuGroup label="Administration" id="menu-admin" open=menu.administration>
@@ -154,6 +196,11 @@ fn Shell() -> impl IntoView {
                             </div>
                             <button class="secondary" on:click=move |_| auth.sign_out(None)>"Sign out"</button>
                         </header>
+                        {move || (is_admin && approval_off.get()).then(|| view! {
+                            <div class="alert warning banner" role="status">
+                                <p>"Approval is off: new integrations and changes of URLs or secrets apply without prior discussion and approval. Turn it on under Administration → Tools."</p>
+                            </div>
+                        })}
                         <main class="content">{move || page(&path.get(), is_admin)}</main>
                     </div>
                 </div>

@@ -40,6 +40,7 @@ pub fn integration_status(status: IntegrationStatus) -> (&'static str, &'static 
         IntegrationStatus::Untested => ("Untested", "badge neutral"),
         IntegrationStatus::Connected => ("Connected", "badge ok"),
         IntegrationStatus::Failed => ("Failed", "badge error"),
+        IntegrationStatus::PendingApproval => ("Pending approval", "badge warn"),
     }
 }
 

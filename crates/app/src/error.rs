@@ -41,6 +41,12 @@ pub enum AppError {
     DatabaseUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    /// A rule of prior discussion and approval refused the step (`code` says which).
+    #[error("refused ({code:?}): {detail}")]
+    ChangeRefused {
+        code: switchboard_domain::ErrorCode,
+        detail: String,
+    },
 }
 
 impl AppError {
@@ -69,6 +75,11 @@ impl From<StoreError> for AppError {
             StoreError::Invalid(errors) => Self::Validation(errors),
             StoreError::Unavailable(err) => Self::DatabaseUnavailable(err.to_string()),
             StoreError::ConnectionLost(err) => Self::DatabaseUnavailable(err),
+            StoreError::Refused { code, detail } => Self::ChangeRefused { code, detail },
+            StoreError::PendingApproval => Self::ChangeRefused {
+                code: switchboard_domain::ErrorCode::PendingApproval,
+                detail: "the integration waits for approval: it is not checked, synced, triggered or edited until its change request is approved; withdraw or reject the request to drop it".to_owned(),
+            },
             other => Self::Internal(other.to_string()),
         }
     }

@@ -16,11 +16,14 @@ use switchboard_domain::user::Role;
 use switchboard_domain::{FieldErrorCode, ValidationErrors};
 use switchboard_store::{IntegrationQuery, StoredCredential};
 
+use switchboard_domain::change_request::{ChangeKind, OpenChangeRequest, update_needs_approval};
+
 use crate::error::integration_name_taken;
 use crate::paging::{after, encode_cursor, page_size};
 use crate::tooling::SAVE_CHECK_BOUND;
 use crate::{
-    AfterSave, AppError, AppResult, IdempotencyKey, Once, Principal, Switchboard, blocking,
+    AfterSave, AppError, AppResult, IdempotencyKey, Once, Principal, Submitted, Switchboard,
+    blocking,
 };
 
 /// `GET /api/v1/integrations`'s query, as the client sent it.
@@ -98,16 +101,23 @@ impl Switchboard {
         blocking(move || Ok(store.get_integration(&id)?)).await
     }
 
-    /// Adds an integration of an approved, enabled tool (administrators), checks its
-    /// connection (the answer carries the outcome) and, when it is good, discovers its
-    /// pipelines.
+    /// Adds an integration of an approved, enabled tool. While approval is on, operators
+    /// and administrators submit it as a change request (with its business need) and
+    /// nothing is added until it is approved; otherwise administrators add it, its
+    /// connection is checked (the answer carries the outcome) and, when good, its pipelines
+    /// discovered.
     pub async fn create_integration(
         &self,
         by: &Principal,
         key: Option<&IdempotencyKey>,
         request: CreateIntegrationRequest,
-    ) -> AppResult<Once<Integration>> {
-        by.require(Role::Admin)?;
+    ) -> AppResult<Once<Submitted<Integration>>> {
+        let approval = !by.is_command_line() && self.approval_on().await?;
+        by.require(if approval {
+            Role::Operator
+        } else {
+            Role::Admin
+        })?;
         // Credential values are left out of what identifies the request: no form of a secret
         // is kept with the key (a retry with other credential values replays the first answer).
         let identity = serde_json::json!({
@@ -115,9 +125,30 @@ impl Switchboard {
             "tool": request.tool,
             "urls": request.urls,
             "credentials": request.credentials.keys().collect::<Vec<_>>(),
+            "business_need": request.business_need,
         });
-        self.once(by, key, "create_integration", &identity, || {
-            self.create_integration_now(by, request)
+        self.once(by, key, "create_integration", &identity, || async {
+            if approval {
+                let business_need = request.business_need.clone().unwrap_or_default();
+                let change = serde_json::to_value(&request).map_err(AppError::internal)?;
+                let opened = self
+                    .open_change_request(
+                        by,
+                        OpenChangeRequest {
+                            kind: ChangeKind::CreateIntegration,
+                            integration_id: None,
+                            tool: None,
+                            change,
+                            business_need,
+                        },
+                    )
+                    .await?;
+                Ok(Submitted::Requested(Box::new(opened)))
+            } else {
+                Ok(Submitted::Applied(
+                    self.create_integration_now(by, request).await?,
+                ))
+            }
         })
         .await
     }
@@ -142,16 +173,51 @@ impl Switchboard {
         Ok(self.check_after_save(saved).await)
     }
 
-    /// Changes an integration (administrators). Secret fields: absent = keep, `null` = clear,
-    /// a value = replace. With `expected_version` (`If-Match`), only if it is still at that
-    /// version.
+    /// Changes an integration. Secret fields: absent = keep, `null` = clear, a value =
+    /// replace. With `expected_version` (`If-Match`), only if it is still at that version.
+    /// While approval is on, a change of its URLs or secrets becomes a change request
+    /// (operators and administrators); anything else, and everything while approval is off,
+    /// administrators apply directly.
     pub async fn update_integration(
         &self,
         by: &Principal,
         id: &IntegrationId,
         expected_version: Option<i64>,
         request: UpdateIntegrationRequest,
-    ) -> AppResult<Integration> {
+    ) -> AppResult<Submitted<Integration>> {
+        by.require(Role::Operator)?;
+        if self.approval_on().await? {
+            let store = self.store.clone();
+            let live_id = id.to_string();
+            let live = blocking(move || Ok(store.integration_settings(&live_id)?)).await?;
+            if live.pending {
+                return Err(switchboard_store::StoreError::PendingApproval.into());
+            }
+            if update_needs_approval(live.tool, &live.current, &request) {
+                if let Some(expected) = expected_version
+                    && expected != live.version
+                {
+                    return Err(AppError::VersionMismatch {
+                        current: live.version,
+                    });
+                }
+                let business_need = request.business_need.clone().unwrap_or_default();
+                let change = serde_json::to_value(&request).map_err(AppError::internal)?;
+                let opened = self
+                    .open_change_request(
+                        by,
+                        OpenChangeRequest {
+                            kind: ChangeKind::UpdateIntegration,
+                            integration_id: Some(id.to_string()),
+                            tool: None,
+                            change,
+                            business_need,
+                        },
+                    )
+                    .await?;
+                return Ok(Submitted::Requested(Box::new(opened)));
+            }
+        }
         by.require(Role::Admin)?;
         let store = self.store.clone();
         let id = id.to_string();
@@ -166,7 +232,7 @@ impl Switchboard {
         })
         .await?;
         tracing::info!(integration = %saved.id, version = saved.version, by = %by.username, "integration changed");
-        Ok(self.check_after_save(saved).await)
+        Ok(Submitted::Applied(self.check_after_save(saved).await))
     }
 
     /// Deletes an integration with its credentials, pipelines and runs (administrators).
@@ -206,14 +272,20 @@ impl Switchboard {
         self.tooling.sync_integration(id.as_str()).await
     }
 
-    /// Checks a connection before saving it (administrators): the draft's fields, with the
-    /// stored secrets of integration `id` (when given) filling the secret fields left out.
+    /// Checks a connection before saving it (administrators, and operators while approval is
+    /// on, who then submit changes for approval): the draft's fields, with the stored secrets
+    /// of integration `id` (when given) filling the secret fields left out — only while the
+    /// draft's URLs keep their origins.
     pub async fn test_draft(
         &self,
         by: &Principal,
         request: TestDraftRequest,
     ) -> AppResult<ConnectionCheck> {
-        by.require(Role::Admin)?;
+        by.require(if self.approval_on().await? {
+            Role::Operator
+        } else {
+            Role::Admin
+        })?;
         let Some(tool) = find_tool(&request.tool) else {
             return Err(AppError::ToolNotApproved(format!(
                 "{:?} is not an approved tool; approved tools: {}",
@@ -282,6 +354,7 @@ impl Switchboard {
             tool: tool.id.to_owned(),
             urls: request.urls,
             credentials,
+            business_need: None,
         }
         .parse(tool)
         .map_err(AppError::Validation)?;
@@ -366,7 +439,10 @@ impl Switchboard {
 
 /// The registry entry of `tool` if it is approved and switched on; otherwise the refusal,
 /// naming the tools that are.
-fn enabled_tool(store: &switchboard_store::Store, tool: &str) -> AppResult<&'static ToolSpec> {
+pub(crate) fn enabled_tool(
+    store: &switchboard_store::Store,
+    tool: &str,
+) -> AppResult<&'static ToolSpec> {
     if let Some(spec) = find_tool(tool)
         && store.tool_enabled(spec.id)?
     {

@@ -9,6 +9,7 @@
 //! (`switchboard-connectors`, reached through [`Tooling`]); the background work
 //! ([`monitor`]) lives here too. Nothing here knows an HTTP framework.
 
+mod change_requests;
 mod error;
 mod idempotency;
 mod integrations;
@@ -29,6 +30,7 @@ use std::sync::Arc;
 use switchboard_domain::user::Role;
 use switchboard_store::{StatementTally, Store};
 
+pub use change_requests::{ListChangeRequests, Submitted};
 pub use error::{AppError, AppResult};
 pub use idempotency::{IdempotencyKey, Once};
 pub use integrations::{IntegrationListing, ListIntegrations};
@@ -54,6 +56,13 @@ impl Principal {
             username: "cli".to_owned(),
             role: Role::Admin,
         }
+    }
+
+    /// Whether this is the installation's command line: whoever runs it holds the database
+    /// and its key already, so what it adds applies directly (it is how an installation is
+    /// seeded before anyone can sign in) and is recorded as done by `cli`.
+    pub fn is_command_line(&self) -> bool {
+        self.id == "cli"
     }
 
     /// `Forbidden` unless the principal's role is at least `role`.

@@ -25,8 +25,10 @@ const MAX_ERROR_BACKOFF: Duration = Duration::from_secs(60);
 /// How often idle loops look for due work (the monitor is also woken on every trigger).
 const IDLE_TICK: Duration = Duration::from_millis(250);
 const CHECK_TICK: Duration = Duration::from_secs(2);
+/// How often change requests past their time are expired (reads expire them too).
+const EXPIRY_TICK: Duration = Duration::from_secs(30);
 
-/// Starts both loops on the current runtime; they end with it.
+/// Starts both loops (the second also expires change requests) on the current runtime; they end with it.
 pub fn spawn(tooling: Arc<Tooling>) {
     tokio::spawn(follow_runs(tooling.clone()));
     tokio::spawn(recheck_integrations(tooling));
@@ -304,7 +306,18 @@ async fn store_update(tooling: &Tooling, id: String, update: RunUpdate) {
 
 async fn recheck_integrations(tooling: Arc<Tooling>) {
     let lease = lease(&tooling, tooling.outbound_timeout * 4);
+    let mut last_expiry = std::time::Instant::now() - EXPIRY_TICK;
     loop {
+        if last_expiry.elapsed() >= EXPIRY_TICK {
+            last_expiry = std::time::Instant::now();
+            let store = tooling.store.clone();
+            match tokio::task::spawn_blocking(move || store.expire_due_requests(Utc::now())).await {
+                Ok(Ok(0)) => {}
+                Ok(Ok(expired)) => tracing::info!(expired, "change requests expired"),
+                Ok(Err(err)) => tracing::warn!(error = %err, "cannot expire change requests"),
+                Err(err) => tracing::error!(error = %err, "expiring change requests panicked"),
+            }
+        }
         let store = tooling.store.clone();
         let owner = tooling.owner.clone();
         let claimed = tokio::task::spawn_blocking(move || {

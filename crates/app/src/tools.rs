@@ -3,7 +3,9 @@
 use switchboard_domain::tools::{APPROVED_TOOLS, Tool, ToolList, UpdateToolRequest, find_tool};
 use switchboard_domain::user::Role;
 
-use crate::{AppError, AppResult, Principal, Switchboard, blocking};
+use switchboard_domain::change_request::{ChangeKind, OpenChangeRequest};
+
+use crate::{AppError, AppResult, Principal, Submitted, Switchboard, blocking};
 
 impl Switchboard {
     /// Every approved tool with its form schema, capabilities and setting.
@@ -33,10 +35,30 @@ impl Switchboard {
         id: &str,
         expected_version: Option<i64>,
         request: UpdateToolRequest,
-    ) -> AppResult<Tool> {
+    ) -> AppResult<Submitted<Tool>> {
         by.require(Role::Admin)?;
         let spec = find_tool(id).ok_or(AppError::ToolNotFound)?;
         let enabled = request.enabled;
+        // Switching a tool on needs approval while approval is on; off is the safe way.
+        if enabled && self.approval_on().await? {
+            let store = self.store.clone();
+            let already = blocking(move || Ok(store.tool_enabled(spec.id)?)).await?;
+            if !already {
+                let opened = self
+                    .open_change_request(
+                        by,
+                        OpenChangeRequest {
+                            kind: ChangeKind::EnableTool,
+                            integration_id: None,
+                            tool: Some(spec.id.to_owned()),
+                            change: serde_json::json!({}),
+                            business_need: request.business_need.clone().unwrap_or_default(),
+                        },
+                    )
+                    .await?;
+                return Ok(Submitted::Requested(Box::new(opened)));
+            }
+        }
         let store = self.store.clone();
         let changed_by = by.username.clone();
         let setting = blocking(move || {
@@ -44,6 +66,6 @@ impl Switchboard {
         })
         .await?;
         tracing::info!(tool = spec.id, enabled, by = %by.username, "tool policy changed");
-        Ok(Tool::from_spec(spec, setting))
+        Ok(Submitted::Applied(Tool::from_spec(spec, setting)))
     }
 }

@@ -51,6 +51,20 @@ pub enum ErrorCode {
     ToolTimeout,
     /// The database cannot be reached (503).
     DatabaseUnavailable,
+    /// An author of a change request may not approve or review it (403).
+    SelfApproval,
+    /// The integration waits for approval: it is not checked, synced, triggered or edited
+    /// until its change request is approved (409).
+    PendingApproval,
+    /// The change request is not in a state that allows this (409).
+    RequestNotOpen,
+    /// The review names an older revision than the request's current one (409).
+    StaleRevision,
+    /// The caller already reviewed this revision (409).
+    AlreadyReviewed,
+    /// What the request changes changed since it was written: it is now in state `conflict`
+    /// and its author rebases it as a new revision (409).
+    RequestConflict,
     /// An unexpected failure; the details are in the server log (500).
     Internal,
 }
@@ -80,6 +94,12 @@ impl ErrorCode {
             Self::ToolError => "tool_error",
             Self::ToolTimeout => "tool_timeout",
             Self::DatabaseUnavailable => "database_unavailable",
+            Self::SelfApproval => "self_approval",
+            Self::PendingApproval => "pending_approval",
+            Self::RequestNotOpen => "request_not_open",
+            Self::StaleRevision => "stale_revision",
+            Self::AlreadyReviewed => "already_reviewed",
+            Self::RequestConflict => "request_conflict",
             Self::Internal => "internal",
         }
     }
@@ -109,6 +129,8 @@ pub enum FieldErrorCode {
     /// A stored secret that must be entered again because the URLs now lead to another
     /// origin.
     ReenterSecret,
+    /// A number outside its allowed range.
+    OutOfRange,
 }
 
 /// One rejected field: `field` is a dotted path such as `urls.apiUrl` or `credentials.apiToken`.

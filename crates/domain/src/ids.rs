@@ -50,6 +50,10 @@ typed_id!(
     /// A user's id.
     UserId
 );
+typed_id!(
+    /// A change request's id.
+    ChangeRequestId
+);
 
 #[cfg(test)]
 mod tests {

@@ -333,6 +333,10 @@ pub struct CreateIntegrationRequest {
     /// The tool's credential fields; `null` or absent leaves a field unset.
     #[serde(default)]
     pub credentials: BTreeMap<String, Option<String>>,
+    /// Why it is needed: required while approval is on (the integration then becomes a
+    /// change request, answered with 202); ignored otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_need: Option<String>,
 }
 
 impl fmt::Debug for CreateIntegrationRequest {
@@ -393,6 +397,10 @@ pub struct UpdateIntegrationRequest {
     /// Per field: absent = keep, `null` = clear, a value = replace.
     #[serde(default)]
     pub credentials: BTreeMap<String, Option<String>>,
+    /// Why it is needed: required while approval is on when the change touches URLs or
+    /// secrets (it then becomes a change request, answered with 202); ignored otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_need: Option<String>,
 }
 
 impl fmt::Debug for UpdateIntegrationRequest {
@@ -537,6 +545,9 @@ pub enum IntegrationStatus {
     Connected,
     /// The last connection check failed; `last_check` says why.
     Failed,
+    /// A new integration waiting for its change request's approval: never checked, synced
+    /// or triggered until then (`change_request_id` names the request).
+    PendingApproval,
 }
 
 impl IntegrationStatus {
@@ -554,6 +565,7 @@ impl IntegrationStatus {
             Self::Untested => "untested",
             Self::Connected => "connected",
             Self::Failed => "failed",
+            Self::PendingApproval => "pending_approval",
         }
     }
 
@@ -562,6 +574,7 @@ impl IntegrationStatus {
             "untested" => Some(Self::Untested),
             "connected" => Some(Self::Connected),
             "failed" => Some(Self::Failed),
+            "pending_approval" => Some(Self::PendingApproval),
             _ => None,
         }
     }
@@ -625,6 +638,9 @@ pub struct Integration {
     pub updated_at: DateTime<Utc>,
     /// The user name of whoever created it.
     pub created_by: String,
+    /// While its status is `pending_approval`: the change request that would add it.
+    #[serde(default)]
+    pub change_request_id: Option<String>,
 }
 
 /// One page of integrations, ordered by name ignoring case.
@@ -650,6 +666,7 @@ mod tests {
                 ("username".into(), Some("alice".into())),
                 ("apiToken".into(), Some("t0ken".into())),
             ]),
+            business_need: None,
         }
     }
 

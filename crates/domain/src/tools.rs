@@ -254,6 +254,9 @@ pub struct ToolList {
 #[serde(deny_unknown_fields)]
 pub struct UpdateToolRequest {
     pub enabled: bool,
+    /// Why, when switching a tool on while approval is on (it becomes a change request).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub business_need: Option<String>,
 }
 
 #[cfg(test)]

@@ -211,6 +211,36 @@ impl FromRequest for Operator {
     }
 }
 
+/// A caller who may submit changes of integrations: administrators, and operators while
+/// approval is on (their changes become change requests). Decided before the body is read,
+/// like every role check: with approval off an operator gets 403 whatever the body.
+#[derive(Debug, Clone)]
+pub struct Submitter(pub Caller);
+
+impl FromRequest for Submitter {
+    type Error = ApiError;
+    type Future = std::pin::Pin<Box<dyn std::future::Future<Output = Result<Self, ApiError>>>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = caller_with(req, payload, Role::Operator);
+        let state = req
+            .app_data::<actix_web::web::Data<crate::AppState>>()
+            .cloned();
+        Box::pin(async move {
+            let caller = caller?;
+            if caller.role >= Role::Admin {
+                return Ok(Submitter(caller));
+            }
+            let state = state.ok_or_else(|| ApiError::internal("no application state"))?;
+            if state.app.approval_policy().await?.enabled {
+                Ok(Submitter(caller))
+            } else {
+                Err(ApiError::Forbidden(Role::Admin))
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

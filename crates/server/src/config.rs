@@ -116,6 +116,11 @@ pub struct ServeArgs {
     /// Run log reads one user may make per minute (0: no limit).
     #[arg(long, env = "SWITCHBOARD_RATE_LOG_READS_PER_MINUTE", default_value_t = UserLimits::default().log_reads_per_minute)]
     pub rate_log_reads_per_minute: u32,
+    /// `off` at an installation's first start: changes apply without prior approval (for a
+    /// single person evaluating Switchboard; administrators see a warning). Once the policy
+    /// is kept in the database, administrators change it there; this no longer applies.
+    #[arg(long, env = "SWITCHBOARD_APPROVAL", default_value = "on", value_parser = ["on", "off"])]
+    pub approval: String,
 }
 
 /// Validated settings for the server.
@@ -139,6 +144,9 @@ pub struct Config {
     /// Test-only (no flag or variable sets it): every trigger stops here as if the server
     /// died there.
     pub trigger_fault: Option<switchboard_app::TriggerFault>,
+    /// Whether changes need prior approval when the policy is first written (see
+    /// `SWITCHBOARD_APPROVAL`).
+    pub approval_at_first_start: bool,
 }
 
 pub use switchboard_app::{BackgroundConfig, OutboundConfig};
@@ -392,6 +400,7 @@ impl ServeArgs {
                 outbound,
                 trigger_fault: None,
                 background,
+                approval_at_first_start: self.approval != "off",
             }),
             _ => Err(ConfigError(problems)),
         }

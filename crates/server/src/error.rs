@@ -57,6 +57,8 @@ pub enum ApiError {
     DatabaseUnavailable(String),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("refused ({code:?}): {detail}")]
+    ChangeRefused { code: ErrorCode, detail: String },
 }
 
 impl ApiError {
@@ -214,6 +216,18 @@ impl ApiError {
                 "Database unavailable",
                 "the database cannot be reached; try again shortly".to_owned(),
             ),
+            Self::ChangeRefused { code, detail } => {
+                let (status, title) = match code {
+                    ErrorCode::SelfApproval => (S::FORBIDDEN, "Authors do not review their own request"),
+                    ErrorCode::Forbidden => (S::FORBIDDEN, "Not allowed"),
+                    ErrorCode::PendingApproval => (S::CONFLICT, "Waiting for approval"),
+                    ErrorCode::StaleRevision => (S::CONFLICT, "Not the current revision"),
+                    ErrorCode::AlreadyReviewed => (S::CONFLICT, "Already reviewed"),
+                    ErrorCode::RequestConflict => (S::CONFLICT, "The change conflicts with what is live"),
+                    _ => (S::CONFLICT, "The change request does not allow this now"),
+                };
+                (status, *code, title, detail.clone())
+            }
             Self::Internal(_) => (
                 S::INTERNAL_SERVER_ERROR,
                 ErrorCode::Internal,
@@ -301,6 +315,7 @@ impl From<AppError> for ApiError {
             AppError::Tool(failure) => Self::Tool(failure),
             AppError::DatabaseUnavailable(cause) => Self::DatabaseUnavailable(cause),
             AppError::Internal(cause) => Self::Internal(cause),
+            AppError::ChangeRefused { code, detail } => Self::ChangeRefused { code, detail },
         }
     }
 }

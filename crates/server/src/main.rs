@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Parser, Subcommand};
-use switchboard_app::{AfterSave, AppError, Principal, Switchboard, Tooling};
+use switchboard_app::{AfterSave, AppError, Principal, Submitted, Switchboard, Tooling};
 use switchboard_domain::integration::CreateIntegrationRequest;
 use switchboard_domain::user::{CreateUserRequest, Role};
 use switchboard_server::auth;
@@ -155,16 +155,22 @@ async fn add_integration(
         tool,
         urls: urls.into_iter().collect(),
         credentials: given,
+        business_need: None,
     };
-    let integration = use_cases(storage)?
+    let created = use_cases(storage)?
         .create_integration(&Principal::command_line(), None, request)
         .await
         .map_err(shown)?
         .value;
-    println!(
-        "created integration {} ({})",
-        integration.name, integration.id
-    );
+    match created {
+        Submitted::Applied(integration) => println!(
+            "created integration {} ({})",
+            integration.name, integration.id
+        ),
+        Submitted::Requested(request) => {
+            println!("submitted for approval as change request {}", request.id)
+        }
+    }
     Ok(())
 }
 
@@ -219,9 +225,12 @@ fn rotate_key(storage: StorageArgs) -> Result<(), StartupError> {
             "re-sealing under SWITCHBOARD_MASTER_KEY; to move to a new key, set it there and the old one in SWITCHBOARD_PREVIOUS_MASTER_KEYS"
         );
     }
-    let (credentials, runs) = store.reseal_all()?;
+    let resealed = store.reseal_all()?;
     println!(
-        "re-sealed {credentials} credential value(s) and the password parameters of {runs} run(s) under key {}",
+        "re-sealed {} credential value(s), the password parameters of {} run(s) and the secrets of {} open change request(s) under key {}",
+        resealed.credentials,
+        resealed.runs,
+        resealed.change_requests,
         sealer.current_key_id()
     );
     Ok(())

@@ -136,6 +136,12 @@ pub fn start(config: &Config, listener: TcpListener) -> Result<Started, StartupE
     }
     let store = open_store(&config.storage, true)?;
     let admin_password = bootstrap_admin(&store, config)?;
+    let policy = store.ensure_approval_policy(config.approval_at_first_start)?;
+    if !policy.enabled {
+        tracing::warn!(
+            "approval is off: new integrations and changes of URLs or secrets apply without prior discussion and approval"
+        );
+    }
     let secret = SessionKeys::load_or_create_secret(
         config.session_secret.as_ref(),
         &config.storage.data_dir,

@@ -9,6 +9,7 @@ pub enum Subject {
     Pipeline,
     Run,
     User,
+    ChangeRequest,
     /// A row the query did not say more about (diesel's own "not found").
     Record,
 }
@@ -20,6 +21,7 @@ impl Subject {
             Self::Pipeline => "pipeline",
             Self::Run => "run",
             Self::User => "user",
+            Self::ChangeRequest => "change request",
             Self::Record => "record",
         }
     }
@@ -82,6 +84,14 @@ pub enum StoreError {
     Seal(#[from] SealError),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    #[error("the integration waits for approval")]
+    PendingApproval,
+    /// A rule of the use case that decided inside a transaction refused the change.
+    #[error("refused ({code:?}): {detail}")]
+    Refused {
+        code: switchboard_domain::ErrorCode,
+        detail: String,
+    },
 }
 
 impl From<diesel::result::Error> for StoreError {

@@ -22,14 +22,14 @@ use crate::{
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = integrations)]
-struct IntegrationRow {
+pub(crate) struct IntegrationRow {
     id: String,
     name: String,
     name_key: String,
     tool: String,
     urls: String,
-    status: String,
-    version: i64,
+    pub(crate) status: String,
+    pub(crate) version: i64,
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     created_by: String,
@@ -43,12 +43,14 @@ struct IntegrationRow {
     lease_until: Option<NaiveDateTime>,
     /// Failed checks (or discoveries) in a row; the next retry backs off with it.
     check_failures: i32,
+    /// For a new integration waiting for approval (status `pending_approval`): its request.
+    change_request_id: Option<String>,
 }
 
 /// A credential row without its sealed bytes: enough to describe it.
 #[derive(Debug, Clone, Queryable, Selectable)]
 #[diesel(table_name = creds)]
-struct CredentialSummary {
+pub(crate) struct CredentialSummary {
     integration_id: String,
     field: String,
     plain_value: Option<String>,
@@ -65,6 +67,14 @@ struct CredentialRow {
     sealed_value: Option<Vec<u8>>,
     key_id: Option<String>,
     updated_at: NaiveDateTime,
+}
+
+/// What a key rotation re-sealed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resealed {
+    pub credentials: usize,
+    pub runs: usize,
+    pub change_requests: usize,
 }
 
 /// A credential opened for use by a connector. Its `Debug` hides secret values.
@@ -164,6 +174,7 @@ fn view(
         created_at: utc(row.created_at),
         updated_at: utc(row.updated_at),
         created_by: row.created_by,
+        change_request_id: row.change_request_id,
     })
 }
 
@@ -190,6 +201,36 @@ fn lock_row(conn: &mut DbConnection, id: &str) -> StoreResult<IntegrationRow> {
         DbConnection::Sqlite(_) => return load_row(conn, id),
     };
     row.ok_or(StoreError::NotFound(Subject::Integration))
+}
+
+/// An integration's row under its lock (see [`lock_row`]), its tool, its credentials and what
+/// a change to it needs to know of them.
+pub(crate) fn lock_settings(
+    conn: &mut DbConnection,
+    id: &str,
+) -> StoreResult<(
+    IntegrationRow,
+    &'static ToolSpec,
+    Vec<CredentialSummary>,
+    CurrentSettings,
+)> {
+    let row = lock_row(conn, id)?;
+    let tool = find_tool(&row.tool).ok_or_else(|| {
+        StoreError::Corrupt(format!("integration {id} has unknown tool {:?}", row.tool))
+    })?;
+    let stored_fields: Vec<CredentialSummary> = creds::table
+        .filter(creds::integration_id.eq(id))
+        .select(CredentialSummary::as_select())
+        .load(conn)?;
+    let current = CurrentSettings {
+        urls: serde_json::from_str(&row.urls)
+            .map_err(|err| StoreError::Corrupt(format!("integration {id} urls: {err}")))?,
+        filled: stored_fields
+            .iter()
+            .map(|stored| stored.field.clone())
+            .collect(),
+    };
+    Ok((row, tool, stored_fields, current))
 }
 
 fn load_view(conn: &mut DbConnection, id: &str) -> StoreResult<Integration> {
@@ -435,6 +476,7 @@ impl Store {
                 lease_owner: None,
                 lease_until: None,
                 check_failures: 0,
+                change_request_id: None,
             };
             diesel::insert_into(integrations::table)
                 .values(&row)
@@ -462,22 +504,10 @@ impl Store {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
-            let row = lock_row(conn, id)?;
-            let tool = find_tool(&row.tool).ok_or_else(|| {
-                StoreError::Corrupt(format!("integration {id} has unknown tool {:?}", row.tool))
-            })?;
-            let stored_fields: Vec<CredentialSummary> = creds::table
-                .filter(creds::integration_id.eq(id))
-                .select(CredentialSummary::as_select())
-                .load(conn)?;
-            let current = CurrentSettings {
-                urls: serde_json::from_str(&row.urls)
-                    .map_err(|err| StoreError::Corrupt(format!("integration {id} urls: {err}")))?,
-                filled: stored_fields
-                    .iter()
-                    .map(|stored| stored.field.clone())
-                    .collect(),
-            };
+            let (row, tool, stored_fields, current) = lock_settings(conn, id)?;
+            if row.status == IntegrationStatus::PendingApproval.as_str() {
+                return Err(StoreError::PendingApproval);
+            }
             let patch = parse(tool, &current).map_err(StoreError::Invalid)?;
             // The body is checked first: an invalid request is refused as such whatever its
             // precondition (RFC 9110 §13.2.1).
@@ -488,86 +518,110 @@ impl Store {
                     current: row.version,
                 });
             }
-
-            let (name, name_key) = match &patch.name {
-                Some(name) => (name.as_str().to_owned(), name.key()),
-                None => (row.name.clone(), row.name_key.clone()),
-            };
-            let urls = match &patch.urls {
-                Some(urls) => urls_to_json(urls)?,
-                None => row.urls.clone(),
-            };
-            // New URLs or credentials make the last check meaningless: the integration is
-            // untested (its last check is kept, for the record) and its periodic check due
-            // at once; the server checks it right after saving anyway.
-            let stored: HashMap<&str, Option<&str>> = stored_fields
-                .iter()
-                .map(|stored| (stored.field.as_str(), stored.plain_value.as_deref()))
-                .collect();
-            let reconnect = urls != row.urls || credentials_change(&stored, &patch.credentials);
-            let (status, next_check_at) = if reconnect {
-                (
-                    IntegrationStatus::Untested.as_str().to_owned(),
-                    check_due.map(crate::stored),
-                )
-            } else {
-                (row.status.clone(), row.next_check_at)
-            };
-            let saved = IntegrationRow {
-                name,
-                name_key,
-                urls,
-                status,
-                next_check_at,
-                check_failures: if reconnect { 0 } else { row.check_failures },
-                version: row.version + 1,
-                updated_at: now(),
-                ..row.clone()
-            };
-            // Conditional on the version read, besides the row lock: a write based on a stale
-            // read can never land.
-            let updated = diesel::update(
-                integrations::table
-                    .find(id)
-                    .filter(integrations::version.eq(row.version)),
-            )
-            .set((
-                integrations::name.eq(&saved.name),
-                integrations::name_key.eq(&saved.name_key),
-                integrations::urls.eq(&saved.urls),
-                integrations::status.eq(&saved.status),
-                integrations::next_check_at.eq(saved.next_check_at),
-                integrations::check_failures.eq(saved.check_failures),
-                integrations::version.eq(saved.version),
-                integrations::updated_at.eq(saved.updated_at),
-            ))
-            .execute(conn)?;
-            if updated == 0 {
-                return Err(StoreError::VersionMismatch {
-                    current: current_version(conn, id)?,
-                });
-            }
-            self.write_credentials(conn, id, tool, &patch.credentials)?;
-            bump_version(conn)?;
-            // The saved row is known; only what else changed is read back.
-            let credentials = if patch.credentials.is_empty() {
-                stored_fields
-            } else {
-                creds::table
-                    .filter(creds::integration_id.eq(id))
-                    .select(CredentialSummary::as_select())
-                    .load(conn)?
-            };
-            let count = live_pipeline_counts(conn, &[id])?.remove(id).unwrap_or(0);
-            view(saved, &credentials, count)
+            self.save_patch(conn, row, tool, stored_fields, &patch, check_due)
         })
+    }
+
+    /// Writes a validated `patch` over the locked `row` (whose credentials are
+    /// `stored_fields`), conditional on its version; answers the saved integration.
+    pub(crate) fn save_patch(
+        &self,
+        conn: &mut DbConnection,
+        row: IntegrationRow,
+        tool: &'static ToolSpec,
+        stored_fields: Vec<CredentialSummary>,
+        patch: &IntegrationPatch,
+        check_due: Option<DateTime<Utc>>,
+    ) -> StoreResult<Integration> {
+        let id = row.id.clone();
+        let id = id.as_str();
+        let (name, name_key) = match &patch.name {
+            Some(name) => (name.as_str().to_owned(), name.key()),
+            None => (row.name.clone(), row.name_key.clone()),
+        };
+        let urls = match &patch.urls {
+            Some(urls) => urls_to_json(urls)?,
+            None => row.urls.clone(),
+        };
+        // New URLs or credentials make the last check meaningless: the integration is
+        // untested (its last check is kept, for the record) and its periodic check due
+        // at once; the server checks it right after saving anyway.
+        let stored: HashMap<&str, Option<&str>> = stored_fields
+            .iter()
+            .map(|stored| (stored.field.as_str(), stored.plain_value.as_deref()))
+            .collect();
+        // An approved new integration (saved over its pending row) is new: it is checked.
+        let reconnect = urls != row.urls
+            || credentials_change(&stored, &patch.credentials)
+            || row.status == IntegrationStatus::PendingApproval.as_str();
+        let (status, next_check_at) = if reconnect {
+            (
+                IntegrationStatus::Untested.as_str().to_owned(),
+                check_due.map(crate::stored),
+            )
+        } else {
+            (row.status.clone(), row.next_check_at)
+        };
+        let saved = IntegrationRow {
+            name,
+            name_key,
+            urls,
+            status,
+            next_check_at,
+            check_failures: if reconnect { 0 } else { row.check_failures },
+            version: row.version + 1,
+            updated_at: now(),
+            ..row.clone()
+        };
+        // Conditional on the version read, besides the row lock: a write based on a stale
+        // read can never land.
+        let updated = diesel::update(
+            integrations::table
+                .find(id)
+                .filter(integrations::version.eq(row.version)),
+        )
+        .set((
+            integrations::name.eq(&saved.name),
+            integrations::name_key.eq(&saved.name_key),
+            integrations::urls.eq(&saved.urls),
+            integrations::status.eq(&saved.status),
+            integrations::next_check_at.eq(saved.next_check_at),
+            integrations::check_failures.eq(saved.check_failures),
+            integrations::version.eq(saved.version),
+            integrations::updated_at.eq(saved.updated_at),
+            // Only a pending integration names a request, and saving it is its approval.
+            integrations::change_request_id.eq(None::<String>),
+        ))
+        .execute(conn)?;
+        if updated == 0 {
+            return Err(StoreError::VersionMismatch {
+                current: current_version(conn, id)?,
+            });
+        }
+        self.write_credentials(conn, id, tool, &patch.credentials)?;
+        bump_version(conn)?;
+        // The saved row is known; only what else changed is read back.
+        let credentials = if patch.credentials.is_empty() {
+            stored_fields
+        } else {
+            creds::table
+                .filter(creds::integration_id.eq(id))
+                .select(CredentialSummary::as_select())
+                .load(conn)?
+        };
+        let count = live_pipeline_counts(conn, &[id])?.remove(id).unwrap_or(0);
+        view(saved, &credentials, count)
     }
 
     pub fn delete_integration(&self, id: &str, expected_version: Option<i64>) -> StoreResult<()> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
-            let version = lock_row(conn, id)?.version;
+            let row = lock_row(conn, id)?;
+            if row.status == IntegrationStatus::PendingApproval.as_str() {
+                return Err(StoreError::PendingApproval);
+            }
+            let version = row.version;
             if let Some(expected) = expected_version
                 && expected != version
             {
@@ -601,12 +655,16 @@ impl Store {
     /// credentials — read on one connection in two queries (not the whole integration view).
     pub fn open_target(&self, id: &str) -> StoreResult<OpenedIntegration> {
         let mut conn = self.conn()?;
-        let (tool, urls): (String, String) = integrations::table
+        let (tool, urls, status): (String, String, String) = integrations::table
             .find(id)
-            .select((integrations::tool, integrations::urls))
+            .select((integrations::tool, integrations::urls, integrations::status))
             .first(&mut conn)
             .optional()?
             .ok_or(StoreError::NotFound(Subject::Integration))?;
+        // Nothing talks to a tool for an integration that is not approved yet.
+        if status == IntegrationStatus::PendingApproval.as_str() {
+            return Err(StoreError::PendingApproval);
+        }
         let urls = serde_json::from_str(&urls)
             .map_err(|err| StoreError::Corrupt(format!("integration {id} urls: {err}")))?;
         let credentials = self.open_credentials_on(&mut conn, id)?;
@@ -649,9 +707,9 @@ impl Store {
             .collect()
     }
 
-    /// Re-seals every sealed credential, and every run's secret values, under the current
-    /// key, in one transaction. Answers (credentials, runs) re-sealed.
-    pub fn reseal_all(&self) -> StoreResult<(usize, usize)> {
+    /// Re-seals every sealed credential, every run's secret values and every open change
+    /// request's, under the current key, in one transaction. Answers how many of each.
+    pub fn reseal_all(&self) -> StoreResult<Resealed> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
@@ -683,7 +741,12 @@ impl Store {
                     .execute(conn)?;
             }
             let runs = self.reseal_run_secrets(conn)?;
-            Ok((count, runs))
+            let change_requests = self.reseal_request_secrets(conn)?;
+            Ok(Resealed {
+                credentials: count,
+                runs,
+                change_requests,
+            })
         })
     }
 }
@@ -808,6 +871,7 @@ impl Store {
                             .is_null()
                             .or(integrations::lease_until.le(now)),
                     )
+                    .filter(integrations::status.ne(IntegrationStatus::PendingApproval.as_str()))
                     .order((
                         integrations::next_check_at.asc().nulls_first(),
                         integrations::id.asc(),
@@ -830,6 +894,7 @@ impl Store {
                             .is_null()
                             .or(integrations::lease_until.le(now)),
                     )
+                    .filter(integrations::status.ne(IntegrationStatus::PendingApproval.as_str()))
                     .order((integrations::next_check_at.asc(), integrations::id.asc()))
                     .limit(limit)
                     .select(integrations::id)

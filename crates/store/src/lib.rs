@@ -3,6 +3,7 @@
 //!
 //! Every method is blocking; the server calls them from its blocking thread pool.
 
+mod change_requests;
 pub mod db;
 mod error;
 mod idempotency;
@@ -24,10 +25,16 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::PooledConnection;
 
+pub use change_requests::{
+    Actor, Apply, Decided, EventRecord, LiveIntegration, NewEvent, NewRequest, Outcome, Proposal,
+    RequestQuery, RequestRecord, Revision, SYSTEM_ACTOR, Situation, default_policy,
+};
 pub use db::{DatabaseUrl, DbConnection, DbPool};
 pub use error::{StoreError, StoreResult, Subject, Unique};
 pub use idempotency::KeyClaim;
-pub use integrations::{CheckSchedule, IntegrationQuery, OpenedIntegration, StoredCredential};
+pub use integrations::{
+    CheckSchedule, IntegrationQuery, OpenedIntegration, Resealed, StoredCredential,
+};
 pub use pipelines::{DiscoveryCounts, PipelineQuery};
 pub use runs::{ActiveRun, NeighbourRun, NewRun, RunQuery, RunUpdate};
 pub use seal::{KeySource, Keyring, MasterKey, SealError, Sealer};

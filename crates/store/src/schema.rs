@@ -42,6 +42,7 @@ diesel::table! {
         lease_owner -> Nullable<Text>,
         lease_until -> Nullable<Timestamp>,
         check_failures -> Integer,
+        change_request_id -> Nullable<Text>,
     }
 }
 
@@ -134,3 +135,56 @@ diesel::table! {
         held_until -> Timestamp,
     }
 }
+
+diesel::table! {
+    approval_policy (id) {
+        id -> Integer,
+        enabled -> Bool,
+        approvals_required -> Integer,
+        open_days -> Integer,
+        version -> BigInt,
+        updated_at -> Timestamp,
+        updated_by -> Text,
+    }
+}
+
+diesel::table! {
+    change_requests (id) {
+        id -> Text,
+        kind -> Text,
+        state -> Text,
+        integration_id -> Nullable<Text>,
+        tool -> Nullable<Text>,
+        revision -> Integer,
+        author_id -> Text,
+        author -> Text,
+        business_need -> Text,
+        change -> Text,
+        secret_values -> Nullable<Binary>,
+        secret_values_key -> Nullable<Text>,
+        base_version -> Nullable<BigInt>,
+        dry_run -> Nullable<Text>,
+        version -> BigInt,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    change_request_events (id) {
+        id -> Text,
+        request_id -> Text,
+        kind -> Text,
+        actor_id -> Text,
+        actor -> Text,
+        revision -> Integer,
+        decision -> Nullable<Text>,
+        body -> Text,
+        at -> Timestamp,
+    }
+}
+
+diesel::joinable!(change_request_events -> change_requests (request_id));
+
+diesel::allow_tables_to_appear_in_same_query!(change_requests, change_request_events, users);

@@ -56,46 +56,56 @@ impl Store {
     ) -> StoreResult<ToolSetting> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
-        conn.transaction(|conn| {
-            let at = now();
-            // A tool never set has no row: make one at version 0 (as it reads), so the
-            // conditional update below has a row to compare.
-            let unset = (
-                tool_settings::tool_id.eq(tool_id),
-                tool_settings::enabled.eq(true),
-                tool_settings::updated_at.eq(at),
-                tool_settings::updated_by.eq(by),
-                tool_settings::version.eq(0_i64),
-            );
-            // Dialect-specific only in type: both backends write `ON CONFLICT DO NOTHING`.
-            match &mut **conn {
-                DbConnection::Postgres(pg) => diesel::insert_into(tool_settings::table)
-                    .values(unset)
-                    .on_conflict_do_nothing()
-                    .execute(pg)?,
-                DbConnection::Sqlite(sqlite) => diesel::insert_into(tool_settings::table)
-                    .values(unset)
-                    .on_conflict_do_nothing()
-                    .execute(sqlite)?,
-            };
-            let row = tool_settings::table.find(tool_id);
-            let set = (
-                tool_settings::enabled.eq(enabled),
-                tool_settings::updated_at.eq(at),
-                tool_settings::updated_by.eq(by),
-                tool_settings::version.eq(tool_settings::version + 1),
-            );
-            let updated = match expected_version {
-                Some(expected) => diesel::update(row.filter(tool_settings::version.eq(expected)))
-                    .set(set)
-                    .execute(conn)?,
-                None => diesel::update(row).set(set).execute(conn)?,
-            };
-            let version: i64 = row.select(tool_settings::version).first(conn)?;
-            if updated == 0 {
-                return Err(StoreError::VersionMismatch { current: version });
-            }
-            Ok(ToolSetting { enabled, version })
-        })
+        conn.transaction(|conn| set_tool_enabled_on(conn, tool_id, enabled, by, expected_version))
     }
+}
+
+/// [`Store::set_tool_enabled`] inside the caller's transaction (an approved request applies
+/// it with its own state change).
+pub(crate) fn set_tool_enabled_on(
+    conn: &mut DbConnection,
+    tool_id: &str,
+    enabled: bool,
+    by: &str,
+    expected_version: Option<i64>,
+) -> StoreResult<ToolSetting> {
+    let at = now();
+    // A tool never set has no row: make one at version 0 (as it reads), so the
+    // conditional update below has a row to compare.
+    let unset = (
+        tool_settings::tool_id.eq(tool_id),
+        tool_settings::enabled.eq(true),
+        tool_settings::updated_at.eq(at),
+        tool_settings::updated_by.eq(by),
+        tool_settings::version.eq(0_i64),
+    );
+    // Dialect-specific only in type: both backends write `ON CONFLICT DO NOTHING`.
+    match conn {
+        DbConnection::Postgres(pg) => diesel::insert_into(tool_settings::table)
+            .values(unset)
+            .on_conflict_do_nothing()
+            .execute(pg)?,
+        DbConnection::Sqlite(sqlite) => diesel::insert_into(tool_settings::table)
+            .values(unset)
+            .on_conflict_do_nothing()
+            .execute(sqlite)?,
+    };
+    let row = tool_settings::table.find(tool_id);
+    let set = (
+        tool_settings::enabled.eq(enabled),
+        tool_settings::updated_at.eq(at),
+        tool_settings::updated_by.eq(by),
+        tool_settings::version.eq(tool_settings::version + 1),
+    );
+    let updated = match expected_version {
+        Some(expected) => diesel::update(row.filter(tool_settings::version.eq(expected)))
+            .set(set)
+            .execute(conn)?,
+        None => diesel::update(row).set(set).execute(conn)?,
+    };
+    let version: i64 = row.select(tool_settings::version).first(conn)?;
+    if updated == 0 {
+        return Err(StoreError::VersionMismatch { current: version });
+    }
+    Ok(ToolSetting { enabled, version })
 }

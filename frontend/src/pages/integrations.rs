@@ -8,7 +8,7 @@ use switchboard_domain::integration::{Integration, IntegrationStatus};
 use switchboard_domain::tools::{Tool, find_tool};
 
 use super::integration_dialog::{DialogMode, IntegrationDialog};
-use crate::api;
+use crate::api::{self, Saved};
 use crate::modal::Modal;
 use crate::session::{Auth, use_auth};
 use crate::table::{Action, Cell, Column, DataTable, Handler, Icon, ListState, Row};
@@ -147,6 +147,23 @@ struct RowContext {
 fn integration_row(item: &Integration, admin: bool, operator: bool, cx: RowContext) -> Row {
     let (text, class) = ui::integration_status(item.status);
     let id = item.id.clone();
+    // A new integration waiting for approval: nothing to do with it but read its request.
+    if let Some(request) = &item.change_request_id {
+        return Row {
+            id: id.clone(),
+            key: format!("{id} {} pending", item.version),
+            group: None,
+            cells: vec![
+                Cell::Link(format!("/requests/{request}"), item.name.clone()),
+                Cell::Tool(item.tool.clone(), tool_name(&item.tool)),
+                Cell::Url(main_url(item)),
+                Cell::Badge(text, class, String::new()),
+                Cell::Number(item.pipelines),
+                Cell::Time(Some(item.updated_at)),
+                Cell::Link(format!("/requests/{request}"), "View request".to_owned()),
+            ],
+        };
+    }
     let working = {
         let id = id.clone();
         Arc::new(move || cx.busy.with(|b| b.as_ref() == Some(&id)))
@@ -241,6 +258,8 @@ pub fn IntegrationsPage() -> impl IntoView {
     let busy = RwSignal::new(None::<String>);
     let items = RwSignal::new(Loaded::<Vec<Integration>>::Loading);
     let tools = RwSignal::new(Vec::<Tool>::new());
+    // Until the policy is read, assume the safe answer: changes need approval.
+    let approval = RwSignal::new(true);
     let search = RwSignal::new(String::new());
     let dialog = RwSignal::new(None::<DialogMode>);
     let deleting = RwSignal::new(None::<Integration>);
@@ -255,6 +274,9 @@ pub fn IntegrationsPage() -> impl IntoView {
             }
             if let Ok(list) = auth.check(api::list_tools(&token).await) {
                 tools.set(list);
+            }
+            if let Ok(policy) = auth.check(api::approval_policy(&token).await) {
+                approval.set(policy.enabled);
             }
         });
     };
@@ -274,7 +296,20 @@ pub fn IntegrationsPage() -> impl IntoView {
         });
     });
 
-    let on_saved = Callback::new(move |saved: Integration| {
+    let path = crate::router::use_path();
+    let on_saved = Callback::new(move |saved: Saved<Integration>| {
+        let saved = match saved {
+            Saved::Applied(saved) => saved,
+            Saved::Requested(request) => {
+                toasts.show(
+                    "Submitted for approval: administrators review it on the Requests page."
+                        .to_owned(),
+                );
+                dialog.set(None);
+                path.go(&format!("/requests/{}", request.id), false);
+                return;
+            }
+        };
         let outcome = saved
             .last_check
             .as_ref()
@@ -376,7 +411,7 @@ pub fn IntegrationsPage() -> impl IntoView {
                 <h1>"Integrations"</h1>
                 <p class="muted">"The CI/CD tools Switchboard works with, their URLs and credentials."</p>
             </div>
-            <Show when=is_admin>
+            <Show when=move || is_admin() || (can_operate() && approval.get())>
                 <button class="primary" on:click=move |_| dialog.set(Some(DialogMode::Add))>"+ Add"</button>
             </Show>
         </div>
@@ -388,7 +423,7 @@ pub fn IntegrationsPage() -> impl IntoView {
         <DataTable what="integrations" columns=COLUMNS state=state rows=rows
             retry=Callback::new(move |()| { items.set(Loaded::Loading); load(); })/>
         {move || dialog.get().map(|mode| view! {
-            <IntegrationDialog mode=mode tools=tools.get() on_close=Callback::new(move |()| dialog.set(None)) on_saved=on_saved/>
+            <IntegrationDialog mode=mode tools=tools.get() approval=approval.get_untracked() on_close=Callback::new(move |()| dialog.set(None)) on_saved=on_saved/>
         })}
         {move || deleting.get().map(|target| view! {
             <Modal role="alertdialog" labelled_by="delete-title" on_close=Callback::new(move |()| deleting.set(None))>

@@ -2,6 +2,7 @@ pub mod integration_dialog;
 pub mod integrations;
 pub mod login;
 pub mod pipelines;
+pub mod requests;
 pub mod run_dialog;
 pub mod runs;
 pub mod tools;

@@ -3,17 +3,20 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
 use serde::Deserialize;
-use switchboard_app::ListIntegrations;
+use switchboard_app::{ListIntegrations, Submitted};
 use switchboard_domain::Problem;
+use switchboard_domain::change_request::ChangeRequest;
 use switchboard_domain::check::{ConnectionCheck, SyncReport, TestDraftRequest};
 use switchboard_domain::integration::{
     CreateIntegrationRequest, Integration, IntegrationPage, UpdateIntegrationRequest,
 };
 use utoipa::IntoParams;
 
-use super::{Body, IDEMPOTENT_REPLAYED, etag, idempotency_key, if_match_version, integration_id};
+use super::{
+    Body, IDEMPOTENT_REPLAYED, accepted, etag, idempotency_key, if_match_version, integration_id,
+};
 use crate::AppState;
-use crate::auth::{Admin, Caller, Operator};
+use crate::auth::{Admin, Caller, Operator, Submitter};
 use crate::error::ApiError;
 use crate::rate_limit::Costly;
 
@@ -79,7 +82,10 @@ pub async fn list_integrations(
         .body(listing.0))
 }
 
-/// Create an integration of an approved, enabled tool.
+/// Create an integration of an approved, enabled tool. While approval is on (see
+/// `GET /api/v1/approval-policy`) operators and administrators submit it instead: the answer
+/// is 202 with the change request, and the integration is listed as `pending_approval` until
+/// the request is approved.
 #[utoipa::path(
     tag = "integrations",
     params(
@@ -89,34 +95,56 @@ pub async fn list_integrations(
     responses(
         (status = 201, description = "Created; `Location` and `ETag` name it", body = Integration,
             headers(("Location" = String, description = "The new integration's URL"), ("ETag" = String, description = "Its version"), ("Idempotent-Replayed" = String, description = "`true` when this is the kept answer to an earlier request with the same `Idempotency-Key`"))),
-        (status = 403, description = "Only administrators add integrations", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The name is already used, or a request with the same `Idempotency-Key` is still being processed", body = Problem, content_type = "application/problem+json"),
+        (status = 202, description = "Approval is on: a change request was opened (`Location` names it); nothing is added until it is approved", body = ChangeRequest,
+            headers(("Location" = String, description = "The change request's URL"), ("ETag" = String, description = "The request's version"), ("Idempotent-Replayed" = String, description = "`true` when this is the kept answer to an earlier request with the same `Idempotency-Key`"))),
+        (status = 403, description = "Only administrators add integrations (operators too while approval is on)", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The name is already used (or waits for approval), or a request with the same `Idempotency-Key` is still being processed", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, a tool that is not approved or is switched off, or an `Idempotency-Key` used for another request", body = Problem, content_type = "application/problem+json"),
     ),
     security(("bearer" = []))
 )]
 #[post("/integrations")]
 pub async fn create_integration(
-    admin: Admin,
+    operator: Submitter,
     req: HttpRequest,
     state: web::Data<AppState>,
-    body: Body<CreateIntegrationRequest>,
-) -> Result<HttpResponse, ApiError> {
+    // The role is decided before the body: a malformed body from someone who may not
+    // submit is still a 403.
+    body: Result<Body<CreateIntegrationRequest>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let body = body?;
     let created = state
         .app
         .create_integration(
-            &admin.0.principal(),
+            &operator.0.principal(),
             idempotency_key(&req)?.as_ref(),
             body.0,
         )
-        .await?;
-    let location = format!("/api/v1/integrations/{}", created.value.id);
-    let mut response = HttpResponse::Created();
-    response.insert_header((header::LOCATION, location));
+        .await
+        .map_err(ApiError::from)?;
+    let mut response = match &created.value {
+        Submitted::Applied(integration) => {
+            let location = format!("/api/v1/integrations/{}", integration.id);
+            let mut response = HttpResponse::Created();
+            response.insert_header((header::LOCATION, location));
+            response.insert_header(header::ETag(etag(integration.version)));
+            response
+        }
+        Submitted::Requested(request) => {
+            let location = format!("/api/v1/change-requests/{}", request.id);
+            let mut response = HttpResponse::Accepted();
+            response.insert_header((header::LOCATION, location));
+            response.insert_header(header::ETag(etag(request.version)));
+            response
+        }
+    };
     if created.replayed {
         response.insert_header((IDEMPOTENT_REPLAYED, "true"));
     }
-    Ok(with_etag(response, &created.value))
+    Ok(match created.value {
+        Submitted::Applied(integration) => response.json(integration),
+        Submitted::Requested(request) => response.json(request),
+    })
 }
 
 /// Read one integration (secret credentials show only whether they are set).
@@ -140,6 +168,8 @@ pub async fn get_integration(
 }
 
 /// Change an integration. Secret fields: absent = keep, `null` = clear, a value = replace.
+/// While approval is on, a change of its URLs or secrets becomes a change request (202;
+/// operators and administrators); a new name or a plain field alone applies directly.
 #[utoipa::path(
     tag = "integrations",
     params(
@@ -149,9 +179,11 @@ pub async fn get_integration(
     request_body(content = UpdateIntegrationRequest, content_type = "application/json"),
     responses(
         (status = 200, description = "The updated integration", body = Integration, headers(("ETag" = String, description = "Its new version"))),
-        (status = 403, description = "Only administrators change integrations", body = Problem, content_type = "application/problem+json"),
+        (status = 202, description = "Approval is on and the change touches URLs or secrets: a change request was opened (`Location` names it); the integration is unchanged until it is approved", body = ChangeRequest,
+            headers(("Location" = String, description = "The change request's URL"))),
+        (status = 403, description = "Only administrators change integrations directly", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such integration", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The new name is already used", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The new name is already used, or the integration waits for approval (`pending_approval`)", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed by someone else since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields", body = Problem, content_type = "application/problem+json"),
     ),
@@ -159,22 +191,29 @@ pub async fn get_integration(
 )]
 #[patch("/integrations/{id}")]
 pub async fn update_integration(
-    admin: Admin,
+    operator: Submitter,
     req: HttpRequest,
     state: web::Data<AppState>,
     id: web::Path<String>,
-    body: Body<UpdateIntegrationRequest>,
-) -> Result<HttpResponse, ApiError> {
-    let integration = state
+    // The role is decided before the body: a malformed body from someone who may not
+    // submit is still a 403.
+    body: Result<Body<UpdateIntegrationRequest>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let body = body?;
+    let submitted = state
         .app
         .update_integration(
-            &admin.0.principal(),
+            &operator.0.principal(),
             &integration_id(&id)?,
             if_match_version(&req),
             body.0,
         )
-        .await?;
-    Ok(with_etag(HttpResponse::Ok(), &integration))
+        .await
+        .map_err(ApiError::from)?;
+    Ok(match submitted {
+        Submitted::Applied(integration) => with_etag(HttpResponse::Ok(), &integration),
+        Submitted::Requested(request) => accepted(&request),
+    })
 }
 
 /// Delete an integration and its credentials.
@@ -244,7 +283,7 @@ pub async fn test_integration(
     request_body = TestDraftRequest,
     responses(
         (status = 200, description = "The check's result (a failed check is a result too: `ok` false)", body = ConnectionCheck),
-        (status = 403, description = "Only administrators test drafts", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only those who may submit integrations test drafts: administrators, and operators while approval is on", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No integration with that `id`", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "Invalid fields, or a tool that is not approved", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many of these from this user; see `Retry-After`", body = Problem,
@@ -254,12 +293,19 @@ pub async fn test_integration(
 )]
 #[post("/integrations/test")]
 pub async fn test_integration_draft(
-    admin: Admin,
+    operator: Submitter,
     state: web::Data<AppState>,
-    body: Body<TestDraftRequest>,
-) -> Result<HttpResponse, ApiError> {
-    state.charge(&admin.0, Costly::ConnectionTest)?;
-    let check = state.app.test_draft(&admin.0.principal(), body.0).await?;
+    // The role is decided before the body: a malformed body from someone who may not
+    // submit is still a 403.
+    body: Result<Body<TestDraftRequest>, actix_web::Error>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let body = body?;
+    state.charge(&operator.0, Costly::ConnectionTest)?;
+    let check = state
+        .app
+        .test_draft(&operator.0.principal(), body.0)
+        .await
+        .map_err(ApiError::from)?;
     Ok(HttpResponse::Ok().json(check))
 }
 

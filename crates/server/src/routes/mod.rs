@@ -1,5 +1,6 @@
 //! One module per resource, one function per operation (named after its operationId).
 
+pub mod approvals;
 pub mod auth;
 pub mod integrations;
 pub mod operations;
@@ -15,7 +16,7 @@ use actix_web::{FromRequest, HttpRequest, web};
 use utoipa_actix_web::service_config::ServiceConfig;
 
 use switchboard_app::IdempotencyKey;
-use switchboard_domain::ids::{IntegrationId, PipelineId, RunId, UserId};
+use switchboard_domain::ids::{ChangeRequestId, IntegrationId, PipelineId, RunId, UserId};
 
 use crate::error::ApiError;
 use crate::{AppState, BODY_LIMIT_BYTES};
@@ -46,7 +47,30 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(users::list_users)
         .service(users::create_user)
         .service(users::get_user)
-        .service(users::update_user);
+        .service(users::update_user)
+        .service(approvals::get_approval_policy)
+        .service(approvals::update_approval_policy)
+        .service(approvals::list_change_requests)
+        .service(approvals::create_change_request)
+        .service(approvals::get_change_request)
+        .service(approvals::update_change_request)
+        .service(approvals::create_change_request_comment)
+        .service(approvals::create_change_request_review)
+        .service(approvals::withdraw_change_request)
+        .service(approvals::dry_run_change_request);
+}
+
+/// `202 Accepted` for a change that became a change request: the request, and where it is.
+pub fn accepted(
+    request: &switchboard_domain::change_request::ChangeRequest,
+) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Accepted()
+        .insert_header((
+            header::LOCATION,
+            format!("/api/v1/change-requests/{}", request.id),
+        ))
+        .insert_header(header::ETag(etag(request.version)))
+        .json(request)
 }
 
 pub fn json_config() -> web::JsonConfig {
@@ -199,6 +223,11 @@ pub const IDEMPOTENT_REPLAYED: &str = "Idempotent-Replayed";
 /// A path's integration id; an id no integration can have names none: 404.
 pub fn integration_id(raw: &str) -> Result<IntegrationId, ApiError> {
     IntegrationId::parse(raw).ok_or(ApiError::NotFound("integration"))
+}
+
+/// A path's change request id (see [`integration_id`]).
+pub fn change_request_id(raw: &str) -> Result<ChangeRequestId, ApiError> {
+    ChangeRequestId::parse(raw).ok_or(ApiError::NotFound("change request"))
 }
 
 /// A path's pipeline id (see [`integration_id`]).

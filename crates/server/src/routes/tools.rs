@@ -5,7 +5,10 @@ use actix_web::{HttpRequest, HttpResponse, get, patch, web};
 use switchboard_domain::Problem;
 use switchboard_domain::tools::{Tool, ToolList, UpdateToolRequest};
 
-use super::{Body, etag, if_match_version};
+use switchboard_app::Submitted;
+use switchboard_domain::change_request::ChangeRequest;
+
+use super::{Body, accepted, etag, if_match_version};
 use crate::AppState;
 use crate::auth::{Admin, Caller};
 use crate::error::ApiError;
@@ -50,6 +53,7 @@ pub async fn get_tool(
 }
 
 /// Switch an approved tool on or off. Existing integrations stay; new ones are refused while off.
+/// While approval is on, switching a tool on becomes a change request (202).
 #[utoipa::path(
     tag = "tools",
     params(
@@ -59,6 +63,8 @@ pub async fn get_tool(
     request_body = UpdateToolRequest,
     responses(
         (status = 200, description = "The tool with its new setting", body = Tool, headers(("ETag" = String, description = "The new version of its setting"))),
+        (status = 202, description = "Approval is on: switching it on became a change request (`Location` names it)", body = ChangeRequest,
+            headers(("Location" = String, description = "The change request's URL"))),
         (status = 403, description = "Only administrators set the tool policy", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "Not an approved tool", body = Problem, content_type = "application/problem+json"),
         (status = 412, description = "Changed by someone else since the `If-Match` version", body = Problem, content_type = "application/problem+json"),
@@ -73,9 +79,12 @@ pub async fn update_tool(
     id: web::Path<String>,
     body: Body<UpdateToolRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let tool = state
+    let submitted = state
         .app
         .update_tool(&admin.0.principal(), &id, if_match_version(&req), body.0)
         .await?;
-    Ok(with_etag(tool))
+    Ok(match submitted {
+        Submitted::Applied(tool) => with_etag(tool),
+        Submitted::Requested(request) => accepted(&request),
+    })
 }

@@ -106,6 +106,9 @@ pub fn test_config(dir: &std::path::Path, database: DatabaseUrl) -> Config {
             monitor_concurrency: 8,
         },
         trigger_fault: None,
+        // The suites of the integrations API test it applying directly; `approvals.rs`
+        // starts its apps with approval on.
+        approval_at_first_start: false,
     }
 }
 
@@ -293,6 +296,8 @@ impl TestApp {
                     "tool_settings",
                     "integrations",
                     "integration_credentials",
+                    "change_requests",
+                    "change_request_events",
                 ] {
                     let dump: Vec<Dump> = diesel::sql_query(format!(
                         "SELECT coalesce(string_agg(t::text, '\n'), '') AS dump FROM {table} t"

@@ -6,6 +6,7 @@
 mod helpers;
 
 mod access;
+mod approvals;
 mod attacks;
 mod concurrency;
 mod contract;

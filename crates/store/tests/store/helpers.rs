@@ -80,6 +80,7 @@ pub fn create_integration(store: &Store, name: &str) -> Integration {
             ("username".to_owned(), Some("alice".to_owned())),
             ("apiToken".to_owned(), Some("0123456789abcdef".to_owned())),
         ]),
+        business_need: None,
     };
     let draft = request.parse(&JENKINS).expect("valid integration");
     store

@@ -146,6 +146,7 @@ fn new_urls_or_credentials_make_an_integration_untested(backend: Backend) {
             "https://ci.example.com/".to_owned(),
         )])),
         credentials: BTreeMap::from([("username".to_owned(), Some("alice".to_owned()))]),
+        business_need: None,
     });
     assert_eq!(renamed.status, IntegrationStatus::Connected);
     assert!(renamed.version > jenkins.version);

@@ -41,8 +41,8 @@ fn a_runs_password_values_are_kept_sealed_for_its_log(backend: Backend) {
     };
     assert_eq!(opened(&run.id), ["hunter2-deploy", "second value"]);
     assert!(opened(&plain.id).is_empty());
-    let (_, runs) = store.reseal_all().expect("re-seal");
-    assert_eq!(runs, 1);
+    let resealed = store.reseal_all().expect("re-seal");
+    assert_eq!(resealed.runs, 1);
     assert_eq!(opened(&run.id), ["hunter2-deploy", "second value"]);
     assert!(matches!(
         store.run_for_log("no-such-run"),

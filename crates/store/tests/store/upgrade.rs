@@ -22,7 +22,7 @@ use crate::on_both_backends;
 on_both_backends!(a_database_of_the_previous_version_keeps_everything);
 
 /// The last migration of the previous landed version.
-const PREVIOUS_LAST_MIGRATION: &str = "2026-12-07-000002_idempotency_keys";
+const PREVIOUS_LAST_MIGRATION: &str = "2026-12-07-000003_run_secret_values";
 
 /// This tree's migrations up to and including [`PREVIOUS_LAST_MIGRATION`]: what the previous
 /// version embedded.

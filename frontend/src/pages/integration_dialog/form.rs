@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use leptos::prelude::*;
+use switchboard_domain::change_request::{Discussion, update_needs_approval};
 use switchboard_domain::check::TestDraftRequest;
 use switchboard_domain::integration::{
     CreateIntegrationRequest, CredentialView, CurrentSettings, Integration,
@@ -45,10 +46,14 @@ pub(super) struct Form {
     pub(super) original_name: RwSignal<String>,
     /// The URLs as stored: stored secrets stay with their origins.
     pub(super) original_urls: RwSignal<BTreeMap<String, String>>,
+    /// Why the change is needed, when it goes for approval.
+    pub(super) business_need: RwSignal<String>,
+    /// Whether changes need approval (the policy, read when the page loaded).
+    pub(super) approval: bool,
 }
 
 impl Form {
-    pub(super) fn new(tool: &'static ToolSpec) -> Self {
+    pub(super) fn new(tool: &'static ToolSpec, approval: bool) -> Self {
         let form = Self {
             tool: RwSignal::new(tool),
             name: RwSignal::new(String::new()),
@@ -59,6 +64,8 @@ impl Form {
             etag: RwSignal::new(None),
             original_name: RwSignal::new(String::new()),
             original_urls: RwSignal::new(BTreeMap::new()),
+            business_need: RwSignal::new(String::new()),
+            approval,
         };
         form.set_tool(tool);
         form
@@ -170,6 +177,7 @@ impl Form {
             tool: self.tool.get().id.to_owned(),
             urls,
             credentials,
+            business_need: self.approval.then(|| self.business_need.get()),
         };
         (request, duplicates)
     }
@@ -190,12 +198,42 @@ impl Form {
                 );
             }
         }
-        let request = UpdateIntegrationRequest {
+        let mut request = UpdateIntegrationRequest {
             name: Some(self.name.get()),
             urls: Some(urls),
             credentials,
+            business_need: None,
         };
+        if self.approval && update_needs_approval(self.tool.get(), &self.current(), &request) {
+            request.business_need = Some(self.business_need.get());
+        }
         (request, duplicates)
+    }
+
+    /// What the edited integration holds, as far as a change to it needs to know.
+    fn current(&self) -> CurrentSettings {
+        CurrentSettings {
+            urls: self.original_urls.get(),
+            filled: self
+                .credentials
+                .get()
+                .into_iter()
+                .filter(|input| {
+                    if input.spec.secret {
+                        input.configured.get()
+                    } else {
+                        input.original.get().is_some()
+                    }
+                })
+                .map(|input| input.spec.key.to_owned())
+                .collect(),
+        }
+    }
+
+    /// Whether saving goes for approval: a new integration, or a change of URLs or secrets,
+    /// while approval is on (the server's rule, from the domain crate).
+    pub(super) fn needs_approval(&self, adding: bool) -> bool {
+        self.approval && (adding || self.update_request().0.business_need.is_some())
     }
 
     /// The form as a connection test: secrets left as stored are left out (the server fills them).
@@ -236,29 +274,22 @@ impl Form {
             )
         } else {
             let (request, duplicates) = self.update_request();
-            let current = CurrentSettings {
-                urls: self.original_urls.get(),
-                filled: self
-                    .credentials
-                    .get()
-                    .into_iter()
-                    .filter(|input| {
-                        if input.spec.secret {
-                            input.configured.get()
-                        } else {
-                            input.original.get().is_some()
-                        }
-                    })
-                    .map(|input| input.spec.key.to_owned())
-                    .collect(),
-            };
-            let parsed = request.parse(tool, &current);
+            let parsed = request.parse(tool, &self.current());
             (
                 parsed.err().map(|e| e.into_errors()).unwrap_or_default(),
                 duplicates,
             )
         };
         errors.extend(duplicates);
+        if self.needs_approval(adding)
+            && let Err((code, message)) = Discussion::parse(&self.business_need.get())
+        {
+            errors.push(FieldError {
+                field: "business_need".into(),
+                code,
+                message: format!("Why is it needed? {message}"),
+            });
+        }
         errors
     }
 

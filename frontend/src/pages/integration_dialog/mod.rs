@@ -14,7 +14,7 @@ mod form;
 use fields::{CheckOutcome, CredentialFields, Field, FieldErrors, UrlFields};
 use form::Form;
 
-use crate::api::{self, ApiError};
+use crate::api::{self, ApiError, Saved};
 use crate::modal::Modal;
 use crate::session::use_auth;
 use crate::ui;
@@ -35,8 +35,10 @@ enum TopError {
 pub fn IntegrationDialog(
     mode: DialogMode,
     tools: Vec<Tool>,
+    /// Whether changes need approval (the policy).
+    approval: bool,
     on_close: Callback<()>,
-    on_saved: Callback<Integration>,
+    on_saved: Callback<Saved<Integration>>,
 ) -> impl IntoView {
     let auth = use_auth();
     let adding = mode == DialogMode::Add;
@@ -49,7 +51,10 @@ pub fn IntegrationDialog(
             .filter_map(|tool| find_tool(&tool.id))
             .collect()
     };
-    let form = Form::new(enabled_tools.first().copied().unwrap_or(&APPROVED_TOOLS[0]));
+    let form = Form::new(
+        enabled_tools.first().copied().unwrap_or(&APPROVED_TOOLS[0]),
+        approval,
+    );
     let enabled_tools = StoredValue::new(enabled_tools);
     let loading = RwSignal::new(!adding);
     let saving = RwSignal::new(false);
@@ -100,6 +105,7 @@ pub fn IntegrationDialog(
     });
 
     let client_errors = Memo::new(move |_| form.client_errors(adding));
+    let for_approval = Memo::new(move |_| form.needs_approval(adding));
     let errors = FieldErrors::new(form, server_errors, client_errors, submitted, touched);
     let error_for = move |path: String| errors.message(&path);
     let edited = move |path: String| errors.edited(path);
@@ -223,6 +229,16 @@ pub fn IntegrationDialog(
                     </Field>
                     <UrlFields form=form errors=errors/>
                     <CredentialFields form=form errors=errors/>
+                    <Show when=move || for_approval.get()>
+                        <Field label="Why is it needed?" id="dlg-business-need".into() error=Signal::derive(move || error_for("business_need".into()))
+                            help="Approval is on: this goes to the administrators as a change request. Say which team needs it and why.">
+                            <textarea id="dlg-business-need" rows="3" maxlength="10000"
+                                aria-invalid=move || error_for("business_need".into()).is_some().to_string()
+                                aria-describedby="dlg-business-need-help dlg-business-need-error"
+                                prop:value=move || form.business_need.get()
+                                on:input=move |ev| { form.business_need.set(event_target_value(&ev)); edited("business_need".into()); }></textarea>
+                        </Field>
+                    </Show>
                 </Show>
                 <CheckOutcome check=check/>
                 <div class="dialog-actions">
@@ -231,7 +247,12 @@ pub fn IntegrationDialog(
                     </button>
                     <button type="button" class="secondary" on:click=move |_| on_close.run(())>"Cancel"</button>
                     <button type="submit" class="primary" disabled=move || saving.get() || loading.get()>
-                        {move || if saving.get() { "Saving…" } else { "Save" }}
+                        {move || match (saving.get(), for_approval.get()) {
+                            (true, true) => "Submitting…",
+                            (true, false) => "Saving…",
+                            (false, true) => "Submit for approval",
+                            (false, false) => "Save",
+                        }}
                     </button>
                 </div>
             </form>

@@ -12,7 +12,7 @@
 //! `[<tool>] <scenario> › <step>:`. Adding a tool: a harness module in `tools/`, and one line
 //! in the `contract_tests!` invocation at the end of this file.
 
-mod plain_http;
+pub mod plain_http;
 mod scenarios;
 
 /// The tools' harnesses.
