@@ -186,7 +186,7 @@ build: deps
 run *ARGS: web build
     SWITCHBOARD_DATA_DIR="${SWITCHBOARD_DATA_DIR:-data}" SWITCHBOARD_WEB_DIR="${SWITCHBOARD_WEB_DIR:-{{ web_dist }}}" exec "{{ server_bin }}" serve {{ ARGS }}
 
-# A newcomer's tour: the Jenkins simulator (e2e/jenkins-sim/examples/demo.json), a real Buildbot master + worker (e2e/buildbot, in a venv) and the server with both registered; pipelines appear within seconds. Data in a fresh ./demo-data.
+# A newcomer's tour: the Jenkins simulator (e2e/jenkins-sim/examples/demo.json), a real Buildbot master + worker (e2e/buildbot, in a venv) and the server with both registered; pipelines appear within seconds; approval on, a second administrator (bea) and an operator's request to review. Data in a fresh ./demo-data.
 demo: web
     #!/usr/bin/env bash
     set -euo pipefail
@@ -219,8 +219,23 @@ demo: web
         --data-dir "$data" --name "Demo Jenkins" --tool jenkins --url "apiUrl=$jenkins_url" --credential username=admin
     SWITCHBOARD_CREDENTIAL_PASSWORD=admin-password-do-not-show "{{ server_bin }}" integration add \
         --data-dir "$data" --name "Demo Buildbot" --tool buildbot --url "apiUrl=$buildbot_url" --credential username=admin
-    echo "demo: open http://127.0.0.1:8080, sign in as admin with the password below, and look at CI/CD → Pipelines; Ctrl-C stops everything"
-    SWITCHBOARD_WEB_DIR="{{ web_dist }}" "{{ server_bin }}" serve --data-dir "$data"
+    # Approval is on (the default): a second administrator and an operator, so a request can
+    # be discussed and approved by four eyes; the operator's request waits for review.
+    # (Added once the server's first start has created `admin`.)
+    SWITCHBOARD_WEB_DIR="{{ web_dist }}" "{{ server_bin }}" serve --data-dir "$data" &
+    pids+=($!)
+    for _ in $(seq 1 300); do curl -fsS http://127.0.0.1:8080/readyz >/dev/null 2>&1 && break; sleep 0.2; done
+    echo "demo-bea-password" | "{{ server_bin }}" user add bea --role admin --password-stdin --data-dir "$data" >/dev/null
+    echo "demo-otto-password" | "{{ server_bin }}" user add otto --role operator --password-stdin --data-dir "$data" >/dev/null
+    otto="$(curl -fsS http://127.0.0.1:8080/api/v1/auth/login -H 'content-type: application/json' \
+        -d '{"username":"otto","password":"demo-otto-password"}' | sed -n 's/.*"access_token":"\([^"]*\)".*/\1/p')"
+    curl -fsS -o /dev/null http://127.0.0.1:8080/api/v1/integrations -H "authorization: Bearer $otto" -H 'content-type: application/json' \
+        -d '{"name": "Demo Jenkins (payments)", "tool": "jenkins", "urls": {"apiUrl": "'"$jenkins_url"'"},
+             "credentials": {"username": "admin", "apiToken": "11a7e1d6b1c2d3e4f5a6b7c8d9e0f1a2b3"},
+             "business_need": "The payments team deploys from this controller and wants its pipelines in Switchboard."}'
+    echo "demo: open http://127.0.0.1:8080 and sign in as admin with the password above (or bea / demo-bea-password, otto / demo-otto-password)."
+    echo "demo: CI/CD → Pipelines has the demo pipelines; CI/CD → Requests has otto's request waiting for review. Ctrl-C stops everything"
+    wait
 
 # Run every Rust test (PostgreSQL ones too when SWITCHBOARD_TEST_PG_URL is set), validate api-spec/openapi.json, fuzz the API, then the browser tests.
 test: deps web venv venv-fuzz

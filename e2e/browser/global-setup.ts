@@ -227,6 +227,9 @@ export default async function globalSetup(config: FullConfig): Promise<() => Pro
     // fails its check at once instead of waiting for DNS or a timeout.
     SWITCHBOARD_OUTBOUND_ALLOWED_HOSTS: '127.0.0.1',
     SWITCHBOARD_OUTBOUND_TIMEOUT_SECS: '10',
+    // The specs test integrations applying directly; 13-approvals switches approval on (and
+    // off again through a request).
+    SWITCHBOARD_APPROVAL: 'off',
   });
   if (haveApp || explicitWebDir) env.SWITCHBOARD_WEB_DIR = webDir;
 

@@ -429,16 +429,14 @@ fn actions(
     };
     let approve = if !open {
         not_open()
+    } else if wrote && is_admin && is_sole_admin(by, admins) {
+        Permission::yes().with_comment(Some(
+            "You are the only administrator: you may approve your own request with a written reason, recorded as approved by the sole administrator".to_owned(),
+        ))
+    } else if wrote {
+        Permission::no(you_wrote)
     } else if !is_admin {
         Permission::no("Only administrators approve")
-    } else if wrote {
-        if is_sole_admin(by, admins) {
-            Permission::yes().with_comment(Some(
-                "You are the only administrator: you may approve your own request with a written reason, recorded as approved by the sole administrator".to_owned(),
-            ))
-        } else {
-            Permission::no(you_wrote)
-        }
     } else if approvers(events, request.revision).contains(&by.id) {
         Permission::no(format!("You approved revision {}", request.revision))
     } else {
@@ -446,10 +444,10 @@ fn actions(
     };
     let decide = if !open {
         not_open()
-    } else if !is_admin {
-        Permission::no("Only administrators review")
     } else if wrote {
         Permission::no(format!("{you_wrote}: withdraw or revise it instead"))
+    } else if !is_admin {
+        Permission::no("Only administrators review")
     } else {
         Permission::yes().with_comment(None)
     };
