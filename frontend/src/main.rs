@@ -159,6 +159,7 @@ fn Shell() -> impl IntoView {
         }
         Some(session) => {
             let is_admin = session.is_admin();
+            let can_operate = session.can_operate();
             view! {
                 <div class="layout">
                     <aside class="sidebar">
@@ -175,7 +176,8 @@ fn Shell() -> impl IntoView {
                                     {move || (awaiting.get() > 0).then(|| view! {
                                         " " <span class="count" aria-label=format!("{} awaiting your review", awaiting.get())>{awaiting.get()}</span>
                                     })}</a></li>
-                                <Show when=move || !is_admin>
+                                // Operators propose tools there; administrators reach it under Administration.
+                                <Show when=move || !is_admin && can_operate>
                                     <li><a href="/tools" aria-current=move || current("/tools")>"Tools"</a></li>
                                 </Show>
                             </MenuGroup>

@@ -89,8 +89,30 @@ fn malformed_change(kind: ChangeKind, err: &serde_json::Error) -> ValidationErro
     ValidationErrors::single(
         "change",
         FieldErrorCode::InvalidFormat,
-        format!("not a valid change for {}: {err}", kind.as_str()),
+        format!(
+            "not a valid change for {}: {}",
+            kind.as_str(),
+            without_values(err)
+        ),
     )
+}
+
+/// A serde error's message with every quoted value left out: a change can hold secrets, and
+/// serde quotes the value it could not take (`invalid type: string "…"`).
+fn without_values(err: &serde_json::Error) -> String {
+    let mut shown = String::new();
+    let mut quoted = false;
+    for c in err.to_string().chars() {
+        if c == '"' {
+            if !quoted {
+                shown.push_str("\"…\"");
+            }
+            quoted = !quoted;
+        } else if !quoted {
+            shown.push(c);
+        }
+    }
+    shown
 }
 
 /// The body without secret values, and the secret values apart.
@@ -179,18 +201,23 @@ fn urls_of(change: &Value) -> Option<BTreeMap<String, String>> {
 fn carry_secrets(
     tool: &ToolSpec,
     credentials: &mut BTreeMap<String, Option<String>>,
-    new_urls: Option<&BTreeMap<String, String>>,
+    new_urls: &BTreeMap<String, String>,
+    live_urls: &BTreeMap<String, String>,
     previous: Option<&Previous<'_>>,
 ) {
     let Some(previous) = previous else { return };
-    if let (Some(before), Some(after)) = (urls_of(previous.change), new_urls)
-        && origin_move(
+    // Where each revision sends secrets: its own URLs, or (a change that leaves them out)
+    // the live ones.
+    let before = urls_of(previous.change).unwrap_or_else(|| live_urls.clone());
+    let moved = |from: &BTreeMap<String, String>, to: &BTreeMap<String, String>| {
+        origin_move(
             tool,
-            &before,
-            after.iter().map(|(key, url)| (key.as_str(), url.as_str())),
+            from,
+            to.iter().map(|(key, url)| (key.as_str(), url.as_str())),
         )
         .is_some()
-    {
+    };
+    if moved(&before, new_urls) || moved(new_urls, &before) {
         return;
     }
     for (key, what) in previous.secret_changes {
@@ -253,12 +280,8 @@ fn build(
                     "a revision cannot change the tool; withdraw the request and open a new one",
                 ));
             }
-            carry_secrets(
-                tool,
-                &mut request.credentials,
-                Some(&request.urls),
-                previous,
-            );
+            let urls = request.urls.clone();
+            carry_secrets(tool, &mut request.credentials, &urls, &urls, previous);
             let draft = request.parse(tool).map_err(StoreError::Invalid)?;
             let body = serde_json::to_value(&request)
                 .map_err(|err| StoreError::Corrupt(err.to_string()))?;
@@ -278,10 +301,15 @@ fn build(
             let mut request: UpdateIntegrationRequest = serde_json::from_value(change.clone())
                 .map_err(|err| StoreError::Invalid(malformed_change(kind, &err)))?;
             request.business_need = None;
+            let urls = request
+                .urls
+                .clone()
+                .unwrap_or_else(|| live.current.urls.clone());
             carry_secrets(
                 live.tool,
                 &mut request.credentials,
-                request.urls.as_ref(),
+                &urls,
+                &live.current.urls,
                 previous,
             );
             request
@@ -528,7 +556,15 @@ impl Switchboard {
     ) -> AppResult<Submitted<ApprovalPolicy>> {
         by.require(Role::Admin)?;
         let settings = request.parse().map_err(AppError::Validation)?;
-        if self.approval_on().await? {
+        let current = self.approval_policy().await?;
+        if let Some(expected) = expected_version
+            && expected != current.version
+        {
+            return Err(AppError::VersionMismatch {
+                current: current.version,
+            });
+        }
+        if current.enabled {
             let need = request.business_need.clone().unwrap_or_default();
             let change = serde_json::to_value(UpdateApprovalPolicyRequest {
                 business_need: None,
@@ -750,14 +786,21 @@ impl Switchboard {
         .await
     }
 
-    /// Expires the requests nobody decided in time (also run by the periodic work).
+    /// Expires the requests nobody decided in time (also run by the periodic work). A
+    /// failure is logged, not answered: reading and deciding requests does not depend on it.
     pub async fn expire_due_requests(&self) -> AppResult<usize> {
         let store = self.store.clone();
-        let expired = blocking(move || Ok(store.expire_due_requests(chrono::Utc::now())?)).await?;
-        if expired > 0 {
-            tracing::info!(expired, "change requests expired");
+        match blocking(move || Ok(store.expire_due_requests(chrono::Utc::now())?)).await {
+            Ok(0) => Ok(0),
+            Ok(expired) => {
+                tracing::info!(expired, "change requests expired");
+                Ok(expired)
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot expire change requests now");
+                Ok(0)
+            }
         }
-        Ok(expired)
     }
 
     pub async fn get_change_request(
@@ -989,6 +1032,15 @@ impl Switchboard {
             let secrets = store.request_secrets(&request_id)?;
             let (live_target, live_paths) = match (request.kind, &request.integration_id) {
                 (ChangeKind::UpdateIntegration, Some(integration_id)) => {
+                    // The revision was checked against the live settings of its version:
+                    // with others now, stored secrets could meet URLs they were not entered for.
+                    let live = store.integration_settings(integration_id)?;
+                    if Some(live.version) != request.base_version && !request.state.is_final() {
+                        return Err(AppError::ChangeRefused {
+                            code: ErrorCode::RequestConflict,
+                            detail: "the integration changed since this revision was written: write a new revision first".to_owned(),
+                        });
+                    }
                     let opened = store.open_target(integration_id)?;
                     let paths = store.live_pipeline_paths(integration_id)?;
                     (Some(opened), paths)
@@ -1068,6 +1120,12 @@ impl Switchboard {
                         "the request was decided meanwhile",
                     ));
                 }
+                if situation.request.revision != result.revision {
+                    return Err(refused(
+                        ErrorCode::StaleRevision,
+                        "a new revision was written meanwhile: run the dry run again",
+                    ));
+                }
                 Ok(Outcome {
                     events: vec![NewEvent {
                         dry_run: Some(result.clone()),
@@ -1123,7 +1181,14 @@ impl Switchboard {
             let admins = store.enabled_admin_ids()?;
             let policy = store.approval_policy()?;
             let secrets = store.request_secrets(&request.id)?;
-            let live = live_sides(&store, &request)?;
+            // A decided request shows what it proposed; an undecided one, against what is live.
+            let live = if request.state.is_final() {
+                LiveSides {
+                    before: BTreeMap::new(),
+                }
+            } else {
+                live_sides(&store, &request)?
+            };
             let mut after = live.before.clone();
             proposed_sides(&store, &request, &secrets, &mut after);
             let lines = diff(&live.before, &after);
@@ -1260,10 +1325,10 @@ fn proposed_sides(
     let change = &request.change;
     match request.kind {
         ChangeKind::CreateIntegration | ChangeKind::UpdateIntegration => {
-            if request.kind == ChangeKind::CreateIntegration {
-                if let Some(tool) = change.get("tool") {
-                    sides.insert("tool".to_owned(), plain(text_of(tool)));
-                }
+            if request.kind == ChangeKind::CreateIntegration
+                && let Some(tool) = change.get("tool")
+            {
+                sides.insert("tool".to_owned(), plain(text_of(tool)));
             }
             if let Some(name) = change.get("name").filter(|name| !name.is_null()) {
                 sides.insert("name".to_owned(), plain(text_of(name).trim().to_owned()));
@@ -1422,19 +1487,27 @@ fn review_outcome(
                 ));
             }
             let mut approved = approvers(&situation.events, request.revision);
-            if !approved.insert(by.id.clone()) {
-                return Err(refused(
-                    ErrorCode::AlreadyReviewed,
-                    format!("you approved revision {} already", request.revision),
-                ));
-            }
+            let fresh = approved.insert(by.id.clone());
             let needed = if sole_self {
                 1
             } else {
                 approvals_needed(&situation.policy, &situation.admins, &editor_list)
             };
-            let mut events = vec![review_event(sole_self)];
-            if u32::try_from(approved.len()).unwrap_or(u32::MAX) < needed {
+            let enough = u32::try_from(approved.len()).unwrap_or(u32::MAX) >= needed;
+            // Approving again only counts when it is what completes the request (the policy
+            // or the administrators changed since the first approval).
+            if !fresh && !enough {
+                return Err(refused(
+                    ErrorCode::AlreadyReviewed,
+                    format!("you approved revision {} already", request.revision),
+                ));
+            }
+            let mut events = if fresh {
+                vec![review_event(sole_self)]
+            } else {
+                Vec::new()
+            };
+            if !enough {
                 return Ok(Outcome {
                     events,
                     ..Outcome::default()
@@ -1495,9 +1568,15 @@ fn application(situation: &Situation) -> Result<Apply, Conflict> {
                 return Err(Conflict("the pending integration is gone".to_owned()));
             }
             let create: CreateIntegrationRequest =
-                serde_json::from_value(full).map_err(|err| Conflict(err.to_string()))?;
+                serde_json::from_value(full).map_err(|err| Conflict(without_values(&err)))?;
             let tool = find_tool(&create.tool)
                 .ok_or_else(|| Conflict(format!("{} is not an approved tool", create.tool)))?;
+            if !situation.tool_enabled {
+                return Err(Conflict(format!(
+                    "{} is switched off by an administrator",
+                    tool.name
+                )));
+            }
             let draft = create.parse(tool).map_err(rejected)?;
             Ok(Apply::CreateIntegration(IntegrationPatch {
                 name: Some(draft.name),
@@ -1518,7 +1597,7 @@ fn application(situation: &Situation) -> Result<Apply, Conflict> {
                 )));
             }
             let update: UpdateIntegrationRequest =
-                serde_json::from_value(full).map_err(|err| Conflict(err.to_string()))?;
+                serde_json::from_value(full).map_err(|err| Conflict(without_values(&err)))?;
             let patch = update.parse(live.tool, &live.current).map_err(rejected)?;
             Ok(Apply::UpdateIntegration(patch))
         }
@@ -1529,7 +1608,7 @@ fn application(situation: &Situation) -> Result<Apply, Conflict> {
             .ok_or_else(|| Conflict("the request names no tool".to_owned())),
         ChangeKind::UpdatePolicy => {
             let policy: UpdateApprovalPolicyRequest =
-                serde_json::from_value(full).map_err(|err| Conflict(err.to_string()))?;
+                serde_json::from_value(full).map_err(|err| Conflict(without_values(&err)))?;
             let settings: PolicySettings = policy.parse().map_err(rejected)?;
             Ok(Apply::Policy(settings))
         }

@@ -186,7 +186,8 @@ impl Switchboard {
         request: UpdateIntegrationRequest,
     ) -> AppResult<Submitted<Integration>> {
         by.require(Role::Operator)?;
-        if self.approval_on().await? {
+        let approval = self.approval_on().await?;
+        if approval {
             let store = self.store.clone();
             let live_id = id.to_string();
             let live = blocking(move || Ok(store.integration_settings(&live_id)?)).await?;
@@ -226,6 +227,15 @@ impl Switchboard {
         let saved = blocking(move || {
             store
                 .update_integration(&id, expected_version, check_due, |tool, stored| {
+                    // Decided again under the row's lock: URLs that changed since the first
+                    // look could make this change one that needs approval after all.
+                    if approval && update_needs_approval(tool, stored, &request) {
+                        return Err(ValidationErrors::single(
+                            "urls",
+                            FieldErrorCode::InvalidFormat,
+                            "the integration changed while this was saved: read it again and send the change anew",
+                        ));
+                    }
                     request.parse(tool, stored)
                 })
                 .map_err(integration_name_taken(new_name.trim()))

@@ -43,6 +43,9 @@ impl Server {
             .env("SWITCHBOARD_LOG_FORMAT", "json")
             // Integrations saved here are checked at once: keep that on loopback.
             .env("SWITCHBOARD_OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")
+            // As one person trying it out would start it: integrations apply directly (the
+            // approval rules have their own suite, tests/api/approvals.rs).
+            .env("SWITCHBOARD_APPROVAL", "off")
             .arg("serve")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -143,6 +146,10 @@ async fn first_start_prints_the_password_logs_json_keeps_secrets_out_and_stops_o
         .expect("password")
         .to_owned();
     assert!(password.len() >= 20);
+    assert!(
+        log.iter().any(|line| line.contains("approval is off")),
+        "an installation started with approval off says so"
+    );
     let session: Value = login(&client, &server.base, "admin", &password)
         .await
         .json()

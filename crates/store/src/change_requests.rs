@@ -289,6 +289,8 @@ pub struct Situation {
     /// The ids of the enabled administrators.
     pub admins: Vec<String>,
     pub policy: ApprovalPolicy,
+    /// Whether the request's tool (if it names one) is switched on now.
+    pub tool_enabled: bool,
     /// For an integration request: the live integration's version, tool and settings, read
     /// under its lock; `None` when it is gone.
     pub live: Option<LiveIntegration>,
@@ -457,6 +459,18 @@ fn write_policy(
     read_policy(conn)
 }
 
+/// Deletes the pending integration a closed request would have added.
+fn drop_pending(conn: &mut DbConnection, integration_id: &str) -> StoreResult<()> {
+    diesel::delete(
+        integrations::table
+            .find(integration_id)
+            .filter(integrations::status.eq(IntegrationStatus::PendingApproval.as_str())),
+    )
+    .execute(conn)?;
+    crate::bump_data_version(conn, crate::DATA_INTEGRATIONS)?;
+    Ok(())
+}
+
 fn lock_request(conn: &mut DbConnection, id: &str) -> StoreResult<RequestRow> {
     let row = match conn {
         DbConnection::Postgres(pg) => requests::table
@@ -556,27 +570,33 @@ impl Store {
         read_policy(&mut conn)
     }
 
-    /// Writes the policy at first start, unless one is kept already (then it stays).
+    /// Writes the policy at first start, unless one is kept already (then it stays). Of
+    /// replicas starting at once, one writes it (`ON CONFLICT DO NOTHING`) and all read it.
     pub fn ensure_approval_policy(&self, enabled: bool) -> StoreResult<ApprovalPolicy> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
-        conn.transaction(|conn| {
-            let current = read_policy(conn)?;
-            if current.version > 0 {
-                return Ok(current);
-            }
-            let settings = PolicySettings {
-                enabled,
-                ..default_policy()
-            };
-            match write_policy(conn, settings, SYSTEM_ACTOR, Some(0)) {
-                // Another replica wrote it first.
-                Err(StoreError::VersionMismatch { .. } | StoreError::Duplicate(_)) => {
-                    read_policy(conn)
-                }
-                other => other,
-            }
-        })
+        let defaults = default_policy();
+        let row = (
+            approval_policy::id.eq(1),
+            approval_policy::enabled.eq(enabled),
+            approval_policy::approvals_required.eq(i32::from(defaults.approvals_required)),
+            approval_policy::open_days.eq(i32::try_from(defaults.open_days).unwrap_or(14)),
+            approval_policy::version.eq(1_i64),
+            approval_policy::updated_at.eq(now()),
+            approval_policy::updated_by.eq(SYSTEM_ACTOR),
+        );
+        // Dialect-specific only in type: both backends write `ON CONFLICT DO NOTHING`.
+        match &mut *conn {
+            DbConnection::Postgres(pg) => diesel::insert_into(approval_policy::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(pg)?,
+            DbConnection::Sqlite(sqlite) => diesel::insert_into(approval_policy::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(sqlite)?,
+        };
+        read_policy(&mut conn)
     }
 
     /// Sets the policy directly (while approval is off, or when an approval applies it).
@@ -875,7 +895,12 @@ impl Store {
                 },
                 _ => None,
             };
+            let tool_enabled = match &request.tool {
+                Some(tool) => crate::tools::tool_enabled_on(conn, tool)?,
+                None => true,
+            };
             let situation = Situation {
+                tool_enabled,
                 events: load_events(conn, id)?,
                 secrets,
                 admins: enabled_admins(conn)?,
@@ -951,11 +976,7 @@ impl Store {
                     && row.kind == ChangeKind::CreateIntegration.as_str()
                     && let Some(integration_id) = &row.integration_id
                 {
-                    diesel::delete(integrations::table.find(integration_id).filter(
-                        integrations::status.eq(IntegrationStatus::PendingApproval.as_str()),
-                    ))
-                    .execute(conn)?;
-                    crate::bump_data_version(conn, crate::DATA_INTEGRATIONS)?;
+                    drop_pending(conn, integration_id)?;
                 }
             }
         }
@@ -1023,16 +1044,19 @@ impl Store {
     }
 
     /// Expires every request still undecided after its time (as `system`): its secrets are
-    /// destroyed and a pending integration it would have added goes. Answers how many.
+    /// destroyed and a pending integration it would have added goes. Nothing is opened, so a
+    /// request whose secrets cannot be opened expires too; one that fails does not keep the
+    /// others from expiring (the first failure is answered after). Answers how many expired.
     pub fn expire_due_requests(&self, at: DateTime<Utc>) -> StoreResult<usize> {
+        let undecided = [
+            RequestState::Open.as_str(),
+            RequestState::ChangesRequested.as_str(),
+            RequestState::Conflict.as_str(),
+        ];
         let due: Vec<String> = {
             let mut conn = self.conn()?;
             requests::table
-                .filter(requests::state.eq_any([
-                    RequestState::Open.as_str(),
-                    RequestState::ChangesRequested.as_str(),
-                    RequestState::Conflict.as_str(),
-                ]))
+                .filter(requests::state.eq_any(undecided))
                 .filter(requests::expires_at.le(stored(at)))
                 .select(requests::id)
                 .load(&mut conn)?
@@ -1042,44 +1066,75 @@ impl Store {
             name: SYSTEM_ACTOR.to_owned(),
         };
         let mut expired = 0;
+        let mut failure = None;
         for id in due {
-            let result = self.decide_request(&id, &system, None, |situation| {
-                let request = &situation.request;
-                if request.state.is_final() || request.expires_at > at {
-                    return Err(StoreError::Refused {
-                        code: switchboard_domain::ErrorCode::RequestNotOpen,
-                        detail: "decided meanwhile".to_owned(),
-                    });
+            let _writer = self.write_guard();
+            let mut conn = self.conn()?;
+            let done = conn.transaction(|conn| {
+                let row = lock_request(conn, &id)?;
+                if !undecided.contains(&row.state.as_str()) || utc(row.expires_at) > at {
+                    return Ok(false);
                 }
-                Ok(Outcome {
-                    events: vec![NewEvent::state(
+                insert_event(
+                    conn,
+                    &id,
+                    &system,
+                    row.revision,
+                    NewEvent::state(
                         RequestState::Expired,
                         Some("nobody decided within the approval policy's time".to_owned()),
-                    )],
-                    state: Some(RequestState::Expired),
-                    ..Outcome::default()
-                })
+                    ),
+                )?;
+                diesel::update(
+                    requests::table
+                        .find(&id)
+                        .filter(requests::version.eq(row.version)),
+                )
+                .set((
+                    requests::state.eq(RequestState::Expired.as_str()),
+                    requests::secret_values.eq(None::<Vec<u8>>),
+                    requests::secret_values_key.eq(None::<String>),
+                    requests::version.eq(row.version + 1),
+                    requests::updated_at.eq(now()),
+                ))
+                .execute(conn)?;
+                if row.kind == ChangeKind::CreateIntegration.as_str()
+                    && let Some(integration_id) = &row.integration_id
+                {
+                    drop_pending(conn, integration_id)?;
+                }
+                Ok::<_, StoreError>(true)
             });
-            match result {
-                Ok(_) => expired += 1,
-                Err(StoreError::Refused { .. } | StoreError::NotFound(_)) => {}
-                Err(other) => return Err(other),
+            match done {
+                Ok(true) => expired += 1,
+                Ok(false) => {}
+                Err(err) => {
+                    failure.get_or_insert(err);
+                }
             }
         }
-        Ok(expired)
+        match failure {
+            Some(err) if expired == 0 => Err(err),
+            _ => Ok(expired),
+        }
     }
 
     /// Re-seals every open request's secret values under the current key (part of a key
     /// rotation).
     pub(crate) fn reseal_request_secrets(&self, conn: &mut DbConnection) -> StoreResult<usize> {
-        let rows: Vec<(String, Option<Vec<u8>>, Option<String>)> = requests::table
+        // Locked (PostgreSQL) so a request closed or revised meanwhile waits: its secrets are
+        // never brought back or replaced by the ones read here.
+        let query = requests::table
             .filter(requests::secret_values.is_not_null())
             .select((
                 requests::id,
                 requests::secret_values,
                 requests::secret_values_key,
-            ))
-            .load(conn)?;
+            ));
+        let rows: Vec<(String, Option<Vec<u8>>, Option<String>)> = match conn {
+            DbConnection::Postgres(pg) => query.for_update().load(pg)?,
+            DbConnection::Sqlite(sqlite) => query.load(sqlite)?,
+        };
         let count = rows.len();
         for (id, blob, key_id) in rows {
             let secrets = self.open_request_secrets(&id, blob, key_id)?;

@@ -713,6 +713,9 @@ impl Store {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
+            // Requests first: a decision holds a request's lock before it writes credentials,
+            // so this order never waits in a circle with one.
+            let change_requests = self.reseal_request_secrets(conn)?;
             let rows: Vec<CredentialRow> = creds::table
                 .filter(creds::sealed_value.is_not_null())
                 .select(CredentialRow::as_select())
@@ -741,7 +744,6 @@ impl Store {
                     .execute(conn)?;
             }
             let runs = self.reseal_run_secrets(conn)?;
-            let change_requests = self.reseal_request_secrets(conn)?;
             Ok(Resealed {
                 credentials: count,
                 runs,

@@ -60,6 +60,16 @@ impl Store {
     }
 }
 
+/// Whether a tool is switched on (a tool never set is), read on the caller's connection.
+pub(crate) fn tool_enabled_on(conn: &mut DbConnection, tool_id: &str) -> StoreResult<bool> {
+    Ok(tool_settings::table
+        .find(tool_id)
+        .select(tool_settings::enabled)
+        .first(conn)
+        .optional()?
+        .unwrap_or(true))
+}
+
 /// [`Store::set_tool_enabled`] inside the caller's transaction (an approved request applies
 /// it with its own state change).
 pub(crate) fn set_tool_enabled_on(

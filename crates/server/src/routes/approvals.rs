@@ -334,9 +334,11 @@ pub async fn withdraw_change_request(
     params(("id" = String, Path, description = "Change request id")),
     responses(
         (status = 200, description = "The request with the dry run's result in `dry_run` and its timeline", body = ChangeRequest),
-        (status = 403, description = "Not one of its authors or an administrator", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not one of its authors or an administrator, or not a request about an integration", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such change request", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "Decided already, or not an integration request", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "Decided already, a newer revision meanwhile (`stale_revision`), or the integration changed since the revision (`request_conflict`)", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many connection tests from this user; see `Retry-After`", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
     security(("bearer" = []))
 )]

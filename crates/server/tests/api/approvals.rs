@@ -26,6 +26,7 @@ on_both_backends!(
     a_requests_secret_is_never_shown_and_never_stored_in_plaintext,
     only_urls_and_secrets_need_approval_and_the_safe_direction_stays_direct,
     the_policy_and_tools_are_changed_through_requests_while_approval_is_on,
+    a_dry_run_checks_the_proposed_connection_and_counts_pipelines,
 );
 
 /// Generous: only keeps a broken test from hanging; nothing asserts durations.
@@ -481,6 +482,22 @@ async fn a_new_revision_resets_approvals_and_a_review_of_an_older_one_is_refused
     let revised = json_of(revised, StatusCode::OK).await;
     assert_eq!(revised["revision"], 2);
     assert_eq!(revised["approvals"], 0, "a new revision resets approvals");
+    // A revision from a stale read is refused.
+    let stale_write = app
+        .request(
+            Method::PATCH,
+            &format!(
+                "/api/v1/change-requests/{}",
+                request["id"].as_str().expect("id")
+            ),
+            Some(&operator),
+        )
+        .header("if-match", format!("\"{}\"", request["version"]))
+        .json(&json!({"business_need": "Overwriting what I did not read."}))
+        .send()
+        .await
+        .expect("revise");
+    problem(stale_write, StatusCode::PRECONDITION_FAILED).await;
     let stale = problem(
         review(&app, &bea, &request, "approve", None).await,
         StatusCode::CONFLICT,
@@ -1052,4 +1069,93 @@ async fn the_policy_and_tools_are_changed_through_requests_while_approval_is_on(
     )
     .await;
     assert_eq!(accepted["state"], "approved");
+}
+
+async fn a_dry_run_checks_the_proposed_connection_and_counts_pipelines(backend: Backend) {
+    let sim = start_sim(0).await;
+    let app = approval_on(backend).await;
+    let operator = app.user_token("otto", "operator").await;
+    let viewer = app.user_token("vera", "viewer").await;
+    let bea = app.user_token("bea", "admin").await;
+    let request = submit(
+        &app,
+        &operator,
+        &jenkins_body("Jenkins", &sim.url, ADMIN_TOKEN),
+    )
+    .await;
+    assert_eq!(request["dry_run"], Value::Null);
+    let path = format!(
+        "/api/v1/change-requests/{}/dry-run",
+        request["id"].as_str().expect("id")
+    );
+    problem(
+        app.post_json(&path, Some(&viewer), &json!({})).await,
+        StatusCode::FORBIDDEN,
+    )
+    .await;
+    let ran = json_of(
+        app.post_json(&path, Some(&operator), &json!({})).await,
+        StatusCode::OK,
+    )
+    .await;
+    let dry_run = &ran["dry_run"];
+    assert_eq!(dry_run["check"]["ok"], true, "{dry_run}");
+    assert_eq!(dry_run["check"]["authenticated_as"], "admin");
+    assert!(
+        dry_run["pipelines"].as_u64().expect("count") > 0,
+        "{dry_run}"
+    );
+    assert_eq!(dry_run["revision"], 1);
+    assert_eq!(dry_run["ran_by"], "otto");
+    let entries: Vec<&str> = ran["timeline"]
+        .as_array()
+        .expect("timeline")
+        .iter()
+        .map(|entry| entry["kind"].as_str().expect("kind"))
+        .collect();
+    assert_eq!(entries, ["opened", "dry_run"]);
+    // Nothing live: the integration is still pending, with no pipelines.
+    let listed = integrations(&app).await;
+    assert_eq!(listed[0]["status"], "pending_approval");
+    assert_eq!(listed[0]["pipelines"], 0);
+
+    // A reviewer runs it again, with a wrong token proposed in a new revision.
+    let revised = app
+        .patch_json(
+            &format!("/api/v1/change-requests/{}", request["id"].as_str().expect("id")),
+            Some(&operator),
+            &json!({"change": {
+                "name": "Jenkins", "tool": "jenkins", "urls": {"apiUrl": sim.url},
+                "credentials": {"username": "admin", "apiToken": "11ffffffffffffffffffffffffffffffff"}
+            }}),
+        )
+        .await;
+    let revised = json_of(revised, StatusCode::OK).await;
+    let token_line = revised["diff"]
+        .as_array()
+        .expect("diff")
+        .iter()
+        .find(|line| line["field"] == "credentials.apiToken")
+        .expect("token")
+        .clone();
+    assert_ne!(
+        token_line["fingerprint_after"],
+        request["diff"]
+            .as_array()
+            .expect("diff")
+            .iter()
+            .find(|line| line["field"] == "credentials.apiToken")
+            .expect("token")["fingerprint_after"],
+        "another token, another fingerprint"
+    );
+    let again = json_of(
+        app.post_json(&path, Some(&bea), &json!({})).await,
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(again["dry_run"]["check"]["ok"], false);
+    assert_eq!(again["dry_run"]["check"]["category"], "bad_credentials");
+    assert_eq!(again["dry_run"]["revision"], 2);
+    assert_eq!(again["dry_run"]["pipelines"], Value::Null);
+    sim.stop().await;
 }

@@ -1,6 +1,7 @@
 //! Upgrades keep data: a database written by the previous landed version (its migrations, its
 //! rows) opens with this one, which migrates it and still reads every integration (its
-//! secrets still open), pipeline, run, user and tool setting.
+//! secrets still open), pipeline, run, user and tool setting, and gains the approval policy
+//! at its first start.
 
 use diesel::connection::SimpleConnection;
 use diesel::migration::{Migration, MigrationSource};
@@ -177,6 +178,19 @@ fn a_database_of_the_previous_version_keeps_everything(backend: Backend) {
     assert!(!buildbot.enabled);
     assert_eq!(buildbot.version, 1);
     assert_eq!(store.tool_setting("jenkins").expect("setting").version, 0);
+
+    // Approval arrives with this version: the policy is written at the first start (on
+    // unless SWITCHBOARD_APPROVAL=off then), and the existing integration is live, not pending.
+    assert_eq!(integration.change_request_id, None);
+    assert_eq!(store.approval_policy().expect("policy").version, 0);
+    let policy = store.ensure_approval_policy(true).expect("first start");
+    assert!(policy.enabled);
+    assert_eq!(policy.approvals_required, 1);
+    assert_eq!(policy.open_days, 14);
+    assert_eq!(
+        store.ensure_approval_policy(false).expect("second start"),
+        policy
+    );
 
     // And it is writable with the new columns: a versioned update.
     store
