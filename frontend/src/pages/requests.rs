@@ -263,13 +263,15 @@ fn permitted_button(
 ) -> impl IntoView {
     let reason_id = format!("why-not-{}", label.to_lowercase().replace(' ', "-"));
     let allowed = permission.allowed;
+    // Why not, or (the sole administrator's own request) what it takes.
     let reason = permission.reason.clone();
+    let described = reason.is_some().then(|| reason_id.clone());
     view! {
         <span class="permitted">
             <button type="button" class=class disabled=move || !allowed || busy.get()
-                aria-describedby=(!allowed).then(|| reason_id.clone())
+                aria-describedby=described
                 on:click=move |_| run()>{label}</button>
-            {(!allowed).then(|| view! { <span class="muted why-not" id=reason_id.clone()>{reason.clone()}</span> })}
+            {reason.map(|reason| view! { <span class="muted why-not" id=reason_id.clone()>{reason}</span> })}
         </span>
     }
 }
@@ -450,9 +452,11 @@ pub fn RequestView(id: String) -> impl IntoView {
             _ => true,
         };
         if needs_comment && text.trim().is_empty() {
-            error.set(Some(
-                "Write why in the review comment first: the author reads it.".into(),
-            ));
+            error.set(Some(if decision == ReviewDecision::Approve {
+                "As the only administrator, write your reason in the review comment first: it is recorded with the approval.".into()
+            } else {
+                "Write why in the review comment first: the author reads it.".into()
+            }));
             return;
         }
         let token = auth.token();
@@ -541,7 +545,11 @@ pub fn RequestView(id: String) -> impl IntoView {
                     }))}
                     <h2>"Review"</h2>
                     <div class="review-form">
-                        <label for="review-comment">"Review comment (required to reject or request changes)"</label>
+                        <label for="review-comment">{if r.actions.approve.needs_comment {
+                            "Review comment (required: your reason is recorded with the approval)"
+                        } else {
+                            "Review comment (required to reject or request changes)"
+                        }}</label>
                         <textarea id="review-comment" rows="2" maxlength="10000"
                             prop:value=move || review_text.get() on:input=move |ev| review_text.set(event_target_value(&ev))></textarea>
                         <div class="dialog-actions">
