@@ -129,21 +129,15 @@ impl Switchboard {
         });
         self.once(by, key, "create_integration", &identity, || async {
             if approval {
-                let business_need = request.business_need.clone().unwrap_or_default();
-                let change = serde_json::to_value(&request).map_err(AppError::internal)?;
-                let opened = self
-                    .open_change_request(
-                        by,
-                        OpenChangeRequest {
-                            kind: ChangeKind::CreateIntegration,
-                            integration_id: None,
-                            tool: None,
-                            change,
-                            business_need,
-                        },
-                    )
-                    .await?;
-                Ok(Submitted::Requested(Box::new(opened)))
+                let business_need = request.business_need.clone();
+                self.submit_for_approval(
+                    by,
+                    ChangeKind::CreateIntegration,
+                    None,
+                    &request,
+                    business_need,
+                )
+                .await
             } else {
                 Ok(Submitted::Applied(
                     self.create_integration_now(by, request).await?,
@@ -202,21 +196,16 @@ impl Switchboard {
                         current: live.version,
                     });
                 }
-                let business_need = request.business_need.clone().unwrap_or_default();
-                let change = serde_json::to_value(&request).map_err(AppError::internal)?;
-                let opened = self
-                    .open_change_request(
+                let business_need = request.business_need.clone();
+                return self
+                    .submit_for_approval(
                         by,
-                        OpenChangeRequest {
-                            kind: ChangeKind::UpdateIntegration,
-                            integration_id: Some(id.to_string()),
-                            tool: None,
-                            change,
-                            business_need,
-                        },
+                        ChangeKind::UpdateIntegration,
+                        Some(id.to_string()),
+                        &request,
+                        business_need,
                     )
-                    .await?;
-                return Ok(Submitted::Requested(Box::new(opened)));
+                    .await;
             }
         }
         by.require(Role::Admin)?;
@@ -390,6 +379,32 @@ impl Switchboard {
             }
         }
         Ok(self.tooling.check(tool.id, &target, None).await)
+    }
+
+    /// Opens the change request a change that needs approval becomes: `body` (what the
+    /// integrations API took) is its proposed change.
+    async fn submit_for_approval<T>(
+        &self,
+        by: &Principal,
+        kind: ChangeKind,
+        integration_id: Option<String>,
+        body: &impl serde::Serialize,
+        business_need: Option<String>,
+    ) -> AppResult<Submitted<T>> {
+        let change = serde_json::to_value(body).map_err(AppError::internal)?;
+        let opened = self
+            .open_change_request(
+                by,
+                OpenChangeRequest {
+                    kind,
+                    integration_id,
+                    tool: None,
+                    change,
+                    business_need: business_need.unwrap_or_default(),
+                },
+            )
+            .await?;
+        Ok(Submitted::Requested(Box::new(opened)))
     }
 
     /// Every save checks the connection (its result is the answer's `status` and

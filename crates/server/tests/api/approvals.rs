@@ -4,7 +4,6 @@
 //! apply once; a request written against a changed integration is a conflict; expiry; a
 //! pending integration is never contacted; a request's secrets never leave sealed.
 
-use std::future::Future;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
@@ -12,7 +11,7 @@ use serde_json::{Value, json};
 
 use crate::contract::plain_http::PlainHttp;
 use crate::contract::tools::jenkins::{ADMIN_TOKEN, start_sim};
-use crate::helpers::{Backend, TestApp, fields, problem};
+use crate::helpers::{Backend, TestApp, eventually, fields, problem};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -29,8 +28,6 @@ on_both_backends!(
     a_dry_run_checks_the_proposed_connection_and_counts_pipelines,
 );
 
-/// Generous: only keeps a broken test from hanging; nothing asserts durations.
-const DEADLINE: Duration = Duration::from_secs(30);
 const SECRET: &str = "11a7e1d6b1c2d3e4f5a6b7c8d9e0f1a2b3";
 
 async fn approval_on(backend: Backend) -> TestApp {
@@ -130,24 +127,6 @@ async fn integrations(app: &TestApp) -> Vec<Value> {
         .as_array()
         .expect("items")
         .clone()
-}
-
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let give_up = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(
-            tokio::time::Instant::now() < give_up,
-            "gave up waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn an_operator_submits_and_another_administrator_approves_four_eyes(backend: Backend) {

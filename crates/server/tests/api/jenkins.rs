@@ -4,18 +4,14 @@
 //! unreachable tool, the periodic re-check and a tool outage. Jenkins is the simulator
 //! (e2e/jenkins-sim), in-process on 127.0.0.1, configured as in the contract.
 
-use std::future::Future;
 use std::time::Duration;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::contract::tools::jenkins::{ADMIN_TOKEN, PIPELINES, job_builds, start_sim};
-use crate::helpers::{Backend, TestApp};
+use crate::helpers::{Backend, TestApp, eventually};
 use crate::on_both_backends;
-
-/// Generous: the bound only keeps a broken test from hanging; nothing asserts durations.
-const DEADLINE: Duration = Duration::from_secs(30);
 
 fn integration(name: &str, url: &str, token: &str) -> Value {
     json!({
@@ -24,25 +20,6 @@ fn integration(name: &str, url: &str, token: &str) -> Value {
         "urls": {"apiUrl": url},
         "credentials": {"username": "admin", "apiToken": token}
     })
-}
-
-/// Polls `probe` until it returns `Some`, failing the test after [`DEADLINE`].
-async fn eventually<T, F, Fut>(what: &str, mut probe: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let give_up = tokio::time::Instant::now() + DEADLINE;
-    loop {
-        if let Some(found) = probe().await {
-            return found;
-        }
-        assert!(
-            tokio::time::Instant::now() < give_up,
-            "gave up waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 }
 
 async fn pipelines(app: &TestApp, query: &str) -> Vec<Value> {
