@@ -268,15 +268,16 @@ pub fn IntegrationsPage() -> impl IntoView {
     let load = move || {
         ui::spawn_while(items, async move {
             let token = auth.token();
+            // The policy first: the dialog's "Save" or "Submit for approval" depends on it.
+            if let Ok(policy) = auth.check(api::approval_policy(&token).await) {
+                approval.set(policy.enabled);
+            }
             match auth.check(api::list_integrations(&token).await) {
                 Ok(list) => items.set(Loaded::Ready(list)),
                 Err(err) => items.set(Loaded::Failed(err.message())),
             }
             if let Ok(list) = auth.check(api::list_tools(&token).await) {
                 tools.set(list);
-            }
-            if let Ok(policy) = auth.check(api::approval_policy(&token).await) {
-                approval.set(policy.enabled);
             }
         });
     };
@@ -423,7 +424,7 @@ pub fn IntegrationsPage() -> impl IntoView {
         <DataTable what="integrations" columns=COLUMNS state=state rows=rows
             retry=Callback::new(move |()| { items.set(Loaded::Loading); load(); })/>
         {move || dialog.get().map(|mode| view! {
-            <IntegrationDialog mode=mode tools=tools.get() approval=approval.get_untracked() on_close=Callback::new(move |()| dialog.set(None)) on_saved=on_saved/>
+            <IntegrationDialog mode=mode tools=tools.get() approval=Signal::from(approval) on_close=Callback::new(move |()| dialog.set(None)) on_saved=on_saved/>
         })}
         {move || deleting.get().map(|target| view! {
             <Modal role="alertdialog" labelled_by="delete-title" on_close=Callback::new(move |()| deleting.set(None))>

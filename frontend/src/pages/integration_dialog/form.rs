@@ -48,12 +48,12 @@ pub(super) struct Form {
     pub(super) original_urls: RwSignal<BTreeMap<String, String>>,
     /// Why the change is needed, when it goes for approval.
     pub(super) business_need: RwSignal<String>,
-    /// Whether changes need approval (the policy, read when the page loaded).
-    pub(super) approval: bool,
+    /// Whether changes need approval (the policy, as the page last read it).
+    pub(super) approval: Signal<bool>,
 }
 
 impl Form {
-    pub(super) fn new(tool: &'static ToolSpec, approval: bool) -> Self {
+    pub(super) fn new(tool: &'static ToolSpec, approval: Signal<bool>) -> Self {
         let form = Self {
             tool: RwSignal::new(tool),
             name: RwSignal::new(String::new()),
@@ -177,7 +177,7 @@ impl Form {
             tool: self.tool.get().id.to_owned(),
             urls,
             credentials,
-            business_need: self.approval.then(|| self.business_need.get()),
+            business_need: self.approval.get().then(|| self.business_need.get()),
         };
         (request, duplicates)
     }
@@ -204,7 +204,8 @@ impl Form {
             credentials,
             business_need: None,
         };
-        if self.approval && update_needs_approval(self.tool.get(), &self.current(), &request) {
+        if self.approval.get() && update_needs_approval(self.tool.get(), &self.current(), &request)
+        {
             request.business_need = Some(self.business_need.get());
         }
         (request, duplicates)
@@ -233,7 +234,7 @@ impl Form {
     /// Whether saving goes for approval: a new integration, or a change of URLs or secrets,
     /// while approval is on (the server's rule, from the domain crate).
     pub(super) fn needs_approval(&self, adding: bool) -> bool {
-        self.approval && (adding || self.update_request().0.business_need.is_some())
+        self.approval.get() && (adding || self.update_request().0.business_need.is_some())
     }
 
     /// The form as a connection test: secrets left as stored are left out (the server fills them).

@@ -35,8 +35,8 @@ enum TopError {
 pub fn IntegrationDialog(
     mode: DialogMode,
     tools: Vec<Tool>,
-    /// Whether changes need approval (the policy).
-    approval: bool,
+    /// Whether changes need approval (the policy; it may arrive after the dialog opens).
+    approval: Signal<bool>,
     on_close: Callback<()>,
     on_saved: Callback<Saved<Integration>>,
 ) -> impl IntoView {
