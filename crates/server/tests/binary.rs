@@ -37,15 +37,20 @@ struct Server {
 
 impl Server {
     fn start(data_dir: &Path) -> Self {
+        // As one person trying it out would start it: integrations apply directly (the
+        // approval rules have their own suite, tests/api/approvals.rs).
+        Self::start_with(data_dir, "off")
+    }
+
+    /// Started with `SWITCHBOARD_APPROVAL` set to `approval` (`on` or `off`).
+    fn start_with(data_dir: &Path, approval: &str) -> Self {
         let port = free_port();
         let mut child = switchboard(data_dir)
             .env("SWITCHBOARD_BIND", format!("127.0.0.1:{port}"))
             .env("SWITCHBOARD_LOG_FORMAT", "json")
             // Integrations saved here are checked at once: keep that on loopback.
             .env("SWITCHBOARD_OUTBOUND_ALLOWED_HOSTS", "127.0.0.1")
-            // As one person trying it out would start it: integrations apply directly (the
-            // approval rules have their own suite, tests/api/approvals.rs).
-            .env("SWITCHBOARD_APPROVAL", "off")
+            .env("SWITCHBOARD_APPROVAL", approval)
             .arg("serve")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -124,6 +129,133 @@ async fn login(
         .send()
         .await
         .expect("login")
+}
+
+/// The first administrator's password, as the first start printed it.
+fn printed_password(server: &Server) -> String {
+    server
+        .log()
+        .iter()
+        .find(|line| line.contains("password:"))
+        .expect("the first password is printed")
+        .split_whitespace()
+        .last()
+        .expect("password")
+        .to_owned()
+}
+
+/// While approval is on, a change request's secrets go through opening, a revision, a dry
+/// run, a malformed change and withdrawal without reaching a log line or an error.
+#[tokio::test]
+async fn a_change_requests_secrets_never_reach_a_log_line_or_an_error() {
+    const FIRST: &str = "first-request-token-5e4d3c2b1a";
+    const SECOND: &str = "second-request-token-0f9e8d7c6b";
+    const MALFORMED: &str = "malformed-request-token-a1b2c3d4";
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start_with(dir.path(), "on");
+    let client = switchboard_test_support::http_client()
+        .build()
+        .expect("client");
+    server.wait_ready(&client).await;
+    let admin: Value = login(&client, &server.base, "admin", &printed_password(&server))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let admin = admin["access_token"].as_str().expect("token").to_owned();
+    let made = client
+        .post(format!("{}/api/v1/users", server.base))
+        .bearer_auth(&admin)
+        .json(&json!({"username": "otto", "password": "otto password 123", "role": "operator"}))
+        .send()
+        .await
+        .expect("user");
+    assert_eq!(made.status(), 201);
+    let otto: Value = login(&client, &server.base, "otto", "otto password 123")
+        .await
+        .json()
+        .await
+        .expect("json");
+    let otto = otto["access_token"].as_str().expect("token").to_owned();
+    let call = |method: reqwest::Method, path: &str, body: Value| {
+        client
+            .request(method, format!("{}{path}", server.base))
+            .bearer_auth(&otto)
+            .json(&body)
+            .send()
+    };
+    let opened = call(
+        reqwest::Method::POST,
+        "/api/v1/integrations",
+        json!({"name": "CI", "tool": "jenkins", "urls": {"apiUrl": "http://127.0.0.1:9/"},
+            "credentials": {"username": "alice", "apiToken": FIRST}, "business_need": "Payments."}),
+    )
+    .await
+    .expect("open");
+    assert_eq!(opened.status(), 202);
+    let request: Value = opened.json().await.expect("json");
+    let path = format!(
+        "/api/v1/change-requests/{}",
+        request["id"].as_str().expect("id")
+    );
+    let revised = call(
+        reqwest::Method::PATCH,
+        &path,
+        json!({"change": {"name": "CI", "tool": "jenkins", "urls": {"apiUrl": "http://127.0.0.1:9/"},
+            "credentials": {"username": "alice", "apiToken": SECOND}}}),
+    )
+    .await
+    .expect("revise");
+    assert_eq!(revised.status(), 200);
+    let dry_run = call(reqwest::Method::POST, &format!("{path}/dry-run"), json!({}))
+        .await
+        .expect("dry run");
+    assert_eq!(dry_run.status(), 200);
+    let malformed = call(
+        reqwest::Method::POST,
+        "/api/v1/change-requests",
+        json!({"kind": "create_integration", "business_need": "x",
+            "change": {"name": "CI 2", "tool": "jenkins", "urls": MALFORMED}}),
+    )
+    .await
+    .expect("malformed");
+    assert_eq!(malformed.status(), 422);
+    let refused = malformed.text().await.expect("body");
+    assert!(
+        !refused.contains(MALFORMED),
+        "the error repeats a value: {refused}"
+    );
+    let withdrawn = call(
+        reqwest::Method::POST,
+        &format!("{path}/withdraw"),
+        json!({}),
+    )
+    .await
+    .expect("withdraw");
+    assert_eq!(withdrawn.status(), 200);
+    let log = server.log();
+    assert!(server.terminate().success());
+    assert!(
+        log.iter()
+            .any(|line| line.contains("change request opened"))
+    );
+    let mut stored = Vec::new();
+    for suffix in ["", "-wal"] {
+        stored.extend(
+            std::fs::read(dir.path().join(format!("switchboard.db{suffix}"))).unwrap_or_default(),
+        );
+    }
+    for secret in [FIRST, SECOND, MALFORMED] {
+        for line in &log {
+            assert!(!line.contains(secret), "a log line holds {secret}: {line}");
+        }
+        assert!(
+            !stored
+                .windows(secret.len())
+                .any(|window| window == secret.as_bytes()),
+            "the database file holds {secret}"
+        );
+    }
 }
 
 #[tokio::test]
