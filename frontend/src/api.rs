@@ -15,6 +15,10 @@ use switchboard_domain::integration::{
 use switchboard_domain::pipeline::{
     LogChunk, Pipeline, PipelinePage, Run, RunPage, TriggerRunRequest,
 };
+use switchboard_domain::token::{
+    ApiToken, CreateServiceAccountRequest, CreateTokenRequest, CreatedToken, ServiceAccount,
+    ServiceAccountPage, TokenList, UpdateServiceAccountRequest,
+};
 use switchboard_domain::tools::{Tool, ToolList, UpdateToolRequest};
 use switchboard_domain::user::{
     CreateUserRequest, LoginRequest, LoginResponse, UpdateUserRequest, User, UserPage,
@@ -343,17 +347,11 @@ pub async fn update_integration(
 }
 
 pub async fn delete_integration(token: &str, id: &str) -> Result<(), ApiError> {
-    let request = with_token(
+    delete_or_post(with_token(
         Request::delete(&format!("/api/v1/integrations/{id}")),
         Some(token),
-    )
-    .build()
-    .map_err(|err| ApiError::Network(err.to_string()))?;
-    let response = request
-        .send()
-        .await
-        .map_err(|err| ApiError::Network(err.to_string()))?;
-    read_text(response).await.map(drop)
+    ))
+    .await
 }
 
 /// A POST without a body (test, sync, cancel).
@@ -486,6 +484,113 @@ pub async fn update_user(
 ) -> Result<User, ApiError> {
     with_body(
         Request::patch(&format!("/api/v1/users/{id}")).header("If-Match", &version_tag(version)),
+        Some(token),
+        request,
+    )
+    .await
+    .map(|t| t.value)
+}
+
+/// Ends the session on the server (the web app forgets it either way).
+pub async fn sign_out(token: &str) -> Result<(), ApiError> {
+    delete_or_post(with_token(
+        Request::post("/api/v1/auth/logout"),
+        Some(token),
+    ))
+    .await
+}
+
+/// A request whose answer has no body worth reading (204).
+async fn delete_or_post(builder: RequestBuilder) -> Result<(), ApiError> {
+    let request = builder
+        .build()
+        .map_err(|err| ApiError::Network(err.to_string()))?;
+    let response = request
+        .send()
+        .await
+        .map_err(|err| ApiError::Network(err.to_string()))?;
+    read_text(response).await.map(drop)
+}
+
+pub async fn list_tokens(token: &str) -> Result<Vec<ApiToken>, ApiError> {
+    get::<TokenList>("/api/v1/tokens", token)
+        .await
+        .map(|t| t.value.items)
+}
+
+pub async fn create_token(
+    token: &str,
+    request: &CreateTokenRequest,
+) -> Result<CreatedToken, ApiError> {
+    with_body(Request::post("/api/v1/tokens"), Some(token), request)
+        .await
+        .map(|t| t.value)
+}
+
+pub async fn revoke_token(token: &str, id: &str) -> Result<(), ApiError> {
+    delete_or_post(with_token(
+        Request::delete(&format!("/api/v1/tokens/{id}")),
+        Some(token),
+    ))
+    .await
+}
+
+pub async fn list_service_accounts(token: &str) -> Result<Vec<ServiceAccount>, ApiError> {
+    let mut items = Vec::new();
+    let mut path = "/api/v1/service-accounts?limit=200".to_owned();
+    loop {
+        let page = get::<ServiceAccountPage>(&path, token).await?.value;
+        items.extend(page.items);
+        match page.next_cursor {
+            Some(cursor) => path = format!("/api/v1/service-accounts?limit=200&cursor={cursor}"),
+            None => return Ok(items),
+        }
+    }
+}
+
+pub async fn create_service_account(
+    token: &str,
+    request: &CreateServiceAccountRequest,
+) -> Result<ServiceAccount, ApiError> {
+    with_body(
+        Request::post("/api/v1/service-accounts"),
+        Some(token),
+        request,
+    )
+    .await
+    .map(|t| t.value)
+}
+
+/// Changes a service account, if still at `version` (else 412).
+pub async fn update_service_account(
+    token: &str,
+    id: &str,
+    version: i64,
+    request: &UpdateServiceAccountRequest,
+) -> Result<ServiceAccount, ApiError> {
+    with_body(
+        Request::patch(&format!("/api/v1/service-accounts/{id}"))
+            .header("If-Match", &version_tag(version)),
+        Some(token),
+        request,
+    )
+    .await
+    .map(|t| t.value)
+}
+
+pub async fn list_service_account_tokens(token: &str, id: &str) -> Result<Vec<ApiToken>, ApiError> {
+    get::<TokenList>(&format!("/api/v1/service-accounts/{id}/tokens"), token)
+        .await
+        .map(|t| t.value.items)
+}
+
+pub async fn create_service_account_token(
+    token: &str,
+    id: &str,
+    request: &CreateTokenRequest,
+) -> Result<CreatedToken, ApiError> {
+    with_body(
+        Request::post(&format!("/api/v1/service-accounts/{id}/tokens")),
         Some(token),
         request,
     )

@@ -43,6 +43,7 @@ fn App() -> impl IntoView {
     provide_context(MenuState {
         ci_cd: RwSignal::new(true),
         administration: RwSignal::new(true),
+        profile: RwSignal::new(true),
     });
     let path = Path::provide();
     let on_login = Memo::new(move |_| path.get() == "/login");
@@ -65,6 +66,10 @@ fn page(path: &str, is_admin: bool) -> AnyView {
         "/runs" => view! { <pages::runs::RunsPage/> }.into_any(),
         "/requests" => view! { <pages::requests::RequestsPage/> }.into_any(),
         "/admin/users" if is_admin => view! { <pages::users::UsersPage/> }.into_any(),
+        "/admin/service-accounts" if is_admin => {
+            view! { <pages::tokens::ServiceAccountsPage/> }.into_any()
+        }
+        "/profile/tokens" => view! { <pages::tokens::TokensPage/> }.into_any(),
         "/admin/tools" | "/tools" => view! { <pages::tools::ToolsPage/> }.into_any(),
         _ => {
             let one = |prefix: &str| {
@@ -89,6 +94,7 @@ fn page(path: &str, is_admin: bool) -> AnyView {
 struct MenuState {
     ci_cd: RwSignal<bool>,
     administration: RwSignal<bool>,
+    profile: RwSignal<bool>,
 }
 
 /// A collapsible group of the left-hand menu.
@@ -184,9 +190,13 @@ fn Shell() -> impl IntoView {
                             <Show when=move || is_admin>
                                 <MenuGroup label="Administration" id="menu-admin" open=menu.administration>
                                     <li><a href="/admin/users" aria-current=move || current("/admin/users")>"Users"</a></li>
+                                    <li><a href="/admin/service-accounts" aria-current=move || current("/admin/service-accounts")>"Service accounts"</a></li>
                                     <li><a href="/admin/tools" aria-current=move || current("/admin/tools")>"Tools"</a></li>
                                 </MenuGroup>
                             </Show>
+                            <MenuGroup label="Profile" id="menu-profile" open=menu.profile>
+                                <li><a href="/profile/tokens" aria-current=move || current("/profile/tokens")>"API tokens"</a></li>
+                            </MenuGroup>
                         </nav>
                     </aside>
                     <div class="main">
@@ -196,7 +206,15 @@ fn Shell() -> impl IntoView {
                                 <span class="username">{session.user.username.clone()}</span>
                                 <span class="role">{role_name(session.user.role)}</span>
                             </div>
-                            <button class="secondary" on:click=move |_| auth.sign_out(None)>"Sign out"</button>
+                            <button class="secondary" on:click=move |_| {
+                                // The session ends on the server too; the app forgets it at once
+                                // either way.
+                                let token = auth.token();
+                                auth.sign_out(None);
+                                leptos::task::spawn_local(async move {
+                                    let _ = api::sign_out(&token).await;
+                                });
+                            }>"Sign out"</button>
                         </header>
                         {move || (is_admin && approval_off.get()).then(|| view! {
                             <div class="alert warning banner" role="status">

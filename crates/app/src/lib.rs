@@ -20,6 +20,7 @@ pub mod passwords;
 mod pipelines;
 mod runs;
 mod settings;
+mod tokens;
 pub mod tooling;
 mod tools;
 mod unconfirmed;
@@ -27,7 +28,7 @@ mod users;
 
 use std::sync::Arc;
 
-use switchboard_domain::user::Role;
+use switchboard_domain::user::{AccountKind, Role};
 use switchboard_store::{StatementTally, Store};
 
 pub use change_requests::{ListChangeRequests, Submitted};
@@ -37,6 +38,7 @@ pub use integrations::{IntegrationListing, ListIntegrations};
 pub use pipelines::{ListPipelines, TriggerFault};
 pub use runs::ListRuns;
 pub use settings::{BackgroundConfig, OutboundConfig};
+pub use tokens::TokenCheck;
 pub use tooling::Tooling;
 
 /// Who is acting: a signed-in user, or the command line.
@@ -45,6 +47,8 @@ pub struct Principal {
     pub id: String,
     pub username: String,
     pub role: Role,
+    /// A person, or a service account acting through a token.
+    pub kind: AccountKind,
 }
 
 impl Principal {
@@ -55,6 +59,7 @@ impl Principal {
             id: "cli".to_owned(),
             username: "cli".to_owned(),
             role: Role::Admin,
+            kind: AccountKind::Person,
         }
     }
 

@@ -1,7 +1,10 @@
 //! Users and their roles, for administrators.
 
 use switchboard_domain::ids::UserId;
-use switchboard_domain::user::{CreateUserRequest, Role, UpdateUserRequest, User, UserPage};
+use switchboard_domain::user::{
+    AccountKind, CreateUserRequest, Role, UpdateUserRequest, User, UserPage,
+};
+use switchboard_domain::{FieldErrorCode, ValidationErrors};
 use switchboard_store::{StoredUser, Subject, UserChange};
 
 use crate::error::username_taken;
@@ -28,7 +31,7 @@ impl Switchboard {
                 .as_ref()
                 .map_or(decoy.as_str(), |user| user.password_hash.as_str());
             let matches = verify_password(&password, hash);
-            Ok(user.filter(|user| matches && !user.disabled))
+            Ok(user.filter(|user| matches && !user.disabled && user.kind == AccountKind::Person))
         })
         .await
     }
@@ -45,7 +48,8 @@ impl Switchboard {
         let after = after(cursor)?;
         let store = self.store.clone();
         let (users, more) =
-            blocking(move || Ok(store.list_users(limit, after.as_deref())?)).await?;
+            blocking(move || Ok(store.list_users(AccountKind::Person, limit, after.as_deref())?))
+                .await?;
         let next_cursor = if more {
             users.last().map(|user| encode_cursor(&user.username))
         } else {
@@ -64,6 +68,7 @@ impl Switchboard {
         blocking(move || {
             store
                 .find_user(&id)?
+                .filter(|user| user.kind == AccountKind::Person)
                 .map(|user| user.to_api())
                 .ok_or(AppError::NotFound(Subject::User))
         })
@@ -90,7 +95,8 @@ impl Switchboard {
 
     /// Changes a user's role, disables or enables them, or sets a new password (which ends
     /// their sessions) — administrators; never leaving no enabled administrator. With
-    /// `expected_version` (`If-Match`), only if the user is still at that version.
+    /// `expected_version` (`If-Match`), only if the user is still at that version. An
+    /// administrator setting their own password proves the current one, like anyone else.
     pub async fn update_user(
         &self,
         by: &Principal,
@@ -100,10 +106,26 @@ impl Switchboard {
     ) -> AppResult<User> {
         by.require(Role::Admin)?;
         let patch = request.parse().map_err(AppError::Validation)?;
+        let request_current = request.current_password;
         let iterations = self.password_iterations;
         let store = self.store.clone();
         let id = id.to_string();
+        let own_password = (id == by.id && patch.password.is_some()).then_some(request_current);
         let user = blocking(move || {
+            if let Some(current_password) = own_password {
+                let stored = store
+                    .find_user(&id)?
+                    .ok_or(AppError::NotFound(Subject::User))?;
+                let proven = current_password
+                    .is_some_and(|password| verify_password(&password, &stored.password_hash));
+                if !proven {
+                    return Err(AppError::Validation(ValidationErrors::single(
+                        "current_password",
+                        FieldErrorCode::Required,
+                        "your current password is needed to set a new one",
+                    )));
+                }
+            }
             let password_hash = patch
                 .password
                 .as_ref()
@@ -114,7 +136,7 @@ impl Switchboard {
                 disabled: patch.disabled,
                 password_hash,
             };
-            Ok(store.update_user(&id, change, expected_version)?)
+            Ok(store.update_user(&id, AccountKind::Person, change, expected_version)?)
         })
         .await?;
         tracing::info!(user = %user.username, role = %user.role, disabled = user.disabled, by = %by.username, "user changed");

@@ -65,6 +65,12 @@ pub enum ErrorCode {
     /// What the request changes changed since it was written: it is now in state `conflict`
     /// and its author rebases it as a new revision (409).
     RequestConflict,
+    /// The API token has expired; make a new one (401).
+    TokenExpired,
+    /// The API token was revoked (401).
+    TokenRevoked,
+    /// The API token does not carry the scope this operation needs (403).
+    InsufficientScope,
     /// An unexpected failure; the details are in the server log (500).
     Internal,
 }
@@ -100,6 +106,9 @@ impl ErrorCode {
             Self::StaleRevision => "stale_revision",
             Self::AlreadyReviewed => "already_reviewed",
             Self::RequestConflict => "request_conflict",
+            Self::TokenExpired => "token_expired",
+            Self::TokenRevoked => "token_revoked",
+            Self::InsufficientScope => "insufficient_scope",
             Self::Internal => "internal",
         }
     }
@@ -131,6 +140,8 @@ pub enum FieldErrorCode {
     ReenterSecret,
     /// A number outside its allowed range.
     OutOfRange,
+    /// A token scope that the owner's role can never use.
+    BeyondRole,
 }
 
 /// One rejected field: `field` is a dotted path such as `urls.apiUrl` or `credentials.apiToken`.

@@ -9,6 +9,7 @@ pub mod error;
 pub mod ids;
 pub mod integration;
 pub mod pipeline;
+pub mod token;
 pub mod tools;
 pub mod user;
 

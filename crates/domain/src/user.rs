@@ -51,6 +51,33 @@ impl fmt::Display for Role {
     }
 }
 
+/// Who an account is: a person who signs in, or a service account that acts only through
+/// its API tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AccountKind {
+    Person,
+    ServiceAccount,
+}
+
+impl AccountKind {
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Person => "person",
+            Self::ServiceAccount => "service_account",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "person" => Some(Self::Person),
+            "service_account" => Some(Self::ServiceAccount),
+            _ => None,
+        }
+    }
+}
+
 /// A user name: 1–64 of `a-z 0-9 . _ - @`, starting with a letter or digit, kept lowercase.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Username(String);
@@ -207,6 +234,9 @@ pub struct UpdateUserRequest {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(min_length = 12, max_length = 1024))]
     pub password: Option<String>,
+    /// Required when administrators set their own password: the one they have now.
+    #[serde(default)]
+    pub current_password: Option<String>,
 }
 
 impl fmt::Debug for UpdateUserRequest {
@@ -215,6 +245,10 @@ impl fmt::Debug for UpdateUserRequest {
             .field("role", &self.role)
             .field("disabled", &self.disabled)
             .field("password", &self.password.as_ref().map(|_| "[REDACTED]"))
+            .field(
+                "current_password",
+                &self.current_password.as_ref().map(|_| "[REDACTED]"),
+            )
             .finish()
     }
 }
@@ -260,13 +294,21 @@ impl fmt::Debug for LoginRequest {
     }
 }
 
-/// The signed-in user, as sessions describe it.
+/// The caller, as a session or an API token describes them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SessionUser {
     pub id: String,
     pub username: String,
     pub role: Role,
+    /// A person, or a service account (which acts only through tokens).
+    pub kind: AccountKind,
+    /// What this credential may do: a session, whatever the role allows; a token, its own
+    /// scopes (its owner's role still applies at every request).
+    pub scopes: Vec<crate::token::Scope>,
+    /// The API token in use, when the caller authenticated with one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_id: Option<String>,
 }
 
 /// A session: send `access_token` as `Authorization: Bearer <token>`.

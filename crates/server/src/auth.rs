@@ -4,13 +4,16 @@ use std::future::{Ready, ready};
 use std::path::Path;
 use std::time::Duration;
 
+use actix_web::http::Method;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
-use switchboard_domain::user::Role;
+use switchboard_domain::token::Scope;
+use switchboard_domain::user::{AccountKind, Role, SessionUser};
 use switchboard_store::{StoredUser, key_file};
 
 use crate::error::ApiError;
@@ -28,6 +31,8 @@ struct Claims {
     sub: String,
     /// The user's session epoch when the token was issued.
     sep: i64,
+    /// The session's own id, which signing out revokes.
+    sid: String,
     iat: u64,
     exp: u64,
     iss: String,
@@ -93,9 +98,11 @@ impl SessionKeys {
 
     pub fn issue(&self, user: &StoredUser) -> Result<String, ApiError> {
         let now = jsonwebtoken::get_current_timestamp();
+        let sid: [u8; 16] = random_bytes().map_err(ApiError::internal)?;
         let claims = Claims {
             sub: user.id.clone(),
             sep: user.session_epoch,
+            sid: URL_SAFE_NO_PAD.encode(sid),
             iat: now,
             exp: now + self.ttl.as_secs(),
             iss: ISSUER.into(),
@@ -105,12 +112,28 @@ impl SessionKeys {
             .map_err(ApiError::internal)
     }
 
-    /// The user id and session epoch a valid token names.
-    pub fn verify(&self, token: &str) -> Option<(String, i64)> {
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
-            .ok()
-            .map(|data| (data.claims.sub, data.claims.sep))
+    /// What a valid session token names.
+    pub fn verify(&self, token: &str) -> Option<VerifiedSession> {
+        let claims = jsonwebtoken::decode::<Claims>(token, &self.decoding, &self.validation)
+            .ok()?
+            .claims;
+        Some(VerifiedSession {
+            user_id: claims.sub,
+            epoch: claims.sep,
+            expires_at: DateTime::from_timestamp(i64::try_from(claims.exp).ok()?, 0)?,
+            session_id: claims.sid,
+        })
     }
+}
+
+/// A session token whose signature, issuer, audience and expiry hold.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VerifiedSession {
+    pub user_id: String,
+    /// The user's session epoch when it was issued.
+    pub epoch: i64,
+    pub session_id: String,
+    pub expires_at: DateTime<Utc>,
 }
 
 /// The session key in `path`, `None` if there is no file.
@@ -126,20 +149,37 @@ fn read_session_key(path: &Path) -> std::io::Result<Option<SecretString>> {
     }
 }
 
-/// The authenticated user of a request, put there by the authentication middleware.
+/// How a request authenticated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Credential {
+    /// A signed-in session (the web app, or a script that signed in with a password).
+    Session {
+        id: String,
+        expires_at: DateTime<Utc>,
+    },
+    /// An API token, with its scopes.
+    Token { id: String, scopes: Vec<Scope> },
+}
+
+/// The authenticated user or service account of a request, put there by the
+/// authentication middleware.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller {
     pub id: String,
     pub username: String,
     pub role: Role,
+    pub kind: AccountKind,
+    pub credential: Credential,
 }
 
 impl Caller {
-    pub fn from_user(user: &StoredUser) -> Self {
+    pub fn new(user: &StoredUser, credential: Credential) -> Self {
         Self {
             id: user.id.clone(),
             username: user.username.clone(),
             role: user.role,
+            kind: user.kind,
+            credential,
         }
     }
 
@@ -149,6 +189,44 @@ impl Caller {
             id: self.id.clone(),
             username: self.username.clone(),
             role: self.role,
+            kind: self.kind,
+        }
+    }
+
+    /// What this credential may do: a session, all its role allows; a token, its scopes
+    /// (the role still applies at every request).
+    pub fn scopes(&self) -> Vec<Scope> {
+        match &self.credential {
+            Credential::Session { .. } => Scope::usable_by(self.role),
+            Credential::Token { scopes, .. } => scopes.clone(),
+        }
+    }
+
+    pub fn describe(&self) -> SessionUser {
+        SessionUser {
+            id: self.id.clone(),
+            username: self.username.clone(),
+            role: self.role,
+            kind: self.kind,
+            scopes: self.scopes(),
+            token_id: match &self.credential {
+                Credential::Token { id, .. } => Some(id.clone()),
+                Credential::Session { .. } => None,
+            },
+        }
+    }
+
+    /// Whether the credential lets this request through to its handler; the handler's
+    /// role check follows. Sessions pass; a token needs the route's scope.
+    pub fn may_call(&self, needs: Needs) -> Result<(), ApiError> {
+        let Credential::Token { scopes, .. } = &self.credential else {
+            return Ok(());
+        };
+        match needs {
+            Needs::Nothing => Ok(()),
+            Needs::Scope(scope) if scopes.contains(&scope) => Ok(()),
+            Needs::Scope(scope) => Err(ApiError::InsufficientScope(scope)),
+            Needs::Session => Err(ApiError::SessionRequired),
         }
     }
 
@@ -174,6 +252,56 @@ impl FromRequest for Caller {
                     "send Authorization: Bearer <token>",
                 )),
         )
+    }
+}
+
+/// What a route needs of an API token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Needs {
+    /// Any credential (signing out, asking who one is).
+    Nothing,
+    Scope(Scope),
+    /// A signed-in session: tokens are refused (a password change, and any route this table
+    /// does not name — a new route is closed to tokens until it is given a scope here).
+    Session,
+}
+
+/// The scope each route needs of a token, by method and route pattern (as registered, with
+/// the `/api/v1` prefix). Reads need `read`; running things needs `trigger`; changing
+/// integrations, tools and the approval policy needs `manage_integrations`; accounts and
+/// tokens need `manage_users`.
+pub fn needs(method: &Method, pattern: &str) -> Needs {
+    let route = pattern.strip_prefix("/api/v1").unwrap_or(pattern);
+    let under = |prefix: &str| {
+        route == prefix
+            || route
+                .strip_prefix(prefix)
+                .is_some_and(|rest| rest.starts_with('/'))
+    };
+    match route {
+        "/auth/login" | "/auth/logout" | "/auth/me" => return Needs::Nothing,
+        "/auth/password" => return Needs::Session,
+        _ => {}
+    }
+    if matches!(*method, Method::GET | Method::HEAD) {
+        return Needs::Scope(Scope::Read);
+    }
+    match route {
+        "/pipelines/{id}/runs"
+        | "/runs/{id}/cancel"
+        | "/integrations/{id}/test"
+        | "/integrations/{id}/sync" => Needs::Scope(Scope::Trigger),
+        _ if under("/users") || under("/service-accounts") || under("/tokens") => {
+            Needs::Scope(Scope::ManageUsers)
+        }
+        _ if under("/integrations")
+            || under("/tools")
+            || under("/approval-policy")
+            || under("/change-requests") =>
+        {
+            Needs::Scope(Scope::ManageIntegrations)
+        }
+        _ => Needs::Session,
     }
 }
 
@@ -272,6 +400,56 @@ mod tests {
     }
 
     #[test]
+    fn routes_need_the_scope_of_what_they_do() {
+        let cases = [
+            (
+                Method::GET,
+                "/api/v1/integrations",
+                Needs::Scope(Scope::Read),
+            ),
+            (Method::GET, "/api/v1/users", Needs::Scope(Scope::Read)),
+            (
+                Method::POST,
+                "/api/v1/pipelines/{id}/runs",
+                Needs::Scope(Scope::Trigger),
+            ),
+            (
+                Method::POST,
+                "/api/v1/runs/{id}/cancel",
+                Needs::Scope(Scope::Trigger),
+            ),
+            (
+                Method::PATCH,
+                "/api/v1/integrations/{id}",
+                Needs::Scope(Scope::ManageIntegrations),
+            ),
+            (
+                Method::POST,
+                "/api/v1/change-requests/{id}/reviews",
+                Needs::Scope(Scope::ManageIntegrations),
+            ),
+            (
+                Method::POST,
+                "/api/v1/service-accounts/{id}/tokens",
+                Needs::Scope(Scope::ManageUsers),
+            ),
+            (
+                Method::DELETE,
+                "/api/v1/tokens/{id}",
+                Needs::Scope(Scope::ManageUsers),
+            ),
+            (Method::POST, "/api/v1/auth/logout", Needs::Nothing),
+            (Method::POST, "/api/v1/auth/password", Needs::Session),
+            // A prefix is a whole segment, and an unknown write is closed to tokens.
+            (Method::POST, "/api/v1/usersettings", Needs::Session),
+            (Method::POST, "/api/v1/something-new", Needs::Session),
+        ];
+        for (method, pattern, expected) in cases {
+            assert_eq!(needs(&method, pattern), expected, "{method} {pattern}");
+        }
+    }
+
+    #[test]
     fn passwords_verify_only_against_their_own_hash() {
         let hash = hash_password("correct horse", 1_000).expect("hash");
         assert!(hash.starts_with("pbkdf2-sha256$1000$"));
@@ -307,9 +485,20 @@ mod tests {
             created_at: chrono::Utc::now(),
             updated_at: chrono::Utc::now(),
             version: 1,
+            kind: AccountKind::Person,
+            created_by: None,
         };
         let token = keys.issue(&user).expect("issue");
-        assert_eq!(keys.verify(&token), Some(("u1".to_owned(), 3)));
+        let session = keys.verify(&token).expect("valid");
+        assert_eq!((session.user_id.as_str(), session.epoch), ("u1", 3));
+        assert_eq!(session.session_id.len(), 22);
+        let again = keys
+            .verify(&keys.issue(&user).expect("issue"))
+            .expect("valid");
+        assert_ne!(
+            again.session_id, session.session_id,
+            "each sign-in is its own session"
+        );
         let other = SessionKeys::new(&SecretString::from("x".repeat(32)), Duration::from_secs(60));
         assert_eq!(other.verify(&token), None, "another key");
         let mut tampered = token.clone();
@@ -319,6 +508,7 @@ mod tests {
         let expired = Claims {
             sub: "u1".into(),
             sep: 3,
+            sid: "s".into(),
             iat: 1,
             exp: 2,
             iss: ISSUER.into(),

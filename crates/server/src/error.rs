@@ -20,6 +20,14 @@ pub enum ApiError {
     Unauthenticated(&'static str),
     #[error("sign-in failed")]
     InvalidLogin,
+    #[error("the API token has expired")]
+    TokenExpired,
+    #[error("the API token was revoked")]
+    TokenRevoked,
+    #[error("the API token lacks scope {0}")]
+    InsufficientScope(switchboard_domain::token::Scope),
+    #[error("a signed-in session is needed")]
+    SessionRequired,
     #[error("needs role {0}")]
     Forbidden(switchboard_domain::user::Role),
     #[error("{0} not found")]
@@ -92,6 +100,30 @@ impl ApiError {
                 ErrorCode::InvalidLogin,
                 "Sign-in failed",
                 "the user name or password is wrong, or the account is disabled".to_owned(),
+            ),
+            Self::TokenExpired => (
+                S::UNAUTHORIZED,
+                ErrorCode::TokenExpired,
+                "Token expired",
+                "the API token has expired; make a new one".to_owned(),
+            ),
+            Self::TokenRevoked => (
+                S::UNAUTHORIZED,
+                ErrorCode::TokenRevoked,
+                "Token revoked",
+                "the API token was revoked; make a new one".to_owned(),
+            ),
+            Self::InsufficientScope(scope) => (
+                S::FORBIDDEN,
+                ErrorCode::InsufficientScope,
+                "Insufficient scope",
+                format!("this needs a token with the `{scope}` scope"),
+            ),
+            Self::SessionRequired => (
+                S::FORBIDDEN,
+                ErrorCode::Forbidden,
+                "Forbidden",
+                "this needs a signed-in session; API tokens cannot do it".to_owned(),
             ),
             Self::Forbidden(role) => (
                 S::FORBIDDEN,
@@ -278,6 +310,22 @@ impl ResponseError for ApiError {
                     header::WWW_AUTHENTICATE,
                     HeaderValue::from_static("Bearer realm=\"switchboard\""),
                 ));
+            }
+            // RFC 6750's error codes, for clients that read the challenge.
+            Self::TokenExpired | Self::TokenRevoked => {
+                response.insert_header((
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(
+                        "Bearer realm=\"switchboard\", error=\"invalid_token\"",
+                    ),
+                ));
+            }
+            Self::InsufficientScope(scope) => {
+                if let Ok(value) = HeaderValue::from_str(&format!(
+                    "Bearer realm=\"switchboard\", error=\"insufficient_scope\", scope=\"{scope}\""
+                )) {
+                    response.insert_header((header::WWW_AUTHENTICATE, value));
+                }
             }
             Self::RateLimited {
                 retry_after_secs, ..

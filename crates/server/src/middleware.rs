@@ -11,8 +11,10 @@ use switchboard_domain::{ErrorCode, Problem};
 use tracing::Instrument;
 
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Credential, needs};
 use crate::error::{ApiError, PROBLEM_JSON};
+use switchboard_app::TokenCheck;
+use switchboard_domain::token::TokenKind;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -140,21 +142,74 @@ fn bearer_token(req: &ServiceRequest) -> Option<Result<String, ApiError>> {
     Some(parsed)
 }
 
-async fn caller_for(state: &web::Data<AppState>, token: &str) -> Result<Caller, ApiError> {
-    let invalid = ApiError::Unauthenticated("the session is invalid or has expired; sign in again");
-    let (user_id, epoch) = state.sessions.verify(token).ok_or(invalid)?;
+/// The caller a session token names, if the session still stands: signed, unexpired, not
+/// signed out, and its user enabled and not signed out everywhere since (the epoch).
+async fn session_caller(state: &web::Data<AppState>, token: &str) -> Result<Caller, ApiError> {
+    let session = state
+        .sessions
+        .verify(token)
+        .ok_or(ApiError::Unauthenticated(
+            "the session is invalid or has expired; sign in again",
+        ))?;
     let store = state.store.clone();
-    let user = web::block(switchboard_app::tallied(move || store.find_user(&user_id))).await??;
-    match user {
-        Some(user) if !user.disabled && user.session_epoch == epoch => Ok(Caller::from_user(&user)),
+    let (user_id, session_id) = (session.user_id.clone(), session.session_id.clone());
+    let found = web::block(switchboard_app::tallied(move || {
+        store.find_session_user(&user_id, &session_id)
+    }))
+    .await??;
+    match found {
+        Some((user, false)) if !user.disabled && user.session_epoch == session.epoch => {
+            Ok(Caller::new(
+                &user,
+                Credential::Session {
+                    id: session.session_id,
+                    expires_at: session.expires_at,
+                },
+            ))
+        }
         _ => Err(ApiError::Unauthenticated(
             "the session has ended; sign in again",
         )),
     }
 }
 
-/// Resolves `Authorization: Bearer` into a [`Caller`] before any handler runs. Requests
-/// without the header pass through; handlers that need a caller refuse them.
+/// The caller an API token names, if it works: a typo is refused by its checksum before any
+/// lookup, and an unknown token gets the same answer as a malformed one.
+async fn token_caller(
+    state: &web::Data<AppState>,
+    req: &ServiceRequest,
+    token: &str,
+) -> Result<Caller, ApiError> {
+    let client = crate::routes::auth::client_address(req.request(), state);
+    match state.app.check_token(token, &client).await? {
+        TokenCheck::Valid(found) => Ok(Caller::new(
+            &found.owner,
+            Credential::Token {
+                id: found.token.id.clone(),
+                scopes: found.token.scopes.clone(),
+            },
+        )),
+        TokenCheck::Expired => Err(ApiError::TokenExpired),
+        TokenCheck::Revoked => Err(ApiError::TokenRevoked),
+        TokenCheck::OwnerDisabled => Err(ApiError::Unauthenticated(
+            "the token's user or service account is disabled",
+        )),
+        TokenCheck::Unknown => Err(ApiError::Unauthenticated(
+            "the API token is not valid; check that it was copied whole",
+        )),
+    }
+}
+
+/// Whether a bearer value is meant as an API token (by its prefix) rather than a session.
+fn looks_like_api_token(value: &str) -> bool {
+    [TokenKind::Personal, TokenKind::ServiceAccount]
+        .iter()
+        .any(|kind| value.starts_with(kind.prefix()))
+}
+
+/// Resolves `Authorization: Bearer` (a session or an API token) into a [`Caller`] before any
+/// handler runs, and refuses a token the route's scope is not granted to. Requests without
+/// the header pass through; handlers that need a caller refuse them.
 pub async fn authenticate(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
@@ -162,11 +217,20 @@ pub async fn authenticate(
     if let Some(token) = bearer_token(&req) {
         let state = req.app_data::<web::Data<AppState>>().cloned();
         let caller = match (token, state) {
-            (Ok(token), Some(state)) => caller_for(&state, &token).await,
+            (Ok(token), Some(state)) if looks_like_api_token(&token) => {
+                token_caller(&state, &req, &token).await
+            }
+            (Ok(token), Some(state)) => session_caller(&state, &token).await,
             (Err(err), _) => Err(err),
             (Ok(_), None) => Err(ApiError::internal("application state missing")),
         };
-        match caller {
+        let allowed = caller.and_then(|caller| {
+            if let Some(pattern) = req.match_pattern() {
+                caller.may_call(needs(req.method(), &pattern))?;
+            }
+            Ok(caller)
+        });
+        match allowed {
             Ok(caller) => {
                 req.extensions_mut().insert(caller);
             }

@@ -14,7 +14,7 @@ use switchboard_domain::{ErrorCode, FieldError, FieldErrorCode, Problem};
 #[openapi(
     info(
         title = "Switchboard API",
-        description = "Register the organisation's approved CI/CD tools, keep their URLs and credentials safe, check that they work, see their pipelines appear by themselves, trigger runs and follow them.\n\nAuthenticate with `POST /api/v1/auth/login` and send the token as `Authorization: Bearer <token>`. Errors are RFC 9457 `application/problem+json` documents with a machine-readable `code`.",
+        description = "Register the organisation's approved CI/CD tools, keep their URLs and credentials safe, check that they work, see their pipelines appear by themselves, trigger runs and follow them.\n\nAuthenticate with an API token (`sbp_…` personal, `sbs_…` service account; made at `POST /api/v1/tokens` or `POST /api/v1/service-accounts/{id}/tokens`) or a session from `POST /api/v1/auth/login`, sent as `Authorization: Bearer <token>`. A token works only on the routes its scopes cover (`read`, `trigger`, `manage_integrations`, `manage_users`) and only as far as its owner's role allows. Errors are RFC 9457 `application/problem+json` documents with a machine-readable `code`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0")
     ),
     tags(
@@ -24,6 +24,8 @@ use switchboard_domain::{ErrorCode, FieldError, FieldErrorCode, Problem};
         (name = "pipelines", description = "Jobs discovered in the integrations' tools, and triggering them"),
         (name = "runs", description = "Runs triggered through Switchboard, their status and logs"),
         (name = "users", description = "Accounts and roles (administrators only)"),
+        (name = "tokens", description = "Your own API tokens"),
+        (name = "service-accounts", description = "Identities for CI jobs and scripts, with tokens of their own (administrators only)"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),
     components(schemas(Problem, ErrorCode, FieldError, FieldErrorCode))
@@ -40,8 +42,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
         SecurityScheme::Http(
             HttpBuilder::new()
                 .scheme(HttpAuthScheme::Bearer)
-                .bearer_format("JWT")
-                .description(Some("The `access_token` from `POST /api/v1/auth/login`"))
+                .description(Some("An API token (`sbp_…`, `sbs_…`), or the `access_token` from `POST /api/v1/auth/login`"))
                 .build(),
         ),
     );
@@ -172,7 +173,12 @@ fn document_common_errors(path: &str, operation: &mut Operation) {
         add_if_absent(
             operation,
             "401",
-            "No valid session: sign in and send `Authorization: Bearer <token>`",
+            "No valid credentials: send `Authorization: Bearer <token>` with an API token or a session; an expired or revoked token says so in `code`",
+        );
+        add_if_absent(
+            operation,
+            "403",
+            "The API token in use does not carry the scope this operation needs (`insufficient_scope`)",
         );
     }
     if is_api {

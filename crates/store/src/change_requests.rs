@@ -21,7 +21,7 @@ use switchboard_domain::integration::{
     CurrentSettings, Integration, IntegrationDraft, IntegrationPatch, IntegrationStatus,
 };
 use switchboard_domain::tools::ToolSpec;
-use switchboard_domain::user::Role;
+use switchboard_domain::user::{AccountKind, Role};
 
 use crate::integrations::lock_settings;
 use crate::schema::{
@@ -540,6 +540,7 @@ fn enabled_admins(conn: &mut DbConnection) -> StoreResult<Vec<String>> {
     Ok(users::table
         .filter(users::role.eq(Role::Admin.as_str()))
         .filter(users::disabled.eq(false))
+        .filter(users::kind.eq(AccountKind::Person.as_str()))
         .select(users::id)
         .load(conn)?)
 }

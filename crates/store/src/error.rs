@@ -10,6 +10,8 @@ pub enum Subject {
     Run,
     User,
     ChangeRequest,
+    Token,
+    ServiceAccount,
     /// A row the query did not say more about (diesel's own "not found").
     Record,
 }
@@ -22,6 +24,8 @@ impl Subject {
             Self::Run => "run",
             Self::User => "user",
             Self::ChangeRequest => "change request",
+            Self::Token => "token",
+            Self::ServiceAccount => "service account",
             Self::Record => "record",
         }
     }

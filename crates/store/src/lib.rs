@@ -14,6 +14,7 @@ mod runs;
 mod schema;
 pub mod seal;
 mod tally;
+mod tokens;
 mod tools;
 mod users;
 
@@ -40,6 +41,7 @@ pub use runs::{ActiveRun, NeighbourRun, NewRun, RunQuery, RunUpdate};
 pub use seal::{KeySource, Keyring, MasterKey, SealError, Sealer};
 pub use switchboard_domain::pipeline::DiscoveredPipeline;
 pub use tally::StatementTally;
+pub use tokens::{NewTokenRecord, StoredToken, TokenMatch};
 pub use users::{StoredUser, UserChange};
 
 /// The database and the sealer, shared by every request.

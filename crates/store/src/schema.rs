@@ -11,6 +11,8 @@ diesel::table! {
         created_at -> Timestamp,
         updated_at -> Timestamp,
         version -> BigInt,
+        kind -> Text,
+        created_by -> Nullable<Text>,
     }
 }
 
@@ -188,3 +190,32 @@ diesel::table! {
 diesel::joinable!(change_request_events -> change_requests (request_id));
 
 diesel::allow_tables_to_appear_in_same_query!(change_requests, change_request_events, users);
+
+diesel::table! {
+    api_tokens (id) {
+        id -> Text,
+        owner_id -> Text,
+        name -> Text,
+        token_hash -> Text,
+        key_id -> Text,
+        scopes -> Text,
+        created_at -> Timestamp,
+        created_by -> Text,
+        expires_at -> Timestamp,
+        last_used_at -> Nullable<Timestamp>,
+        last_used_from -> Nullable<Text>,
+        revoked_at -> Nullable<Timestamp>,
+        revoked_by -> Nullable<Text>,
+    }
+}
+
+diesel::joinable!(api_tokens -> users (owner_id));
+
+diesel::table! {
+    revoked_sessions (id) {
+        id -> Text,
+        expires_at -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(api_tokens, users, revoked_sessions);

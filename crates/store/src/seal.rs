@@ -209,6 +209,29 @@ impl Sealer {
         })
     }
 
+    /// The keyed hash of an API token under every key of the ring, the current key first:
+    /// `(key id, hex HMAC-SHA256)`. A token is stored under the key current at its creation
+    /// and found under any key still in the ring, so rotating the master key keeps tokens
+    /// working while the old key stays listed.
+    pub fn token_digests(&self, token: &str) -> Vec<(String, String)> {
+        self.with_ring(|ring| {
+            ring.keys
+                .iter()
+                .map(|stored| {
+                    let master = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, &stored.raw);
+                    let derived = ring::hmac::sign(&master, b"switchboard api token v1");
+                    let key = ring::hmac::Key::new(ring::hmac::HMAC_SHA256, derived.as_ref());
+                    let digest: String = ring::hmac::sign(&key, token.as_bytes())
+                        .as_ref()
+                        .iter()
+                        .map(|byte| format!("{byte:02x}"))
+                        .collect();
+                    (stored.id.clone(), digest)
+                })
+                .collect()
+        })
+    }
+
     pub fn seal(
         &self,
         integration_id: &str,

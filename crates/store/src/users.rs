@@ -1,15 +1,16 @@
 //! Users and their roles.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl::exists;
 use diesel::prelude::*;
-use switchboard_domain::user::{Role, User};
+use switchboard_domain::user::{AccountKind, Role, User};
 
-use crate::schema::users;
+use crate::schema::{revoked_sessions, users};
 use crate::{DbConnection, Store, StoreError, StoreResult, Subject, new_id, now, utc};
 
 #[derive(Debug, Clone, Queryable, Selectable, Insertable)]
 #[diesel(table_name = users)]
-struct UserRow {
+pub(crate) struct UserRow {
     id: String,
     username: String,
     password_hash: String,
@@ -19,6 +20,8 @@ struct UserRow {
     created_at: NaiveDateTime,
     updated_at: NaiveDateTime,
     version: i64,
+    kind: String,
+    created_by: Option<String>,
 }
 
 /// A user as stored, with what authentication needs.
@@ -35,6 +38,9 @@ pub struct StoredUser {
     pub updated_at: DateTime<Utc>,
     /// Bumped by every change; the `ETag`.
     pub version: i64,
+    pub kind: AccountKind,
+    /// For a service account, the administrator who made it.
+    pub created_by: Option<String>,
 }
 
 impl std::fmt::Debug for StoredUser {
@@ -44,6 +50,7 @@ impl std::fmt::Debug for StoredUser {
             .field("username", &self.username)
             .field("role", &self.role)
             .field("disabled", &self.disabled)
+            .field("kind", &self.kind)
             .finish_non_exhaustive()
     }
 }
@@ -69,6 +76,9 @@ impl TryFrom<UserRow> for StoredUser {
         let role = Role::parse(&row.role).ok_or_else(|| {
             StoreError::Corrupt(format!("user {} has role {:?}", row.id, row.role))
         })?;
+        let kind = AccountKind::parse(&row.kind).ok_or_else(|| {
+            StoreError::Corrupt(format!("user {} has kind {:?}", row.id, row.kind))
+        })?;
         Ok(Self {
             id: row.id,
             username: row.username,
@@ -79,6 +89,8 @@ impl TryFrom<UserRow> for StoredUser {
             created_at: utc(row.created_at),
             updated_at: utc(row.updated_at),
             version: row.version,
+            kind,
+            created_by: row.created_by,
         })
     }
 }
@@ -100,6 +112,7 @@ fn lock_enabled_admins(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
     let admins = users::table
         .filter(users::role.eq(Role::Admin.as_str()))
         .filter(users::disabled.eq(false))
+        .filter(users::kind.eq(AccountKind::Person.as_str()))
         .order(users::id.asc())
         .select(users::id);
     match conn {
@@ -109,8 +122,9 @@ fn lock_enabled_admins(conn: &mut DbConnection) -> QueryResult<Vec<String>> {
     }
 }
 
-fn lock_user(conn: &mut DbConnection, id: &str) -> StoreResult<StoredUser> {
-    let user = users::table.find(id);
+/// The account `id` of `kind`, locked on PostgreSQL; another kind's id is not found.
+fn lock_user(conn: &mut DbConnection, id: &str, kind: AccountKind) -> StoreResult<StoredUser> {
+    let user = users::table.find(id).filter(users::kind.eq(kind.as_str()));
     let row = match conn {
         DbConnection::Postgres(pg) => user
             .select(UserRow::as_select())
@@ -124,11 +138,15 @@ fn lock_user(conn: &mut DbConnection, id: &str) -> StoreResult<StoredUser> {
     row.ok_or(StoreError::NotFound(Subject::User))?.try_into()
 }
 
+/// A new account row. A service account's password hash is empty, which no password
+/// verifies.
 fn insert(
     conn: &mut DbConnection,
     username: &str,
     password_hash: &str,
     role: Role,
+    kind: AccountKind,
+    created_by: Option<&str>,
 ) -> StoreResult<StoredUser> {
     let at = now();
     let row = UserRow {
@@ -141,6 +159,8 @@ fn insert(
         created_at: at,
         updated_at: at,
         version: 1,
+        kind: kind.as_str().to_owned(),
+        created_by: created_by.map(str::to_owned),
     };
     diesel::insert_into(users::table)
         .values(&row)
@@ -163,7 +183,79 @@ impl Store {
     ) -> StoreResult<StoredUser> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
-        insert(&mut conn, username, password_hash, role)
+        insert(
+            &mut conn,
+            username,
+            password_hash,
+            role,
+            AccountKind::Person,
+            None,
+        )
+    }
+
+    /// Creates a service account; `NameTaken` when a user or service account has the name.
+    pub fn create_service_account(
+        &self,
+        name: &str,
+        role: Role,
+        created_by: &str,
+    ) -> StoreResult<StoredUser> {
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        insert(
+            &mut conn,
+            name,
+            "",
+            role,
+            AccountKind::ServiceAccount,
+            Some(created_by),
+        )
+    }
+
+    /// The user a session names, and whether that session was signed out — one statement,
+    /// as every authenticated request asks it.
+    pub fn find_session_user(
+        &self,
+        user_id: &str,
+        session_id: &str,
+    ) -> StoreResult<Option<(StoredUser, bool)>> {
+        let mut conn = self.conn()?;
+        let row = users::table
+            .find(user_id)
+            .select((
+                UserRow::as_select(),
+                exists(revoked_sessions::table.find(session_id.to_owned())),
+            ))
+            .first::<(UserRow, bool)>(&mut conn)
+            .optional()?;
+        row.map(|(user, revoked)| Ok((StoredUser::try_from(user)?, revoked)))
+            .transpose()
+    }
+
+    /// Ends the session `session_id` (which would have expired at `expires_at`), and forgets
+    /// signed-out sessions that have expired since.
+    pub fn revoke_session(&self, session_id: &str, expires_at: DateTime<Utc>) -> StoreResult<()> {
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        // Two statements, each complete on its own: the purge only forgets what no token
+        // can use any more.
+        diesel::delete(revoked_sessions::table.filter(revoked_sessions::expires_at.lt(now())))
+            .execute(&mut conn)?;
+        let row = (
+            revoked_sessions::id.eq(session_id),
+            revoked_sessions::expires_at.eq(crate::stored(expires_at)),
+        );
+        match &mut *conn {
+            DbConnection::Postgres(pg) => diesel::insert_into(revoked_sessions::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(pg)?,
+            DbConnection::Sqlite(sqlite) => diesel::insert_into(revoked_sessions::table)
+                .values(row)
+                .on_conflict_do_nothing()
+                .execute(sqlite)?,
+        };
+        Ok(())
     }
 
     /// Creates `username` as an administrator if, and only if, there are no users yet.
@@ -179,7 +271,15 @@ impl Store {
             if existing > 0 {
                 return Ok(None);
             }
-            insert(conn, username, password_hash, Role::Admin).map(Some)
+            insert(
+                conn,
+                username,
+                password_hash,
+                Role::Admin,
+                AccountKind::Person,
+                None,
+            )
+            .map(Some)
         })
     }
 
@@ -203,15 +303,17 @@ impl Store {
         row.map(StoredUser::try_from).transpose()
     }
 
-    /// Users ordered by user name, after `after` when given; one more than `limit` tells
-    /// whether a next page exists.
+    /// Accounts of `kind` ordered by name, after `after` when given; one more than `limit`
+    /// tells whether a next page exists.
     pub fn list_users(
         &self,
+        kind: AccountKind,
         limit: i64,
         after: Option<&str>,
     ) -> StoreResult<(Vec<StoredUser>, bool)> {
         let mut conn = self.conn()?;
         let mut query = users::table
+            .filter(users::kind.eq(kind.as_str()))
             .select(UserRow::as_select())
             .order(users::username.asc())
             .limit(limit + 1)
@@ -234,6 +336,7 @@ impl Store {
     pub fn update_user(
         &self,
         id: &str,
+        kind: AccountKind,
         change: UserChange,
         expected_version: Option<i64>,
     ) -> StoreResult<StoredUser> {
@@ -241,7 +344,7 @@ impl Store {
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
             let admins = lock_enabled_admins(conn)?;
-            let current = lock_user(conn, id)?;
+            let current = lock_user(conn, id, kind)?;
             if let Some(expected) = expected_version
                 && expected != current.version
             {
@@ -251,7 +354,8 @@ impl Store {
             }
             let role = change.role.unwrap_or(current.role);
             let disabled = change.disabled.unwrap_or(current.disabled);
-            let loses_admin = current.role == Role::Admin
+            let loses_admin = kind == AccountKind::Person
+                && current.role == Role::Admin
                 && !current.disabled
                 && (role != Role::Admin || disabled);
             if loses_admin && !admins.iter().any(|admin| admin != id) {

@@ -5,5 +5,6 @@ pub mod pipelines;
 pub mod requests;
 pub mod run_dialog;
 pub mod runs;
+pub mod tokens;
 pub mod tools;
 pub mod users;

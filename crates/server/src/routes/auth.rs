@@ -2,18 +2,21 @@
 
 use std::time::Instant;
 
-use actix_web::{HttpRequest, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use switchboard_app::AppError;
 use switchboard_domain::Problem;
+use switchboard_domain::token::{ChangePasswordRequest, Scope};
 use switchboard_domain::user::{LoginRequest, LoginResponse, SessionUser};
+use switchboard_store::StoredUser;
 
 use super::Body;
 use crate::AppState;
-use crate::auth::Caller;
+use crate::auth::{Caller, Credential};
 use crate::error::ApiError;
 use crate::rate_limit::whole_seconds;
 
 /// The client's address, from a trusted proxy's `X-Forwarded-For` when there is one.
-fn client_address(req: &HttpRequest, state: &AppState) -> String {
+pub(crate) fn client_address(req: &HttpRequest, state: &AppState) -> String {
     // Every header line in order: a proxy may add a line of its own rather than append.
     let forwarded_for = req
         .headers()
@@ -64,21 +67,107 @@ pub async fn create_session(
         return Err(ApiError::InvalidLogin);
     };
     state.limiter.succeeded(attempt);
-    let access_token = state.sessions.issue(&user)?;
     tracing::info!(user = %user.username, "signed in");
-    Ok(web::Json(LoginResponse {
-        access_token,
+    new_session(&state, &user).map(web::Json)
+}
+
+/// A new session for `user`.
+fn new_session(state: &AppState, user: &StoredUser) -> Result<LoginResponse, ApiError> {
+    Ok(LoginResponse {
+        access_token: state.sessions.issue(user)?,
         token_type: "Bearer".into(),
         expires_in: state.sessions.ttl.as_secs(),
         user: SessionUser {
-            id: user.id,
-            username: user.username,
+            id: user.id.clone(),
+            username: user.username.clone(),
             role: user.role,
+            kind: user.kind,
+            scopes: Scope::usable_by(user.role),
+            token_id: None,
         },
-    }))
+    })
 }
 
-/// The signed-in user.
+/// Sign out: the session (or the API token) used for this request stops working at once,
+/// on every replica.
+#[utoipa::path(
+    tag = "auth",
+    responses(
+        (status = 204, description = "Signed out: this session or token no longer works"),
+        (status = 401, description = "No valid credentials", body = Problem, content_type = "application/problem+json"),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/auth/logout")]
+pub async fn delete_session(
+    caller: Caller,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    match &caller.credential {
+        Credential::Session { id, expires_at } => {
+            state.app.end_session(id, *expires_at).await?;
+        }
+        Credential::Token { id, .. } => {
+            state.app.revoke_token(&caller.principal(), id).await?;
+        }
+    }
+    tracing::info!(user = %caller.username, "signed out");
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Change one's own password, proving the current one. Every session of the user ends;
+/// the answer is a new session for the caller. API tokens keep working.
+#[utoipa::path(
+    tag = "auth",
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 200, description = "Changed; a new session", body = LoginResponse),
+        (status = 401, description = "No valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Not with an API token, and not for a service account", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "The user changed while the password was checked; try again", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The current password is wrong, or the new one is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many wrong current passwords; see `Retry-After`", body = Problem,
+            content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait"))),
+    ),
+    security(("bearer" = []))
+)]
+#[post("/auth/password")]
+pub async fn change_password(
+    req: HttpRequest,
+    caller: Caller,
+    state: web::Data<AppState>,
+    body: Body<ChangePasswordRequest>,
+) -> Result<web::Json<LoginResponse>, ApiError> {
+    // The middleware refuses tokens here already (`Needs::Session`); this keeps the rule
+    // with the operation too.
+    if !matches!(caller.credential, Credential::Session { .. }) {
+        return Err(ApiError::SessionRequired);
+    }
+    let client = client_address(&req, &state);
+    // Guessing the current password from a stolen session is throttled like sign-in.
+    let attempt = state
+        .limiter
+        .begin(&caller.username, &client, Instant::now())
+        .map_err(|wait| ApiError::RateLimited {
+            retry_after_secs: whole_seconds(wait),
+            what: "too many wrong passwords for this user or from this address".into(),
+        })?;
+    let changed = state
+        .app
+        .change_own_password(&caller.principal(), body.0)
+        .await;
+    let wrong_current = matches!(&changed, Err(AppError::Validation(errors))
+        if errors.errors().iter().any(|error| error.field == "current_password"));
+    if !wrong_current {
+        state.limiter.succeeded(attempt);
+    }
+    let user = changed?;
+    tracing::info!(user = %user.username, "password changed");
+    new_session(&state, &user).map(web::Json)
+}
+
+/// The caller: the signed-in user, or the owner of the API token in use, with what the
+/// credential may do.
 #[utoipa::path(
     tag = "auth",
     responses((status = 200, description = "The caller", body = SessionUser)),
@@ -86,9 +175,5 @@ pub async fn create_session(
 )]
 #[get("/auth/me")]
 pub async fn get_current_user(caller: Caller) -> web::Json<SessionUser> {
-    web::Json(SessionUser {
-        id: caller.id,
-        username: caller.username,
-        role: caller.role,
-    })
+    web::Json(caller.describe())
 }

@@ -6,6 +6,7 @@ pub mod integrations;
 pub mod operations;
 pub mod pipelines;
 pub mod runs;
+pub mod tokens;
 pub mod tools;
 pub mod users;
 
@@ -25,6 +26,17 @@ pub fn configure(config: &mut ServiceConfig) {
     config
         .service(auth::create_session)
         .service(auth::get_current_user)
+        .service(auth::delete_session)
+        .service(auth::change_password)
+        .service(tokens::create_token)
+        .service(tokens::list_tokens)
+        .service(tokens::revoke_token)
+        .service(tokens::list_service_accounts)
+        .service(tokens::create_service_account)
+        .service(tokens::get_service_account)
+        .service(tokens::update_service_account)
+        .service(tokens::create_service_account_token)
+        .service(tokens::list_service_account_tokens)
         .service(tools::list_tools)
         .service(tools::get_tool)
         .service(tools::update_tool)

@@ -298,6 +298,8 @@ impl TestApp {
                     "integration_credentials",
                     "change_requests",
                     "change_request_events",
+                    "api_tokens",
+                    "revoked_sessions",
                 ] {
                     let dump: Vec<Dump> = diesel::sql_query(format!(
                         "SELECT coalesce(string_agg(t::text, '\n'), '') AS dump FROM {table} t"
@@ -337,6 +339,16 @@ impl TestApp {
         }
     }
 
+    /// A second server on the same database and keys, as another replica would be.
+    pub fn replica(&self) -> Replica {
+        let launched = launch(self.config.clone());
+        Replica {
+            base: launched.base,
+            handle: launched.handle,
+            thread: Some(launched.thread),
+        }
+    }
+
     /// A second store on the same database and keys, as another replica would have.
     pub fn other_replica(&self) -> Arc<switchboard_store::Store> {
         switchboard_server::startup::open_store(&self.storage, false).expect("second store")
@@ -367,6 +379,28 @@ impl TestApp {
         self.state = launched.state;
         self.handle = launched.handle;
         self.server_thread = Some(launched.thread);
+    }
+}
+
+/// Another server on a [`TestApp`]'s database, stopped when dropped.
+pub struct Replica {
+    pub base: String,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Replica {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
     }
 }
 

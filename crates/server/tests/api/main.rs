@@ -16,5 +16,6 @@ mod integrations;
 mod jenkins;
 mod secrets;
 mod spec;
+mod tokens;
 mod users;
 mod web;

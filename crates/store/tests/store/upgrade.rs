@@ -1,7 +1,7 @@
 //! Upgrades keep data: a database written by the previous landed version (its migrations, its
 //! rows) opens with this one, which migrates it and still reads every integration (its
-//! secrets still open), pipeline, run, user and tool setting, and gains the approval policy
-//! at its first start.
+//! secrets still open), pipeline, run, user, tool setting and approval policy, and its users
+//! can have API tokens and service accounts at once.
 
 use diesel::connection::SimpleConnection;
 use diesel::migration::{Migration, MigrationSource};
@@ -12,9 +12,11 @@ use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use secrecy::{ExposeSecret, SecretString};
 use switchboard_domain::integration::IntegrationStatus;
 use switchboard_domain::pipeline::RunStatus;
-use switchboard_domain::user::Role;
+use switchboard_domain::token::Scope;
+use switchboard_domain::user::{AccountKind, Role};
 use switchboard_store::{
-    DatabaseUrl, KeySource, Keyring, MasterKey, PipelineQuery, Sealer, Store, StoredCredential,
+    DatabaseUrl, KeySource, Keyring, MasterKey, NewTokenRecord, PipelineQuery, Sealer, Store,
+    StoredCredential,
 };
 
 use crate::helpers::{Backend, PgDatabase};
@@ -23,7 +25,7 @@ use crate::on_both_backends;
 on_both_backends!(a_database_of_the_previous_version_keeps_everything);
 
 /// The last migration of the previous landed version.
-const PREVIOUS_LAST_MIGRATION: &str = "2026-12-07-000003_run_secret_values";
+const PREVIOUS_LAST_MIGRATION: &str = "2026-12-07-000004_change_requests";
 
 /// This tree's migrations up to and including [`PREVIOUS_LAST_MIGRATION`]: what the previous
 /// version embedded.
@@ -92,8 +94,10 @@ fn a_database_of_the_previous_version_keeps_everything(backend: Backend) {
         Backend::Postgres => format!("decode('{}', 'hex')", hex(&sealed.blob)),
     };
     let rows = format!(
-        "INSERT INTO users (id, username, password_hash, role, disabled, session_epoch, created_at, updated_at)
-           VALUES ('u1', 'admin', 'pbkdf2$stored-hash', 'admin', FALSE, 2, '2026-11-30 10:00:00', '2026-11-30 10:00:00');
+        "INSERT INTO users (id, username, password_hash, role, disabled, session_epoch, created_at, updated_at, version)
+           VALUES ('u1', 'admin', 'pbkdf2$stored-hash', 'admin', FALSE, 2, '2026-11-30 10:00:00', '2026-11-30 10:00:00', 4);
+         INSERT INTO approval_policy (id, enabled, approvals_required, open_days, version, updated_at, updated_by)
+           VALUES (1, FALSE, 2, 7, 3, '2026-11-30 10:00:00', 'admin');
          INSERT INTO tool_settings (tool_id, enabled, updated_at, updated_by)
            VALUES ('buildbot', FALSE, '2026-11-30 10:00:00', 'admin');
          INSERT INTO integrations (id, name, name_key, tool, urls, status, version, created_at, updated_at, created_by,
@@ -172,25 +176,48 @@ fn a_database_of_the_previous_version_keeps_everything(backend: Backend) {
         .expect("read")
         .expect("admin");
     assert_eq!(admin.role, Role::Admin);
-    assert_eq!(admin.session_epoch, 2, "sessions stay valid");
-    assert_eq!(admin.version, 1, "users start at version 1");
+    assert_eq!(admin.session_epoch, 2);
+    assert_eq!(admin.version, 4);
+    assert_eq!(
+        admin.kind,
+        AccountKind::Person,
+        "every existing user is a person"
+    );
     let buildbot = store.tool_setting("buildbot").expect("setting");
     assert!(!buildbot.enabled);
     assert_eq!(buildbot.version, 1);
     assert_eq!(store.tool_setting("jenkins").expect("setting").version, 0);
 
-    // Approval arrives with this version: the policy is written at the first start (on
-    // unless SWITCHBOARD_APPROVAL=off then), and the existing integration is live, not pending.
-    assert_eq!(integration.change_request_id, None);
-    assert_eq!(store.approval_policy().expect("policy").version, 0);
-    let policy = store.ensure_approval_policy(true).expect("first start");
-    assert!(policy.enabled);
-    assert_eq!(policy.approvals_required, 1);
-    assert_eq!(policy.open_days, 14);
+    // The approval policy the previous version kept is kept: a start does not reset it.
+    let policy = store.ensure_approval_policy(true).expect("start");
+    assert!(!policy.enabled);
     assert_eq!(
-        store.ensure_approval_policy(false).expect("second start"),
-        policy
+        (policy.approvals_required, policy.open_days, policy.version),
+        (2, 7, 3)
     );
+
+    // Tokens and service accounts arrive with this version.
+    let minted = store
+        .create_token(NewTokenRecord {
+            owner_id: "u1",
+            owner_kind: AccountKind::Person,
+            name: "after the upgrade",
+            scopes: &[Scope::Read],
+            expires_at: chrono::Utc::now() + chrono::TimeDelta::days(1),
+            created_by: "admin",
+            value: "sbp_value-for-the-upgrade-test",
+        })
+        .expect("a token for an existing user");
+    let found = store
+        .token_by_value("sbp_value-for-the-upgrade-test")
+        .expect("lookup")
+        .expect("found by its keyed hash");
+    assert_eq!(found.token.id, minted.id);
+    assert_eq!(found.owner.username, "admin");
+    let bot = store
+        .create_service_account("release-bot", Role::Operator, "admin")
+        .expect("service account");
+    assert_eq!(bot.kind, AccountKind::ServiceAccount);
 
     // And it is writable with the new columns: a versioned update.
     store

@@ -1,0 +1,4 @@
+DROP TABLE revoked_sessions;
+DROP TABLE api_tokens;
+ALTER TABLE users DROP COLUMN created_by;
+ALTER TABLE users DROP COLUMN kind;
