@@ -52,7 +52,7 @@ export async function signIn(page: Page, username: string, password: string): Pr
 }
 
 /** Open a menu group of the main navigation (if closed) and follow one of its links. */
-export async function navigate(page: Page, group: 'CI/CD' | 'Administration', link: string): Promise<void> {
+export async function navigate(page: Page, group: 'CI/CD' | 'Administration' | 'Profile', link: string): Promise<void> {
   const nav = mainNav(page);
   const toggle = nav.getByRole('button', { name: group, exact: true });
   if ((await toggle.getAttribute('aria-expanded')) !== 'true') {

@@ -194,9 +194,15 @@ fn CreatedTokenPanel(created: RwSignal<Option<CreatedToken>>) -> impl IntoView {
         created.get().map(|made| {
             let value = made.token.clone();
             let copy = move |_| {
-                let clipboard = window().navigator().clipboard();
-                let _ = clipboard.write_text(&value);
-                toasts.show("Copied the token.".to_owned());
+                let written = window().navigator().clipboard().write_text(&value);
+                leptos::task::spawn_local(async move {
+                    let copied = wasm_bindgen_futures::JsFuture::from(written).await.is_ok();
+                    toasts.show(if copied {
+                        "Copied the token.".to_owned()
+                    } else {
+                        "Could not copy: select the token and copy it yourself.".to_owned()
+                    });
+                });
             };
             view! {
                 <section class="card created-token" role="status" aria-labelledby="created-token-title">
