@@ -258,6 +258,125 @@ async fn a_change_requests_secrets_never_reach_a_log_line_or_an_error() {
     }
 }
 
+/// API tokens, personal and a service account's, from creation through use, a refused scope,
+/// a typo, revocation and signing out, never reach a log line or the database file.
+#[tokio::test]
+async fn api_tokens_never_reach_a_log_line_or_the_database() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let server = Server::start(dir.path());
+    let client = switchboard_test_support::http_client()
+        .build()
+        .expect("client");
+    server.wait_ready(&client).await;
+    let admin: Value = login(&client, &server.base, "admin", &printed_password(&server))
+        .await
+        .json()
+        .await
+        .expect("json");
+    let admin = admin["access_token"].as_str().expect("token").to_owned();
+    let post = |path: String, token: String, body: Value| {
+        client
+            .post(format!("{}{path}", server.base))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+    };
+    let personal: Value = post(
+        "/api/v1/tokens".into(),
+        admin.clone(),
+        json!({"name": "script", "scopes": ["read"]}),
+    )
+    .await
+    .expect("token")
+    .json()
+    .await
+    .expect("json");
+    let account: Value = post(
+        "/api/v1/service-accounts".into(),
+        admin.clone(),
+        json!({"name": "deploy-job", "role": "operator"}),
+    )
+    .await
+    .expect("account")
+    .json()
+    .await
+    .expect("json");
+    let account_token: Value = post(
+        format!(
+            "/api/v1/service-accounts/{}/tokens",
+            account["id"].as_str().expect("id")
+        ),
+        admin.clone(),
+        json!({"name": "ci", "scopes": ["read", "trigger"]}),
+    )
+    .await
+    .expect("token")
+    .json()
+    .await
+    .expect("json");
+    let tokens: Vec<String> = [&personal, &account_token]
+        .iter()
+        .map(|made| made["token"].as_str().expect("value").to_owned())
+        .collect();
+    for token in &tokens {
+        let me = client
+            .get(format!("{}/api/v1/auth/me", server.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("me");
+        assert_eq!(me.status(), 200);
+        let refused = post("/api/v1/users".into(), token.clone(), json!({}))
+            .await
+            .expect("refused");
+        assert_eq!(refused.status(), 403);
+        let typo = format!("{}x", &token[..token.len() - 1]);
+        let typo = client
+            .get(format!("{}/api/v1/auth/me", server.base))
+            .bearer_auth(&typo)
+            .send()
+            .await
+            .expect("typo");
+        assert_eq!(typo.status(), 401);
+        let out = post("/api/v1/auth/logout".into(), token.clone(), json!({}))
+            .await
+            .expect("logout");
+        assert_eq!(out.status(), 204);
+        let revoked = client
+            .get(format!("{}/api/v1/auth/me", server.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("revoked");
+        assert_eq!(revoked.status(), 401);
+    }
+    let log = server.log();
+    assert!(server.terminate().success());
+    assert!(
+        log.iter().any(|line| line.contains("API token created")),
+        "{log:?}"
+    );
+    let mut stored = Vec::new();
+    for suffix in ["", "-wal"] {
+        stored.extend(
+            std::fs::read(dir.path().join(format!("switchboard.db{suffix}"))).unwrap_or_default(),
+        );
+    }
+    for token in &tokens {
+        // The random part alone: a log line or a row must not hold even that.
+        let random = &token[4..44];
+        for line in &log {
+            assert!(!line.contains(random), "a log line holds a token: {line}");
+        }
+        assert!(
+            !stored
+                .windows(random.len())
+                .any(|window| window == random.as_bytes()),
+            "the database file holds a token"
+        );
+    }
+}
+
 #[tokio::test]
 async fn first_start_prints_the_password_logs_json_keeps_secrets_out_and_stops_on_sigterm() {
     let dir = tempfile::tempdir().expect("tempdir");
