@@ -57,6 +57,9 @@ venv: (_venv "e2e/.venv" "e2e/requirements.txt")
 # Create e2e/.venv-fuzz with e2e/requirements-fuzz.txt (schemathesis).
 venv-fuzz: (_venv "e2e/.venv-fuzz" "e2e/requirements-fuzz.txt")
 
+# Create e2e/.venv-sdk with e2e/requirements-sdk.txt (openapi-python-client and what its client imports).
+venv-sdk: (_venv "e2e/.venv-sdk" "e2e/requirements-sdk.txt")
+
 # Create a venv and install its requirements (again only when that file changes).
 _venv dir requirements:
     #!/usr/bin/env bash
@@ -242,8 +245,22 @@ test: deps web venv venv-fuzz
     @if [ -n "${SWITCHBOARD_TEST_PG_URL:-}" ]; then echo "test: PostgreSQL tests use SWITCHBOARD_TEST_PG_URL"; else echo "test: SWITCHBOARD_TEST_PG_URL is not set; PostgreSQL tests are skipped (under CI they fail)"; fi
     cargo test --workspace --locked {{ exclude_web }}
     e2e/.venv/bin/python e2e/validate_spec.py api-spec/openapi.json
+    python3 e2e/spec_compat.py api-spec/openapi.json
     e2e/.venv-fuzz/bin/python e2e/fuzz_api.py --binary "{{ CARGO_TARGET_DIR }}/debug/switchboard" --schemathesis e2e/.venv-fuzz/bin/schemathesis
+    "{{ just_executable() }}" sdk-test
     "{{ just_executable() }}" browser-test
+
+# Generate the Python and TypeScript SDKs from api-spec/openapi.json and run one scenario with each (e2e/sdk) against the debug server and the Jenkins simulator.
+sdk-test: deps venv-sdk _npm
+    #!/usr/bin/env bash
+    set -euo pipefail
+    if ! npm ls --prefix e2e/sdk --depth=0 >/dev/null 2>&1; then
+        echo "sdk-test: installing e2e/sdk/node_modules"
+        npm ci --prefix e2e/sdk --no-audit --no-fund
+    fi
+    cargo build --locked -p switchboard-server -p jenkins-sim
+    python3 e2e/sdk/run.py --binary "{{ CARGO_TARGET_DIR }}/debug/switchboard" \
+        --sim-binary "{{ CARGO_TARGET_DIR }}/debug/jenkins-sim" --venv e2e/.venv-sdk
 
 # Run the Playwright browser tests (e2e/browser) with Debian's chromium against the debug server serving frontend/dist.
 browser-test: deps web _npm

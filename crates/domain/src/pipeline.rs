@@ -293,7 +293,10 @@ pub struct Run {
     pub tool: String,
     pub status: RunStatus,
     /// The parameters sent to the tool (passwords as `"********"`).
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = std::collections::BTreeMap<String, serde_json::Value>)
+    )]
     pub parameters: BTreeMap<String, Value>,
     /// The tool's build number, once the run left the queue.
     pub build_number: Option<i64>,
@@ -345,7 +348,10 @@ pub struct LogChunk {
 pub struct TriggerRunRequest {
     /// Values by parameter name; parameters left out take the tool's default.
     #[serde(default)]
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(
+        feature = "openapi",
+        schema(value_type = std::collections::BTreeMap<String, serde_json::Value>)
+    )]
     pub parameters: BTreeMap<String, Value>,
 }
 
