@@ -221,7 +221,7 @@ pub struct CreateTokenRequest {
     /// What the token is for, 1–100 characters.
     #[cfg_attr(feature = "openapi", schema(min_length = 1, max_length = 100))]
     pub name: String,
-    /// At least one; each must be usable by the owner's role.
+    /// At least one, each once; each must be usable by the owner's role.
     #[cfg_attr(feature = "openapi", schema(min_items = 1, max_items = 4))]
     pub scopes: Vec<Scope>,
     /// Days until the token expires, 1–365 (default 90).
@@ -268,6 +268,12 @@ impl CreateTokenRequest {
                 "scopes",
                 FieldErrorCode::Required,
                 "choose at least one scope",
+            );
+        } else if scopes.len() < self.scopes.len() {
+            errors.push(
+                "scopes",
+                FieldErrorCode::InvalidFormat,
+                "name each scope once",
             );
         }
         for scope in &scopes {
@@ -516,9 +522,18 @@ mod tests {
 
     #[test]
     fn scopes_beyond_the_owners_role_are_refused() {
+        let repeated = CreateTokenRequest {
+            name: "ci".into(),
+            scopes: vec![Scope::Read, Scope::Read],
+            expires_in_days: None,
+        };
+        assert_eq!(
+            repeated.parse(Role::Admin).expect_err("repeated").errors()[0].code,
+            FieldErrorCode::InvalidFormat
+        );
         let request = CreateTokenRequest {
             name: " ci ".into(),
-            scopes: vec![Scope::Trigger, Scope::Read, Scope::Read],
+            scopes: vec![Scope::Trigger, Scope::Read],
             expires_in_days: None,
         };
         let token = request.parse(Role::Operator).expect("valid");

@@ -52,7 +52,23 @@ pub fn document() -> utoipa::openapi::OpenApi {
             tighten_parameters(operation);
         }
     }
+    // utoipa's field attributes cannot say `uniqueItems`; the server refuses repeats.
+    mark_unique_items(&mut doc, "CreateTokenRequest", "scopes");
     doc
+}
+
+/// Declares that `schema.property`, an array, holds each value once.
+fn mark_unique_items(doc: &mut utoipa::openapi::OpenApi, schema: &str, property: &str) {
+    let Some(RefOr::T(Schema::Object(object))) = doc
+        .components
+        .as_mut()
+        .and_then(|components| components.schemas.get_mut(schema))
+    else {
+        return;
+    };
+    if let Some(RefOr::T(Schema::Array(array))) = object.properties.get_mut(property) {
+        array.unique_items = true;
+    }
 }
 
 /// An optional parameter is absent or a value, never the text `null`; and `tool` can only

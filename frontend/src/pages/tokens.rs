@@ -220,23 +220,56 @@ fn CreatedTokenPanel(created: RwSignal<Option<CreatedToken>>) -> impl IntoView {
     }
 }
 
-/// Profile → API tokens: the signed-in person's own tokens.
+/// Whose tokens a section lists and makes.
+#[derive(Debug, Clone, PartialEq)]
+enum Owner {
+    /// The signed-in person.
+    Me,
+    /// A service account, by id (administrators).
+    ServiceAccount(String),
+}
+
+impl Owner {
+    async fn list(&self, token: &str) -> Result<Vec<ApiToken>, ApiError> {
+        match self {
+            Self::Me => api::list_tokens(token).await,
+            Self::ServiceAccount(id) => api::list_service_account_tokens(token, id).await,
+        }
+    }
+
+    async fn create(
+        &self,
+        token: &str,
+        request: &CreateTokenRequest,
+    ) -> Result<CreatedToken, ApiError> {
+        match self {
+            Self::Me => api::create_token(token, request).await,
+            Self::ServiceAccount(id) => api::create_service_account_token(token, id, request).await,
+        }
+    }
+}
+
+/// One owner's tokens: the value of a new one (once), the list with last use and Revoke, and
+/// the form that makes another.
 #[component]
-pub fn TokensPage() -> impl IntoView {
-    crate::set_title("API tokens");
+fn TokenSection(
+    owner: Owner,
+    /// The owner's role: scopes beyond it are not offered.
+    role: Role,
+    id_prefix: &'static str,
+    caption: &'static str,
+) -> impl IntoView {
     let auth = use_auth();
     let toasts = use_toasts();
-    let role = auth
-        .session
-        .with_untracked(|s| s.as_ref().map(|s| s.user.role))
-        .unwrap_or(Role::Viewer);
     let tokens = RwSignal::new(Loaded::<Vec<ApiToken>>::Loading);
     let created = RwSignal::new(None::<CreatedToken>);
     let errors = RwSignal::new(Vec::<FieldError>::new());
     let busy = RwSignal::new(false);
+    let owner = StoredValue::new(owner);
     let load = move || {
+        let owner = owner.get_value();
         ui::spawn_while(tokens, async move {
-            match auth.check(api::list_tokens(&auth.token()).await) {
+            match auth.check(owner.list(&auth.token()).await) {
                 Ok(list) => tokens.set(Loaded::Ready(list)),
                 Err(err) => tokens.set(Loaded::Failed(err.message())),
             }
@@ -245,8 +278,9 @@ pub fn TokensPage() -> impl IntoView {
     load();
     let on_create = Callback::new(move |request: CreateTokenRequest| {
         busy.set(true);
+        let owner = owner.get_value();
         ui::spawn_while(busy, async move {
-            let result = auth.check(api::create_token(&auth.token(), &request).await);
+            let result = auth.check(owner.create(&auth.token(), &request).await);
             busy.set(false);
             match result {
                 Ok(made) => {
@@ -267,17 +301,30 @@ pub fn TokensPage() -> impl IntoView {
         });
     });
     view! {
+        <CreatedTokenPanel created=created/>
+        <TokenTable tokens=tokens caption=caption on_revoke=on_revoke/>
+        <h3>"New token"</h3>
+        <NewTokenForm role=role id_prefix=id_prefix errors=errors busy=busy on_create=on_create/>
+    }
+}
+
+/// Profile → API tokens: the signed-in person's own tokens.
+#[component]
+pub fn TokensPage() -> impl IntoView {
+    crate::set_title("API tokens");
+    let role = use_auth()
+        .session
+        .with_untracked(|s| s.as_ref().map(|s| s.user.role))
+        .unwrap_or(Role::Viewer);
+    view! {
         <div class="page-head">
             <div>
                 <h1>"API tokens"</h1>
                 <p class="muted">"Tokens let scripts call the API as you, limited to the scopes you choose and never beyond your role. Send one as "<code>"Authorization: Bearer sbp_…"</code>"."</p>
             </div>
         </div>
-        <CreatedTokenPanel created=created/>
-        <TokenTable tokens=tokens caption="Your API tokens" on_revoke=on_revoke/>
-        <section class="card" aria-labelledby="new-token-title">
-            <h2 id="new-token-title">"New token"</h2>
-            <NewTokenForm role=role id_prefix="own" errors=errors busy=busy on_create=on_create/>
+        <section class="card" aria-label="Your API tokens">
+            <TokenSection owner=Owner::Me role=role id_prefix="own" caption="Your API tokens"/>
         </section>
     }
 }
@@ -438,63 +485,11 @@ pub fn ServiceAccountsPage() -> impl IntoView {
 /// One service account's tokens, and the form that makes another.
 #[component]
 fn AccountTokens(account: ServiceAccount) -> impl IntoView {
-    let auth = use_auth();
-    let toasts = use_toasts();
-    let tokens = RwSignal::new(Loaded::<Vec<ApiToken>>::Loading);
-    let created = RwSignal::new(None::<CreatedToken>);
-    let errors = RwSignal::new(Vec::<FieldError>::new());
-    let busy = RwSignal::new(false);
-    let id = account.id.clone();
-    let load = {
-        let id = id.clone();
-        move || {
-            let id = id.clone();
-            ui::spawn_while(tokens, async move {
-                match auth.check(api::list_service_account_tokens(&auth.token(), &id).await) {
-                    Ok(list) => tokens.set(Loaded::Ready(list)),
-                    Err(err) => tokens.set(Loaded::Failed(err.message())),
-                }
-            });
-        }
-    };
-    load();
-    let on_create = {
-        let (id, load) = (id.clone(), load.clone());
-        Callback::new(move |request: CreateTokenRequest| {
-            busy.set(true);
-            let (id, load) = (id.clone(), load.clone());
-            ui::spawn_while(busy, async move {
-                let result = auth
-                    .check(api::create_service_account_token(&auth.token(), &id, &request).await);
-                busy.set(false);
-                match result {
-                    Ok(made) => {
-                        created.set(Some(made));
-                        load();
-                    }
-                    Err(err) => errors.set(errors_of(err)),
-                }
-            });
-        })
-    };
-    let on_revoke = Callback::new(move |token: ApiToken| {
-        let load = load.clone();
-        ui::spawn_while(tokens, async move {
-            match auth.check(api::revoke_token(&auth.token(), &token.id).await) {
-                Ok(()) => toasts.show(format!("Revoked {}.", token.name)),
-                Err(err) => toasts.show(err.message()),
-            }
-            load();
-        });
-    });
-    let title = format!("Tokens of {}", account.name);
     view! {
         <section class="card" aria-labelledby="account-tokens-title">
-            <h2 id="account-tokens-title">{title.clone()}</h2>
-            <CreatedTokenPanel created=created/>
-            <TokenTable tokens=tokens caption="Service account tokens" on_revoke=on_revoke/>
-            <h3>"New token"</h3>
-            <NewTokenForm role=account.role id_prefix="account" errors=errors busy=busy on_create=on_create/>
+            <h2 id="account-tokens-title">{format!("Tokens of {}", account.name)}</h2>
+            <TokenSection owner=Owner::ServiceAccount(account.id.clone()) role=account.role
+                id_prefix="account" caption="Service account tokens"/>
         </section>
     }
 }
