@@ -137,6 +137,18 @@ fn to_stored((row, owner_name, owner_kind): Joined) -> StoreResult<StoredToken> 
     StoredToken::from_row(row, owner_name, &owner_kind)
 }
 
+/// Token `id` with its owner's name, on a connection the caller already holds (a second one
+/// from the pool could wait for ever while every connection is held the same way).
+fn find_token_on(conn: &mut DbConnection, id: &str) -> StoreResult<Option<StoredToken>> {
+    let row = api_tokens::table
+        .inner_join(users::table)
+        .filter(api_tokens::id.eq(id))
+        .select((TokenRow::as_select(), users::username, users::kind))
+        .first::<Joined>(conn)
+        .optional()?;
+    row.map(to_stored).transpose()
+}
+
 /// The owner's row, locked on PostgreSQL so two creations cannot both take the last free
 /// place under the cap.
 fn lock_owner(conn: &mut DbConnection, owner_id: &str, kind: AccountKind) -> StoreResult<()> {
@@ -203,19 +215,12 @@ impl Store {
                 .execute(conn)?;
             Ok::<_, StoreError>(row.id)
         })?;
-        self.find_token(&id)?
-            .ok_or(StoreError::NotFound(Subject::Token))
+        find_token_on(&mut conn, &id)?.ok_or(StoreError::NotFound(Subject::Token))
     }
 
     pub fn find_token(&self, id: &str) -> StoreResult<Option<StoredToken>> {
         let mut conn = self.conn()?;
-        let row = api_tokens::table
-            .inner_join(users::table)
-            .filter(api_tokens::id.eq(id))
-            .select((TokenRow::as_select(), users::username, users::kind))
-            .first::<Joined>(&mut conn)
-            .optional()?;
-        row.map(to_stored).transpose()
+        find_token_on(&mut conn, id)
     }
 
     /// The owner's tokens, newest first (the latest `LISTED_TOKENS`).
@@ -278,8 +283,7 @@ impl Store {
             api_tokens::revoked_by.eq(by),
         ))
         .execute(&mut conn)?;
-        drop(conn);
-        match self.find_token(id)? {
+        match find_token_on(&mut conn, id)? {
             Some(token) if owner.is_none_or(|owner| token.owner_id == owner) => Ok(token),
             _ => Err(StoreError::NotFound(Subject::Token)),
         }

@@ -10,7 +10,7 @@ use crate::on_both_backends;
 
 on_both_backends!(
     a_token_is_shown_once_and_works_as_a_bearer_within_its_scopes,
-    every_route_needs_its_scope_of_a_token,
+    every_route_needs_its_scope_and_its_owners_role,
     the_owners_role_still_limits_a_token,
     revoked_and_expired_tokens_say_which_also_on_another_replica,
     last_use_is_recorded_at_most_once_a_minute,
@@ -20,72 +20,110 @@ on_both_backends!(
     parallel_creations_never_pass_the_cap_of_active_tokens,
 );
 
-/// The scope each documented operation needs of a token, written out here rather than read
-/// from the server, so that a route given the wrong scope fails this list.
-fn expected_scopes() -> BTreeMap<&'static str, &'static str> {
+/// What each documented operation needs of a token — its scope, and the least role of the
+/// token's owner (with approval off, as these apps start) — written out here rather than read
+/// from the server, so that a route given the wrong scope or role fails this list. `-`: any
+/// credential; `session`: no token at all.
+fn expected_needs() -> BTreeMap<&'static str, (&'static str, &'static str)> {
     BTreeMap::from([
-        ("GET /healthz", "read"),
-        ("GET /readyz", "read"),
-        ("GET /metrics", "read"),
-        ("GET /api/openapi.json", "read"),
-        ("GET /api/docs", "read"),
-        ("POST /api/v1/auth/login", "-"),
-        ("GET /api/v1/auth/me", "-"),
-        ("POST /api/v1/auth/logout", "-"),
-        ("POST /api/v1/auth/password", "session"),
-        ("GET /api/v1/tools", "read"),
-        ("GET /api/v1/tools/{id}", "read"),
-        ("PATCH /api/v1/tools/{id}", "manage_integrations"),
-        ("GET /api/v1/integrations", "read"),
-        ("POST /api/v1/integrations", "manage_integrations"),
-        ("POST /api/v1/integrations/test", "manage_integrations"),
-        ("GET /api/v1/integrations/{id}", "read"),
-        ("DELETE /api/v1/integrations/{id}", "manage_integrations"),
-        ("PATCH /api/v1/integrations/{id}", "manage_integrations"),
-        ("POST /api/v1/integrations/{id}/test", "trigger"),
-        ("POST /api/v1/integrations/{id}/sync", "trigger"),
-        ("GET /api/v1/pipelines", "read"),
-        ("GET /api/v1/pipelines/{id}", "read"),
-        ("GET /api/v1/pipelines/{id}/runs", "read"),
-        ("POST /api/v1/pipelines/{id}/runs", "trigger"),
-        ("GET /api/v1/runs", "read"),
-        ("GET /api/v1/runs/{id}", "read"),
-        ("GET /api/v1/runs/{id}/log", "read"),
-        ("POST /api/v1/runs/{id}/cancel", "trigger"),
-        ("GET /api/v1/users", "read"),
-        ("POST /api/v1/users", "manage_users"),
-        ("GET /api/v1/users/{id}", "read"),
-        ("PATCH /api/v1/users/{id}", "manage_users"),
-        ("GET /api/v1/tokens", "read"),
-        ("POST /api/v1/tokens", "manage_users"),
-        ("DELETE /api/v1/tokens/{id}", "manage_users"),
-        ("GET /api/v1/service-accounts", "read"),
-        ("POST /api/v1/service-accounts", "manage_users"),
-        ("GET /api/v1/service-accounts/{id}", "read"),
-        ("PATCH /api/v1/service-accounts/{id}", "manage_users"),
-        ("GET /api/v1/service-accounts/{id}/tokens", "read"),
-        ("POST /api/v1/service-accounts/{id}/tokens", "manage_users"),
-        ("GET /api/v1/approval-policy", "read"),
-        ("PUT /api/v1/approval-policy", "manage_integrations"),
-        ("GET /api/v1/change-requests", "read"),
-        ("POST /api/v1/change-requests", "manage_integrations"),
-        ("GET /api/v1/change-requests/{id}", "read"),
-        ("PATCH /api/v1/change-requests/{id}", "manage_integrations"),
+        ("GET /healthz", ("read", "viewer")),
+        ("GET /readyz", ("read", "viewer")),
+        ("GET /metrics", ("read", "viewer")),
+        ("GET /api/openapi.json", ("read", "viewer")),
+        ("GET /api/docs", ("read", "viewer")),
+        ("POST /api/v1/auth/login", ("-", "viewer")),
+        ("GET /api/v1/auth/me", ("-", "viewer")),
+        ("POST /api/v1/auth/logout", ("-", "viewer")),
+        ("POST /api/v1/auth/password", ("session", "viewer")),
+        ("GET /api/v1/tools", ("read", "viewer")),
+        ("GET /api/v1/tools/{id}", ("read", "viewer")),
+        ("PATCH /api/v1/tools/{id}", ("manage_integrations", "admin")),
+        ("GET /api/v1/integrations", ("read", "viewer")),
+        (
+            "POST /api/v1/integrations",
+            ("manage_integrations", "admin"),
+        ),
+        (
+            "POST /api/v1/integrations/test",
+            ("manage_integrations", "admin"),
+        ),
+        ("GET /api/v1/integrations/{id}", ("read", "viewer")),
+        (
+            "DELETE /api/v1/integrations/{id}",
+            ("manage_integrations", "admin"),
+        ),
+        (
+            "PATCH /api/v1/integrations/{id}",
+            ("manage_integrations", "admin"),
+        ),
+        (
+            "POST /api/v1/integrations/{id}/test",
+            ("trigger", "operator"),
+        ),
+        (
+            "POST /api/v1/integrations/{id}/sync",
+            ("trigger", "operator"),
+        ),
+        ("GET /api/v1/pipelines", ("read", "viewer")),
+        ("GET /api/v1/pipelines/{id}", ("read", "viewer")),
+        ("GET /api/v1/pipelines/{id}/runs", ("read", "viewer")),
+        ("POST /api/v1/pipelines/{id}/runs", ("trigger", "operator")),
+        ("GET /api/v1/runs", ("read", "viewer")),
+        ("GET /api/v1/runs/{id}", ("read", "viewer")),
+        ("GET /api/v1/runs/{id}/log", ("read", "viewer")),
+        ("POST /api/v1/runs/{id}/cancel", ("trigger", "operator")),
+        ("GET /api/v1/users", ("read", "admin")),
+        ("POST /api/v1/users", ("manage_users", "admin")),
+        ("GET /api/v1/users/{id}", ("read", "admin")),
+        ("PATCH /api/v1/users/{id}", ("manage_users", "admin")),
+        ("GET /api/v1/tokens", ("read", "viewer")),
+        ("POST /api/v1/tokens", ("manage_users", "viewer")),
+        ("DELETE /api/v1/tokens/{id}", ("manage_users", "viewer")),
+        ("GET /api/v1/service-accounts", ("read", "admin")),
+        ("POST /api/v1/service-accounts", ("manage_users", "admin")),
+        ("GET /api/v1/service-accounts/{id}", ("read", "admin")),
+        (
+            "PATCH /api/v1/service-accounts/{id}",
+            ("manage_users", "admin"),
+        ),
+        (
+            "GET /api/v1/service-accounts/{id}/tokens",
+            ("read", "admin"),
+        ),
+        (
+            "POST /api/v1/service-accounts/{id}/tokens",
+            ("manage_users", "admin"),
+        ),
+        ("GET /api/v1/approval-policy", ("read", "viewer")),
+        (
+            "PUT /api/v1/approval-policy",
+            ("manage_integrations", "admin"),
+        ),
+        ("GET /api/v1/change-requests", ("read", "viewer")),
+        (
+            "POST /api/v1/change-requests",
+            ("manage_integrations", "operator"),
+        ),
+        ("GET /api/v1/change-requests/{id}", ("read", "viewer")),
+        (
+            "PATCH /api/v1/change-requests/{id}",
+            ("manage_integrations", "operator"),
+        ),
         (
             "POST /api/v1/change-requests/{id}/comments",
-            "manage_integrations",
+            ("manage_integrations", "operator"),
         ),
         (
             "POST /api/v1/change-requests/{id}/reviews",
-            "manage_integrations",
+            ("manage_integrations", "admin"),
         ),
         (
             "POST /api/v1/change-requests/{id}/withdraw",
-            "manage_integrations",
+            ("manage_integrations", "viewer"),
         ),
         (
             "POST /api/v1/change-requests/{id}/dry-run",
-            "manage_integrations",
+            ("manage_integrations", "operator"),
         ),
     ])
 }
@@ -222,7 +260,7 @@ fn regex_like(token: &str) -> bool {
         && token[4..].bytes().all(|b| b.is_ascii_alphanumeric())
 }
 
-async fn every_route_needs_its_scope_of_a_token(backend: Backend) {
+async fn every_route_needs_its_scope_and_its_owners_role(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let spec: Value = app
         .get("/api/openapi.json", None)
@@ -230,7 +268,7 @@ async fn every_route_needs_its_scope_of_a_token(backend: Backend) {
         .json()
         .await
         .expect("spec");
-    let expected = expected_scopes();
+    let expected = expected_needs();
     let mut documented = Vec::new();
     for (path, item) in spec["paths"].as_object().expect("paths") {
         for method in item.as_object().expect("item").keys() {
@@ -241,24 +279,42 @@ async fn every_route_needs_its_scope_of_a_token(backend: Backend) {
     let listed: Vec<String> = expected.keys().map(|k| (*k).to_owned()).collect();
     assert_eq!(
         documented, listed,
-        "every documented operation has a scope here"
+        "every documented operation is listed here"
     );
 
-    let mut tokens = BTreeMap::new();
-    for scope in SCOPES {
-        tokens.insert(
-            scope,
-            value(&make_token(&app, &app.admin_token, &[scope]).await),
-        );
+    // Every scope each role can hold, each on a token of its own.
+    let mut tokens = Vec::new();
+    for (role, scopes) in [
+        ("viewer", &SCOPES[..1]),
+        ("operator", &SCOPES[..3]),
+        ("admin", &SCOPES[..]),
+    ] {
+        let session = if role == "admin" {
+            app.admin_token.clone()
+        } else {
+            app.user_token(&format!("{role}-owner"), role).await
+        };
+        for scope in scopes {
+            tokens.push((
+                role,
+                *scope,
+                value(&make_token(&app, &session, &[scope]).await),
+            ));
+        }
     }
-    for (operation, needed) in &expected {
-        let (method, path) = operation.split_once(' ').expect("operation");
+    let rank = |role: &str| {
+        ["viewer", "operator", "admin"]
+            .iter()
+            .position(|r| *r == role)
+    };
+    for (operation, (needed, least_role)) in &expected {
         if *operation == "POST /api/v1/auth/logout" {
             continue; // It would end the token; `signing_out…` covers it.
         }
+        let (method, path) = operation.split_once(' ').expect("operation");
         let method: Method = method.parse().expect("method");
         let path = path.replace("{id}", "0000");
-        for (scope, token) in &tokens {
+        for (role, scope, token) in &tokens {
             let mut request = app.request(method.clone(), &path, Some(token));
             if matches!(method, Method::POST | Method::PATCH | Method::PUT) {
                 request = request.json(&json!({}));
@@ -266,23 +322,26 @@ async fn every_route_needs_its_scope_of_a_token(backend: Backend) {
             let response = request.send().await.expect("request");
             let status = response.status();
             let body: Value = response.json().await.unwrap_or(Value::Null);
-            let scope_refused = status == StatusCode::FORBIDDEN
-                && (body["code"] == "insufficient_scope" || body["code"] == "forbidden");
-            let should_pass = match *needed {
-                "-" => true,
-                "session" => false,
-                needed => needed == *scope,
+            let want = match *needed {
+                "-" => None,
+                "session" => Some("forbidden"),
+                needed if needed != *scope => Some("insufficient_scope"),
+                _ if rank(role) < rank(least_role) => Some("forbidden"),
+                _ => None,
             };
-            assert_eq!(
-                !scope_refused, should_pass,
-                "{operation} with a `{scope}` token: {status} {body}"
-            );
-            if !should_pass && *needed != "session" {
-                assert_eq!(body["code"], "insufficient_scope", "{operation}");
-                assert!(
-                    body["detail"].as_str().is_some_and(|d| d.contains(needed)),
-                    "{body}"
-                );
+            let case = format!("{operation} with a {role}'s `{scope}` token: {status} {body}");
+            match want {
+                Some(code) => {
+                    assert_eq!(status, StatusCode::FORBIDDEN, "{case}");
+                    assert_eq!(body["code"], code, "{case}");
+                    if code == "insufficient_scope" {
+                        assert!(
+                            body["detail"].as_str().is_some_and(|d| d.contains(needed)),
+                            "{case}"
+                        );
+                    }
+                }
+                None => assert_ne!(status, StatusCode::FORBIDDEN, "{case}"),
             }
         }
     }
@@ -791,7 +850,7 @@ async fn parallel_creations_never_pass_the_cap_of_active_tokens(backend: Backend
         .iter()
         .filter(|s| **s == StatusCode::UNPROCESSABLE_ENTITY)
         .count();
-    assert_eq!((created, refused), (5, 5));
+    assert_eq!((created, refused), (5, 5), "{answers:?}");
     let listed = app.get_json("/api/v1/tokens").await;
     assert_eq!(listed["items"].as_array().map(Vec::len), Some(100));
 }
