@@ -89,7 +89,7 @@ fn TokenTable(
                                 }}</td>
                                 <td class="actions">
                                     {active.then(|| view! {
-                                        <button class="secondary small danger" aria-label=label
+                                        <button class="secondary small" aria-label=label
                                             on:click=move |_| on_revoke.run(revoked.clone())>"Revoke"</button>
                                     })}
                                 </td>
@@ -258,6 +258,9 @@ fn TokenSection(
     role: Role,
     id_prefix: &'static str,
     caption: &'static str,
+    /// Told when a token was made or revoked (the accounts list counts active tokens).
+    #[prop(optional)]
+    on_change: Option<Callback<()>>,
 ) -> impl IntoView {
     let auth = use_auth();
     let toasts = use_toasts();
@@ -286,6 +289,9 @@ fn TokenSection(
                 Ok(made) => {
                     created.set(Some(made));
                     load();
+                    if let Some(changed) = on_change {
+                        changed.run(());
+                    }
                 }
                 Err(err) => errors.set(errors_of(err)),
             }
@@ -298,6 +304,9 @@ fn TokenSection(
                 Err(err) => toasts.show(err.message()),
             }
             load();
+            if let Some(changed) = on_change {
+                changed.run(());
+            }
         });
     });
     view! {
@@ -323,7 +332,8 @@ pub fn TokensPage() -> impl IntoView {
                 <p class="muted">"Tokens let scripts call the API as you, limited to the scopes you choose and never beyond your role. Send one as "<code>"Authorization: Bearer sbp_…"</code>"."</p>
             </div>
         </div>
-        <section class="card" aria-label="Your API tokens">
+        <section class="card" aria-labelledby="own-tokens-title">
+            <h2 id="own-tokens-title">"Your tokens"</h2>
             <TokenSection owner=Owner::Me role=role id_prefix="own" caption="Your API tokens"/>
         </section>
     }
@@ -458,7 +468,7 @@ pub fn ServiceAccountsPage() -> impl IntoView {
                 </table>
             }.into_any(),
         }}
-        {move || selected.get().map(|account| view! { <AccountTokens account=account/> })}
+        {move || selected.get().map(|account| view! { <AccountTokens account=account on_change=Callback::new(move |()| load())/> })}
         <section class="card" aria-labelledby="add-account-title">
             <h2 id="add-account-title">"Add service account"</h2>
             <form class="inline-form" novalidate on:submit=add>
@@ -484,12 +494,12 @@ pub fn ServiceAccountsPage() -> impl IntoView {
 
 /// One service account's tokens, and the form that makes another.
 #[component]
-fn AccountTokens(account: ServiceAccount) -> impl IntoView {
+fn AccountTokens(account: ServiceAccount, on_change: Callback<()>) -> impl IntoView {
     view! {
         <section class="card" aria-labelledby="account-tokens-title">
             <h2 id="account-tokens-title">{format!("Tokens of {}", account.name)}</h2>
             <TokenSection owner=Owner::ServiceAccount(account.id.clone()) role=account.role
-                id_prefix="account" caption="Service account tokens"/>
+                id_prefix="account" caption="Service account tokens" on_change=on_change/>
         </section>
     }
 }
