@@ -9,6 +9,7 @@
 //! (`switchboard-connectors`, reached through [`Tooling`]); the background work
 //! ([`monitor`]) lives here too. Nothing here knows an HTTP framework.
 
+mod audit;
 mod change_requests;
 mod error;
 mod idempotency;
@@ -28,9 +29,11 @@ mod users;
 
 use std::sync::Arc;
 
+use switchboard_domain::audit::ActorKind;
 use switchboard_domain::user::{AccountKind, Role};
-use switchboard_store::{StatementTally, Store};
+use switchboard_store::{AuditActor, StatementTally, Store};
 
+pub use audit::ListAudit;
 pub use change_requests::{ListChangeRequests, Submitted};
 pub use error::{AppError, AppResult};
 pub use idempotency::{IdempotencyKey, Once};
@@ -49,6 +52,18 @@ pub struct Principal {
     pub role: Role,
     /// A person, or a service account acting through a token.
     pub kind: AccountKind,
+    /// Where the request came from, for the audit log (none for the command line).
+    pub origin: Origin,
+}
+
+/// What the audit log records about where an action came from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Origin {
+    /// The API token used, if any.
+    pub token_id: Option<String>,
+    pub client_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
 }
 
 impl Principal {
@@ -60,6 +75,28 @@ impl Principal {
             username: "cli".to_owned(),
             role: Role::Admin,
             kind: AccountKind::Person,
+            origin: Origin::default(),
+        }
+    }
+
+    /// The principal as the audit log names it.
+    pub fn actor(&self) -> AuditActor {
+        let kind = if self.is_command_line() {
+            ActorKind::Cli
+        } else {
+            match self.kind {
+                AccountKind::Person => ActorKind::Person,
+                AccountKind::ServiceAccount => ActorKind::ServiceAccount,
+            }
+        };
+        AuditActor {
+            id: (!self.is_command_line()).then(|| self.id.clone()),
+            name: self.username.clone(),
+            kind: Some(kind),
+            token_id: self.origin.token_id.clone(),
+            client_address: self.origin.client_address.clone(),
+            user_agent: self.origin.user_agent.clone(),
+            request_id: self.origin.request_id.clone(),
         }
     }
 

@@ -2,6 +2,7 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use switchboard_domain::ErrorCode;
+use switchboard_domain::audit::actions;
 use switchboard_domain::ids::UserId;
 use switchboard_domain::token::{
     ApiToken, ChangePasswordRequest, CreateServiceAccountRequest, CreateTokenRequest, CreatedToken,
@@ -10,7 +11,9 @@ use switchboard_domain::token::{
 };
 use switchboard_domain::user::{AccountKind, NewPassword, Role};
 use switchboard_domain::{FieldErrorCode, ValidationErrors};
-use switchboard_store::{NewTokenRecord, StoredToken, StoredUser, Subject, TokenMatch, UserChange};
+use switchboard_store::{
+    NewAuditEvent, NewTokenRecord, StoredToken, StoredUser, Subject, TokenMatch, UserChange,
+};
 
 use crate::error::username_taken;
 use crate::paging::{after, encode_cursor, page_size};
@@ -118,16 +121,20 @@ impl Switchboard {
         let expires_at = Utc::now() + TimeDelta::days(new_token.days);
         let store = self.store.clone();
         let created_by = by.username.clone();
+        let audit = NewAuditEvent::new(&by.actor(), actions::TOKEN_CREATED);
         let (token, value) = blocking(move || {
-            let token = store.create_token(NewTokenRecord {
-                owner_id: &owner.id,
-                owner_kind: owner.kind,
-                name: &new_token.name,
-                scopes: &new_token.scopes,
-                expires_at,
-                created_by: &created_by,
-                value: value.expose(),
-            })?;
+            let token = store.create_token(
+                NewTokenRecord {
+                    owner_id: &owner.id,
+                    owner_kind: owner.kind,
+                    name: &new_token.name,
+                    scopes: &new_token.scopes,
+                    expires_at,
+                    created_by: &created_by,
+                    value: value.expose(),
+                },
+                &audit,
+            )?;
             Ok((token, value))
         })
         .await?;
@@ -193,8 +200,10 @@ impl Switchboard {
             (by.role < Role::Admin || by.kind != AccountKind::Person).then(|| by.id.clone());
         let id = id.to_owned();
         let revoker = by.username.clone();
+        let audit = NewAuditEvent::new(&by.actor(), actions::TOKEN_REVOKED);
         let token: StoredToken =
-            blocking(move || Ok(store.revoke_token(&id, only_own.as_deref(), &revoker)?)).await?;
+            blocking(move || Ok(store.revoke_token(&id, only_own.as_deref(), &revoker, &audit)?))
+                .await?;
         tracing::info!(token = %token.id, owner = %token.owner_name, by = %by.username, "API token revoked");
         Ok(token.to_api(Utc::now()))
     }
@@ -209,9 +218,10 @@ impl Switchboard {
         let (name, role) = request.parse().map_err(AppError::Validation)?;
         let store = self.store.clone();
         let created_by = by.username.clone();
+        let audit = NewAuditEvent::new(&by.actor(), actions::SERVICE_ACCOUNT_CREATED);
         let account = blocking(move || {
             store
-                .create_service_account(name.as_str(), role, &created_by)
+                .create_service_account(name.as_str(), role, &created_by, &audit)
                 .map_err(username_taken(name.as_str()))
         })
         .await?;
@@ -287,13 +297,20 @@ impl Switchboard {
         by.require(Role::Admin)?;
         let store = self.store.clone();
         let id = id.to_string();
+        let audit = NewAuditEvent::new(&by.actor(), actions::SERVICE_ACCOUNT_CHANGED);
         let account = blocking(move || {
             let change = UserChange {
                 role: request.role,
                 disabled: request.disabled,
                 password_hash: None,
             };
-            Ok(store.update_user(&id, AccountKind::ServiceAccount, change, expected_version)?)
+            Ok(store.update_user(
+                &id,
+                AccountKind::ServiceAccount,
+                change,
+                expected_version,
+                &audit,
+            )?)
         })
         .await?;
         tracing::info!(account = %account.username, role = %account.role, disabled = account.disabled, by = %by.username, "service account changed");
@@ -328,10 +345,20 @@ impl Switchboard {
     }
 
     /// Ends one session on the server: its token stops working on every replica.
-    pub async fn end_session(&self, session_id: &str, expires_at: DateTime<Utc>) -> AppResult<()> {
+    pub async fn end_session(
+        &self,
+        by: &Principal,
+        session_id: &str,
+        expires_at: DateTime<Utc>,
+    ) -> AppResult<()> {
         let store = self.store.clone();
         let session_id = session_id.to_owned();
-        blocking(move || Ok(store.revoke_session(&session_id, expires_at)?)).await
+        let audit = NewAuditEvent::new(&by.actor(), actions::SIGN_OUT).on(
+            "user",
+            Some(&by.id),
+            Some(&by.username),
+        );
+        blocking(move || Ok(store.revoke_session(&session_id, expires_at, &audit)?)).await
     }
 
     /// A person changes their own password, proving they know the current one. Every
@@ -354,6 +381,7 @@ impl Switchboard {
         let iterations = self.password_iterations;
         let store = self.store.clone();
         let id = by.id.clone();
+        let audit = NewAuditEvent::new(&by.actor(), actions::PASSWORD_CHANGED);
         let user = blocking(move || {
             let current = store
                 .find_user(&id)?
@@ -371,7 +399,13 @@ impl Switchboard {
                 ..UserChange::default()
             };
             // At the version read with the password checked: a change in between fails.
-            Ok(store.update_user(&id, AccountKind::Person, change, Some(current.version))?)
+            Ok(store.update_user(
+                &id,
+                AccountKind::Person,
+                change,
+                Some(current.version),
+                &audit,
+            )?)
         })
         .await?;
         tracing::info!(user = %user.username, "password changed by its owner");

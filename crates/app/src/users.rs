@@ -1,11 +1,12 @@
 //! Users and their roles, for administrators.
 
+use switchboard_domain::audit::actions;
 use switchboard_domain::ids::UserId;
 use switchboard_domain::user::{
     AccountKind, CreateUserRequest, Role, UpdateUserRequest, User, UserPage,
 };
 use switchboard_domain::{FieldErrorCode, ValidationErrors};
-use switchboard_store::{StoredUser, Subject, UserChange};
+use switchboard_store::{AuditActor, NewAuditEvent, StoredUser, Subject, UserChange};
 
 use crate::error::username_taken;
 use crate::paging::{after, encode_cursor, page_size};
@@ -21,11 +22,12 @@ impl Switchboard {
         &self,
         username: &str,
         password: String,
+        from: &AuditActor,
     ) -> AppResult<Option<StoredUser>> {
         let store = self.store.clone();
         let name = username.trim().to_lowercase();
         let decoy = decoy_hash(self.password_iterations);
-        blocking(move || {
+        let signed_in = blocking(move || {
             let user = store.find_user_by_username(&name)?;
             let hash = user
                 .as_ref()
@@ -33,7 +35,10 @@ impl Switchboard {
             let matches = verify_password(&password, hash);
             Ok(user.filter(|user| matches && !user.disabled && user.kind == AccountKind::Person))
         })
-        .await
+        .await?;
+        self.record_sign_in(from, username, signed_in.as_ref())
+            .await;
+        Ok(signed_in)
     }
 
     /// Users ordered by user name (administrators).
@@ -81,11 +86,12 @@ impl Switchboard {
         let new_user = request.parse().map_err(AppError::Validation)?;
         let iterations = self.password_iterations;
         let store = self.store.clone();
+        let audit = NewAuditEvent::new(&by.actor(), actions::USER_CREATED);
         let user = blocking(move || {
             let hash = hash_password(new_user.password.expose(), iterations)?;
             let name = new_user.username.as_str();
             store
-                .create_user(name, &hash, new_user.role)
+                .create_user(name, &hash, new_user.role, &audit)
                 .map_err(username_taken(name))
         })
         .await?;
@@ -111,6 +117,7 @@ impl Switchboard {
         let store = self.store.clone();
         let id = id.to_string();
         let own_password = (id == by.id && patch.password.is_some()).then_some(request_current);
+        let audit = NewAuditEvent::new(&by.actor(), actions::USER_CHANGED);
         let user = blocking(move || {
             if let Some(current_password) = own_password {
                 let stored = store
@@ -136,7 +143,7 @@ impl Switchboard {
                 disabled: patch.disabled,
                 password_hash,
             };
-            Ok(store.update_user(&id, AccountKind::Person, change, expected_version)?)
+            Ok(store.update_user(&id, AccountKind::Person, change, expected_version, &audit)?)
         })
         .await?;
         tracing::info!(user = %user.username, role = %user.role, disabled = user.disabled, by = %by.username, "user changed");

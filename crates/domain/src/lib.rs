@@ -3,6 +3,7 @@
 //! This crate knows no HTTP framework, database or DOM: it compiles to `wasm32` so the
 //! browser validates input with exactly the rules the server enforces.
 
+pub mod audit;
 pub mod change_request;
 pub mod check;
 pub mod error;

@@ -17,7 +17,7 @@ use switchboard_domain::user::{AccountKind, Role, SessionUser};
 use switchboard_store::{StoredUser, key_file};
 
 use crate::error::ApiError;
-use switchboard_app::Principal;
+use switchboard_app::{Origin, Principal};
 
 const ISSUER: &str = "switchboard";
 const AUDIENCE: &str = "switchboard-api";
@@ -170,16 +170,23 @@ pub struct Caller {
     pub role: Role,
     pub kind: AccountKind,
     pub credential: Credential,
+    /// Where the request came from (for the audit log).
+    pub origin: Origin,
 }
 
 impl Caller {
-    pub fn new(user: &StoredUser, credential: Credential) -> Self {
+    pub fn new(user: &StoredUser, credential: Credential, mut origin: Origin) -> Self {
+        origin.token_id = match &credential {
+            Credential::Token { id, .. } => Some(id.clone()),
+            Credential::Session { .. } => None,
+        };
         Self {
             id: user.id.clone(),
             username: user.username.clone(),
             role: user.role,
             kind: user.kind,
             credential,
+            origin,
         }
     }
 
@@ -190,6 +197,7 @@ impl Caller {
             username: self.username.clone(),
             role: self.role,
             kind: self.kind,
+            origin: self.origin.clone(),
         }
     }
 

@@ -5,7 +5,7 @@ pub mod auth;
 pub mod config;
 pub mod error;
 pub mod metrics;
-mod middleware;
+pub mod middleware;
 pub mod openapi;
 pub mod rate_limit;
 mod routes;

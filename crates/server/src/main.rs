@@ -58,6 +58,16 @@ enum Command {
     Openapi,
     /// Seal every credential under a new master key, in one transaction.
     RotateKey(StorageArgs),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum AuditCommand {
+    /// Check the audit log's hash chain from its first entry; exits 1 at the first broken
+    /// link (an edited, inserted or deleted entry), naming it.
+    Verify(StorageArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -276,6 +286,33 @@ async fn run(cli: Cli) -> Result<(), StartupError> {
             Ok(())
         }
         Some(Command::RotateKey(storage)) => rotate_key(storage),
+        Some(Command::Audit(AuditCommand::Verify(storage))) => verify_audit(storage).await,
+    }
+}
+
+async fn verify_audit(storage: StorageArgs) -> Result<(), StartupError> {
+    let verification = use_cases(storage)?
+        .verify_audit(&Principal::command_line())
+        .await
+        .map_err(shown)?;
+    match verification.first_broken {
+        None => {
+            println!(
+                "the audit log holds: {} entr{} checked",
+                verification.checked,
+                if verification.checked == 1 {
+                    "y"
+                } else {
+                    "ies"
+                }
+            );
+            Ok(())
+        }
+        Some(link) => Err(format!(
+            "the audit log is broken at entry {}: {} ({} entries before it hold)",
+            link.seq, link.reason, verification.checked
+        )
+        .into()),
     }
 }
 

@@ -13,10 +13,31 @@ use tracing::Instrument;
 use crate::AppState;
 use crate::auth::{Caller, Credential, needs};
 use crate::error::{ApiError, PROBLEM_JSON};
-use switchboard_app::TokenCheck;
+use switchboard_app::{Origin, TokenCheck};
 use switchboard_domain::token::TokenKind;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request's id, in its extensions for whatever records the request (the audit log).
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// The longest user agent the audit log keeps.
+const USER_AGENT_MAX_CHARS: usize = 256;
+
+/// Where a request came from: its client address, user agent and id.
+pub fn origin_of(req: &actix_web::HttpRequest, state: &AppState) -> Origin {
+    Origin {
+        token_id: None,
+        client_address: Some(crate::routes::auth::client_address(req, state)),
+        user_agent: req
+            .headers()
+            .get(header::USER_AGENT)
+            .and_then(|value| value.to_str().ok())
+            .map(|agent| agent.chars().take(USER_AGENT_MAX_CHARS).collect()),
+        request_id: req.extensions().get::<RequestId>().map(|id| id.0.clone()),
+    }
+}
 
 /// A request id from the client when it is short and plain, otherwise a fresh one.
 fn request_id(req: &ServiceRequest) -> String {
@@ -54,6 +75,7 @@ pub async fn observe(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!("request", request_id = %id);
     let statements = switchboard_store::StatementTally::default();
+    req.extensions_mut().insert(RequestId(id.clone()));
     let result =
         switchboard_app::tallying(statements.clone(), next.call(req).instrument(span.clone()))
             .await;
@@ -144,7 +166,11 @@ fn bearer_token(req: &ServiceRequest) -> Option<Result<String, ApiError>> {
 
 /// The caller a session token names, if the session still stands: signed, unexpired, not
 /// signed out, and its user enabled and not signed out everywhere since (the epoch).
-async fn session_caller(state: &web::Data<AppState>, token: &str) -> Result<Caller, ApiError> {
+async fn session_caller(
+    state: &web::Data<AppState>,
+    req: &ServiceRequest,
+    token: &str,
+) -> Result<Caller, ApiError> {
     let session = state
         .sessions
         .verify(token)
@@ -165,6 +191,7 @@ async fn session_caller(state: &web::Data<AppState>, token: &str) -> Result<Call
                     id: session.session_id,
                     expires_at: session.expires_at,
                 },
+                origin_of(req.request(), state),
             ))
         }
         _ => Err(ApiError::Unauthenticated(
@@ -188,6 +215,7 @@ async fn token_caller(
                 id: found.token.id.clone(),
                 scopes: found.token.scopes.clone(),
             },
+            origin_of(req.request(), state),
         )),
         TokenCheck::Expired => Err(ApiError::TokenExpired),
         TokenCheck::Revoked => Err(ApiError::TokenRevoked),
@@ -220,26 +248,54 @@ pub async fn authenticate(
             (Ok(token), Some(state)) if looks_like_api_token(&token) => {
                 token_caller(&state, &req, &token).await
             }
-            (Ok(token), Some(state)) => session_caller(&state, &token).await,
+            (Ok(token), Some(state)) => session_caller(&state, &req, &token).await,
             (Err(err), _) => Err(err),
             (Ok(_), None) => Err(ApiError::internal("application state missing")),
         };
-        let allowed = caller.and_then(|caller| {
-            if let Some(pattern) = req.match_pattern() {
-                caller.may_call(needs(req.method(), &pattern))?;
-            }
-            Ok(caller)
-        });
-        match allowed {
-            Ok(caller) => {
-                req.extensions_mut().insert(caller);
-            }
+        let operation = format!(
+            "{} {}",
+            req.method(),
+            req.match_pattern().unwrap_or_else(|| req.path().to_owned())
+        );
+        let caller = match caller {
+            Ok(caller) => caller,
             Err(err) => return Ok(req.into_response(err.error_response())),
+        };
+        if let Some(pattern) = req.match_pattern()
+            && let Err(err) = caller.may_call(needs(req.method(), &pattern))
+        {
+            record_denied(&req, &caller, &operation, &err).await;
+            return Ok(req.into_response(err.error_response()));
         }
+        req.extensions_mut().insert(caller.clone());
+        let response = next.call(req).await?.map_into_boxed_body();
+        if response.status() == actix_web::http::StatusCode::FORBIDDEN {
+            let detail = response
+                .response()
+                .error()
+                .map_or_else(|| "refused".to_owned(), ToString::to_string);
+            if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
+                state
+                    .app
+                    .record_denied(&caller.principal(), &operation, &detail)
+                    .await;
+            }
+        }
+        return Ok(response);
     }
     next.call(req)
         .await
         .map(ServiceResponse::map_into_boxed_body)
+}
+
+/// Records a request refused before its handler (a token without the route's scope).
+async fn record_denied(req: &ServiceRequest, caller: &Caller, operation: &str, err: &ApiError) {
+    if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        state
+            .app
+            .record_denied(&caller.principal(), operation, &err.to_string())
+            .await;
+    }
 }
 
 /// The problem an error answer without one should have had.

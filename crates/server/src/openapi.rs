@@ -26,6 +26,7 @@ use switchboard_domain::{ErrorCode, FieldError, FieldErrorCode, Problem};
         (name = "users", description = "Accounts and roles (administrators only)"),
         (name = "tokens", description = "Your own API tokens"),
         (name = "service-accounts", description = "Identities for CI jobs and scripts, with tokens of their own (administrators only)"),
+        (name = "audit", description = "The tamper-evident audit log (administrators only)"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     ),
     components(schemas(Problem, ErrorCode, FieldError, FieldErrorCode))

@@ -3,6 +3,7 @@
 //!
 //! Every method is blocking; the server calls them from its blocking thread pool.
 
+pub mod audit;
 mod change_requests;
 pub mod db;
 mod error;
@@ -26,6 +27,7 @@ use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
 use diesel::r2d2::PooledConnection;
 
+pub use audit::{AuditActor, AuditQuery, NewAuditEvent};
 pub use change_requests::{
     Actor, Apply, Decided, EventRecord, LiveIntegration, NewEvent, NewRequest, Outcome, Proposal,
     RequestQuery, RequestRecord, Revision, SYSTEM_ACTOR, Situation, default_policy,

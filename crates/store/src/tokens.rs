@@ -6,6 +6,7 @@ use switchboard_domain::token::{ApiToken, MAX_ACTIVE_TOKENS, Scope, TokenKind, T
 use switchboard_domain::user::AccountKind;
 use switchboard_domain::{FieldErrorCode, ValidationErrors};
 
+use crate::audit::{NewAuditEvent, append};
 use crate::schema::{api_tokens, users};
 use crate::users::StoredUser;
 use crate::{DbConnection, Store, StoreError, StoreResult, Subject, new_id, now, stored, utc};
@@ -163,6 +164,11 @@ fn lock_owner(conn: &mut DbConnection, owner_id: &str, kind: AccountKind) -> Sto
     found.map(drop).ok_or(StoreError::NotFound(Subject::User))
 }
 
+/// `audit` about token `id` (`name`).
+fn token_event(audit: &NewAuditEvent, id: &str, name: &str) -> NewAuditEvent {
+    audit.clone().on("token", Some(id), Some(name))
+}
+
 /// Whether `a` and `b` are equal, in time that depends only on their lengths.
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
@@ -170,7 +176,11 @@ fn same_bytes(a: &[u8], b: &[u8]) -> bool {
 
 impl Store {
     /// Stores a new token for its owner, refusing more than `MAX_ACTIVE_TOKENS` active ones.
-    pub fn create_token(&self, record: NewTokenRecord<'_>) -> StoreResult<StoredToken> {
+    pub fn create_token(
+        &self,
+        record: NewTokenRecord<'_>,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<StoredToken> {
         let (key_id, token_hash) = self
             .sealer()
             .token_digests(record.value)
@@ -213,6 +223,17 @@ impl Store {
             diesel::insert_into(api_tokens::table)
                 .values(&row)
                 .execute(conn)?;
+            append(
+                conn,
+                &token_event(audit, &row.id, record.name)
+                    .change("scopes", None, Some(serde_json::json!(record.scopes)))
+                    .change(
+                        "expires_at",
+                        None,
+                        Some(serde_json::json!(utc(row.expires_at))),
+                    )
+                    .detail(format!("owner {}", record.owner_id)),
+            )?;
             Ok::<_, StoreError>(row.id)
         })?;
         find_token_on(&mut conn, &id)?.ok_or(StoreError::NotFound(Subject::Token))
@@ -261,9 +282,21 @@ impl Store {
         id: &str,
         owner: Option<&str>,
         by: &str,
+        audit: &NewAuditEvent,
     ) -> StoreResult<StoredToken> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
+        conn.transaction(|conn| self.revoke_token_on(conn, id, owner, by, audit))
+    }
+
+    fn revoke_token_on(
+        &self,
+        conn: &mut DbConnection,
+        id: &str,
+        owner: Option<&str>,
+        by: &str,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<StoredToken> {
         let mut target = api_tokens::table
             .filter(api_tokens::id.eq(id))
             .filter(api_tokens::revoked_at.is_null())
@@ -271,9 +304,9 @@ impl Store {
         if let Some(owner) = owner {
             target = target.filter(api_tokens::owner_id.eq(owner.to_owned()));
         }
-        let ids: Vec<String> = target.select(api_tokens::id).load(&mut conn)?;
+        let ids: Vec<String> = target.select(api_tokens::id).load(conn)?;
         // The UPDATE repeats the condition: it is what decides, the read above only names.
-        diesel::update(
+        let revoked = diesel::update(
             api_tokens::table
                 .filter(api_tokens::id.eq_any(&ids))
                 .filter(api_tokens::revoked_at.is_null()),
@@ -282,9 +315,14 @@ impl Store {
             api_tokens::revoked_at.eq(now()),
             api_tokens::revoked_by.eq(by),
         ))
-        .execute(&mut conn)?;
-        match find_token_on(&mut conn, id)? {
-            Some(token) if owner.is_none_or(|owner| token.owner_id == owner) => Ok(token),
+        .execute(conn)?;
+        match find_token_on(conn, id)? {
+            Some(token) if owner.is_none_or(|owner| token.owner_id == owner) => {
+                if revoked > 0 {
+                    append(conn, &token_event(audit, &token.id, &token.name))?;
+                }
+                Ok(token)
+            }
             _ => Err(StoreError::NotFound(Subject::Token)),
         }
     }

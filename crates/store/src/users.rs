@@ -5,6 +5,10 @@ use diesel::dsl::exists;
 use diesel::prelude::*;
 use switchboard_domain::user::{AccountKind, Role, User};
 
+use serde_json::json;
+use switchboard_domain::audit::actions;
+
+use crate::audit::{NewAuditEvent, append};
 use crate::schema::{revoked_sessions, users};
 use crate::{DbConnection, Store, StoreError, StoreResult, Subject, new_id, now, utc};
 
@@ -168,6 +172,19 @@ fn insert(
     row.try_into()
 }
 
+/// `audit` about the account just created, with its role.
+fn created(audit: &NewAuditEvent, account: &StoredUser) -> NewAuditEvent {
+    let target_type = match account.kind {
+        AccountKind::Person => "user",
+        AccountKind::ServiceAccount => "service_account",
+    };
+    audit
+        .clone()
+        .on(target_type, None, None)
+        .about(&account.id, &account.username)
+        .change("role", None, Some(json!(account.role)))
+}
+
 impl Store {
     pub fn count_users(&self) -> StoreResult<i64> {
         let mut conn = self.conn()?;
@@ -180,17 +197,22 @@ impl Store {
         username: &str,
         password_hash: &str,
         role: Role,
+        audit: &NewAuditEvent,
     ) -> StoreResult<StoredUser> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
-        insert(
-            &mut conn,
-            username,
-            password_hash,
-            role,
-            AccountKind::Person,
-            None,
-        )
+        conn.transaction(|conn| {
+            let user = insert(
+                conn,
+                username,
+                password_hash,
+                role,
+                AccountKind::Person,
+                None,
+            )?;
+            append(conn, &created(audit, &user))?;
+            Ok(user)
+        })
     }
 
     /// Creates a service account; `NameTaken` when a user or service account has the name.
@@ -199,17 +221,22 @@ impl Store {
         name: &str,
         role: Role,
         created_by: &str,
+        audit: &NewAuditEvent,
     ) -> StoreResult<StoredUser> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
-        insert(
-            &mut conn,
-            name,
-            "",
-            role,
-            AccountKind::ServiceAccount,
-            Some(created_by),
-        )
+        conn.transaction(|conn| {
+            let account = insert(
+                conn,
+                name,
+                "",
+                role,
+                AccountKind::ServiceAccount,
+                Some(created_by),
+            )?;
+            append(conn, &created(audit, &account))?;
+            Ok(account)
+        })
     }
 
     /// The user a session names, and whether that session was signed out — one statement,
@@ -234,28 +261,37 @@ impl Store {
 
     /// Ends the session `session_id` (which would have expired at `expires_at`), and forgets
     /// signed-out sessions that have expired since.
-    pub fn revoke_session(&self, session_id: &str, expires_at: DateTime<Utc>) -> StoreResult<()> {
+    pub fn revoke_session(
+        &self,
+        session_id: &str,
+        expires_at: DateTime<Utc>,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
-        // Two statements, each complete on its own: the purge only forgets what no token
-        // can use any more.
+        // The purge only forgets what no session can use any more.
         diesel::delete(revoked_sessions::table.filter(revoked_sessions::expires_at.lt(now())))
             .execute(&mut conn)?;
-        let row = (
-            revoked_sessions::id.eq(session_id),
-            revoked_sessions::expires_at.eq(crate::stored(expires_at)),
-        );
-        match &mut *conn {
-            DbConnection::Postgres(pg) => diesel::insert_into(revoked_sessions::table)
-                .values(row)
-                .on_conflict_do_nothing()
-                .execute(pg)?,
-            DbConnection::Sqlite(sqlite) => diesel::insert_into(revoked_sessions::table)
-                .values(row)
-                .on_conflict_do_nothing()
-                .execute(sqlite)?,
-        };
-        Ok(())
+        conn.transaction(|conn| {
+            let row = (
+                revoked_sessions::id.eq(session_id),
+                revoked_sessions::expires_at.eq(crate::stored(expires_at)),
+            );
+            let inserted = match &mut **conn {
+                DbConnection::Postgres(pg) => diesel::insert_into(revoked_sessions::table)
+                    .values(row)
+                    .on_conflict_do_nothing()
+                    .execute(pg)?,
+                DbConnection::Sqlite(sqlite) => diesel::insert_into(revoked_sessions::table)
+                    .values(row)
+                    .on_conflict_do_nothing()
+                    .execute(sqlite)?,
+            };
+            if inserted > 0 {
+                append(conn, audit)?;
+            }
+            Ok(())
+        })
     }
 
     /// Creates `username` as an administrator if, and only if, there are no users yet.
@@ -271,15 +307,28 @@ impl Store {
             if existing > 0 {
                 return Ok(None);
             }
-            insert(
+            let admin = insert(
                 conn,
                 username,
                 password_hash,
                 Role::Admin,
                 AccountKind::Person,
                 None,
-            )
-            .map(Some)
+            )?;
+            let by_switchboard = crate::audit::AuditActor {
+                name: "switchboard".into(),
+                kind: Some(switchboard_domain::audit::ActorKind::System),
+                ..Default::default()
+            };
+            append(
+                conn,
+                &created(
+                    &NewAuditEvent::new(&by_switchboard, actions::USER_CREATED)
+                        .detail("the first administrator, at the first start"),
+                    &admin,
+                ),
+            )?;
+            Ok(Some(admin))
         })
     }
 
@@ -339,6 +388,7 @@ impl Store {
         kind: AccountKind,
         change: UserChange,
         expected_version: Option<i64>,
+        audit: &NewAuditEvent,
     ) -> StoreResult<StoredUser> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
@@ -363,7 +413,10 @@ impl Store {
             }
             let ends_sessions = change.password_hash.is_some() || (disabled && !current.disabled);
             let epoch = current.session_epoch + i64::from(ends_sessions);
-            let password_hash = change.password_hash.unwrap_or(current.password_hash);
+            let password_changed = change.password_hash.is_some();
+            let password_hash = change
+                .password_hash
+                .unwrap_or_else(|| current.password_hash.clone());
             let updated = diesel::update(
                 users::table
                     .find(id)
@@ -383,6 +436,23 @@ impl Store {
                     "user {id} changed under its row lock"
                 )));
             }
+            let target_type = match kind {
+                AccountKind::Person => "user",
+                AccountKind::ServiceAccount => "service_account",
+            };
+            let mut event = audit
+                .clone()
+                .on(target_type, Some(id), Some(&current.username))
+                .change("role", Some(json!(current.role)), Some(json!(role)))
+                .change(
+                    "disabled",
+                    Some(json!(current.disabled)),
+                    Some(json!(disabled)),
+                );
+            if password_changed {
+                event = event.change("password", None, Some(json!({"changed": true})));
+            }
+            append(conn, &event)?;
             users::table
                 .find(id)
                 .select(UserRow::as_select())

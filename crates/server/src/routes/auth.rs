@@ -61,7 +61,17 @@ pub async fn create_session(
             });
         }
     };
-    let user = state.app.authenticate(&username, password).await?;
+    let origin = crate::middleware::origin_of(&req, &state);
+    let from = switchboard_store::AuditActor {
+        id: None,
+        name: "anonymous".into(),
+        kind: Some(switchboard_domain::audit::ActorKind::Anonymous),
+        token_id: None,
+        client_address: origin.client_address,
+        user_agent: origin.user_agent,
+        request_id: origin.request_id,
+    };
+    let user = state.app.authenticate(&username, password, &from).await?;
     let Some(user) = user else {
         tracing::info!(client = %client, "sign-in refused");
         return Err(ApiError::InvalidLogin);
@@ -105,7 +115,10 @@ pub async fn delete_session(
 ) -> Result<HttpResponse, ApiError> {
     match &caller.credential {
         Credential::Session { id, expires_at } => {
-            state.app.end_session(id, *expires_at).await?;
+            state
+                .app
+                .end_session(&caller.principal(), id, *expires_at)
+                .await?;
         }
         Credential::Token { id, .. } => {
             state.app.revoke_token(&caller.principal(), id).await?;

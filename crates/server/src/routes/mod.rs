@@ -1,6 +1,7 @@
 //! One module per resource, one function per operation (named after its operationId).
 
 pub mod approvals;
+pub mod audit;
 pub mod auth;
 pub mod integrations;
 pub mod operations;
@@ -69,7 +70,10 @@ pub fn configure(config: &mut ServiceConfig) {
         .service(approvals::create_change_request_comment)
         .service(approvals::create_change_request_review)
         .service(approvals::withdraw_change_request)
-        .service(approvals::dry_run_change_request);
+        .service(approvals::dry_run_change_request)
+        .service(audit::list_audit_events)
+        .service(audit::export_audit_events)
+        .service(audit::verify_audit_events);
 }
 
 /// `202 Accepted` for a change that became a change request: the request, and where it is.

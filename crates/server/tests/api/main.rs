@@ -8,6 +8,7 @@ mod helpers;
 mod access;
 mod approvals;
 mod attacks;
+mod audit;
 mod concurrency;
 mod contract;
 mod errors;

@@ -125,6 +125,9 @@ fn expected_needs() -> BTreeMap<&'static str, (&'static str, &'static str)> {
             "POST /api/v1/change-requests/{id}/dry-run",
             ("manage_integrations", "operator"),
         ),
+        ("GET /api/v1/audit-events", ("read", "admin")),
+        ("GET /api/v1/audit-events/export", ("read", "admin")),
+        ("GET /api/v1/audit-events/verify", ("read", "admin")),
     ])
 }
 

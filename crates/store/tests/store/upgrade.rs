@@ -10,13 +10,14 @@ use diesel::prelude::*;
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{FileBasedMigrations, MigrationHarness};
 use secrecy::{ExposeSecret, SecretString};
+use switchboard_domain::audit::{ActorKind, actions};
 use switchboard_domain::integration::IntegrationStatus;
 use switchboard_domain::pipeline::RunStatus;
 use switchboard_domain::token::Scope;
 use switchboard_domain::user::{AccountKind, Role};
 use switchboard_store::{
-    DatabaseUrl, KeySource, Keyring, MasterKey, NewTokenRecord, PipelineQuery, Sealer, Store,
-    StoredCredential,
+    AuditActor, DatabaseUrl, KeySource, Keyring, MasterKey, NewAuditEvent, NewTokenRecord,
+    PipelineQuery, Sealer, Store, StoredCredential,
 };
 
 use crate::helpers::{Backend, PgDatabase};
@@ -197,16 +198,24 @@ fn a_database_of_the_previous_version_keeps_everything(backend: Backend) {
     );
 
     // Tokens and service accounts arrive with this version.
+    let cli = AuditActor {
+        name: "cli".into(),
+        kind: Some(ActorKind::Cli),
+        ..Default::default()
+    };
     let minted = store
-        .create_token(NewTokenRecord {
-            owner_id: "u1",
-            owner_kind: AccountKind::Person,
-            name: "after the upgrade",
-            scopes: &[Scope::Read],
-            expires_at: chrono::Utc::now() + chrono::TimeDelta::days(1),
-            created_by: "admin",
-            value: "sbp_value-for-the-upgrade-test",
-        })
+        .create_token(
+            NewTokenRecord {
+                owner_id: "u1",
+                owner_kind: AccountKind::Person,
+                name: "after the upgrade",
+                scopes: &[Scope::Read],
+                expires_at: chrono::Utc::now() + chrono::TimeDelta::days(1),
+                created_by: "admin",
+                value: "sbp_value-for-the-upgrade-test",
+            },
+            &NewAuditEvent::new(&cli, actions::TOKEN_CREATED),
+        )
         .expect("a token for an existing user");
     let found = store
         .token_by_value("sbp_value-for-the-upgrade-test")
@@ -215,9 +224,18 @@ fn a_database_of_the_previous_version_keeps_everything(backend: Backend) {
     assert_eq!(found.token.id, minted.id);
     assert_eq!(found.owner.username, "admin");
     let bot = store
-        .create_service_account("release-bot", Role::Operator, "admin")
+        .create_service_account(
+            "release-bot",
+            Role::Operator,
+            "admin",
+            &NewAuditEvent::new(&cli, actions::SERVICE_ACCOUNT_CREATED),
+        )
         .expect("service account");
     assert_eq!(bot.kind, AccountKind::ServiceAccount);
+    // The audit log starts with this version, empty, and chains what follows.
+    let verified = store.verify_audit().expect("verify");
+    assert!(verified.ok, "{verified:?}");
+    assert_eq!(verified.checked, 2);
 
     // And it is writable with the new columns: a versioned update.
     store
