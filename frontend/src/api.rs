@@ -4,6 +4,7 @@ use gloo_net::http::{Request, RequestBuilder, Response};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use switchboard_domain::Problem;
+use switchboard_domain::audit::{AuditPage, AuditVerification};
 use switchboard_domain::change_request::{
     ApprovalPolicy, ChangeRequest, ChangeRequestPage, NewComment, NewReview, OpenChangeRequest,
     ReviseChangeRequest, UpdateApprovalPolicyRequest,
@@ -596,4 +597,17 @@ pub async fn create_service_account_token(
     )
     .await
     .map(|t| t.value)
+}
+
+/// A page of the audit log; `query` is the filters and cursor, already encoded.
+pub async fn list_audit_events(token: &str, query: &str) -> Result<AuditPage, ApiError> {
+    get::<AuditPage>(&format!("/api/v1/audit-events?{query}"), token)
+        .await
+        .map(|t| t.value)
+}
+
+pub async fn verify_audit_events(token: &str) -> Result<AuditVerification, ApiError> {
+    get::<AuditVerification>("/api/v1/audit-events/verify", token)
+        .await
+        .map(|t| t.value)
 }

@@ -70,6 +70,7 @@ fn page(path: &str, is_admin: bool) -> AnyView {
             view! { <pages::tokens::ServiceAccountsPage/> }.into_any()
         }
         "/profile/tokens" => view! { <pages::tokens::TokensPage/> }.into_any(),
+        "/admin/audit" if is_admin => view! { <pages::audit::AuditPage/> }.into_any(),
         "/admin/tools" | "/tools" => view! { <pages::tools::ToolsPage/> }.into_any(),
         _ => {
             let one = |prefix: &str| {
@@ -191,6 +192,7 @@ fn Shell() -> impl IntoView {
                                 <MenuGroup label="Administration" id="menu-admin" open=menu.administration>
                                     <li><a href="/admin/users" aria-current=move || current("/admin/users")>"Users"</a></li>
                                     <li><a href="/admin/service-accounts" aria-current=move || current("/admin/service-accounts")>"Service accounts"</a></li>
+                                    <li><a href="/admin/audit" aria-current=move || current("/admin/audit")>"Audit log"</a></li>
                                     <li><a href="/admin/tools" aria-current=move || current("/admin/tools")>"Tools"</a></li>
                                 </MenuGroup>
                             </Show>

@@ -103,3 +103,31 @@ test('signing out ends the session on the server', async ({ page, server }) => {
   await expect(page.getByRole('heading', { level: 1, name: 'Sign in' })).toBeVisible();
   await expect.poll(() => curl(server.baseURL, '/api/v1/auth/me', session!.access_token).status).toBe(401);
 });
+
+test('the audit log shows who made and revoked a token, filters, and verifies its chain', async ({ page, server, adminApi }, testInfo) => {
+  const name = `audited ${uid()}`;
+  const made = await adminApi.call('POST', '/api/v1/tokens', { name, scopes: ['read'] });
+  expect(made.status, made.text).toBe(201);
+  const revoked = await adminApi.call('DELETE', `/api/v1/tokens/${made.body.id}`);
+  expect(revoked.status).toBe(204);
+
+  await signIn(page, server.adminUser, server.adminPassword);
+  await navigate(page, 'Administration', 'Audit log');
+  await page.getByLabel('Target', { exact: true }).fill(name);
+  await page.getByRole('button', { name: 'Filter', exact: true }).click();
+  const rows = page.getByRole('row').filter({ has: page.getByText(name, { exact: true }) });
+  await expect(rows).toHaveCount(2);
+  await expect(rows.nth(0).getByText('token.revoked', { exact: true })).toBeVisible();
+  await expect(rows.nth(1).getByText('token.created', { exact: true })).toBeVisible();
+  await expect(rows.nth(1).getByText('scopes: ["read"]', { exact: false })).toBeVisible();
+
+  await page.getByLabel('Target', { exact: true }).fill('');
+  await page.getByLabel('Outcome', { exact: true }).selectOption('failed');
+  await page.getByRole('button', { name: 'Filter', exact: true }).click();
+  await expect(page.getByText('token.created', { exact: true })).toHaveCount(0);
+
+  await page.getByRole('button', { name: 'Verify the chain', exact: true }).click();
+  await expect(page.getByText(/The chain holds: \d+ entries checked\./)).toBeVisible();
+  await snap(page, testInfo, 'audit-log');
+  expect(await seriousAxeViolations(page), 'axe on the audit log').toEqual([]);
+});

@@ -1,3 +1,4 @@
+pub mod audit;
 pub mod integration_dialog;
 pub mod integrations;
 pub mod login;
