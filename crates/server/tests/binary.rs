@@ -356,6 +356,18 @@ async fn api_tokens_never_reach_a_log_line_or_the_database() {
         log.iter().any(|line| line.contains("API token created")),
         "{log:?}"
     );
+    // The audit log recorded all of it in an unbroken chain, and says so at the command line.
+    let verify = switchboard(dir.path())
+        .args(["audit", "verify"])
+        .output()
+        .expect("audit verify");
+    let said = String::from_utf8_lossy(&verify.stdout);
+    assert!(
+        verify.status.success(),
+        "{said} {}",
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    assert!(said.contains("the audit log holds"), "{said}");
     let mut stored = Vec::new();
     for suffix in ["", "-wal"] {
         stored.extend(
