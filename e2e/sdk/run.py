@@ -101,7 +101,8 @@ def python_scenario(venv: Path, work: Path, env: dict) -> int:
     gen_env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
     generated = run(
         [str(venv / "bin" / "openapi-python-client"), "generate", "--path", str(SPEC),
-         "--output-path", str(package), "--meta", "none"],
+         "--output-path", str(package), "--meta", "none",
+         "--config", str(SDK / "openapi-python-client.yaml")],
         env=gen_env, capture_output=True,
     )
     output = generated.stdout + generated.stderr

@@ -85,9 +85,9 @@ impl fmt::Display for ActorKind {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditChange {
     pub field: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    /// Any JSON value; `null` when the field had none (a new record).
     pub before: Option<Value>,
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    /// Any JSON value; `null` when the field has none now.
     pub after: Option<Value>,
 }
 

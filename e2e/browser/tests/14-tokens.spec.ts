@@ -119,7 +119,7 @@ test('the audit log shows who made and revoked a token, filters, and verifies it
   await expect(rows).toHaveCount(2);
   await expect(rows.nth(0).getByText('token.revoked', { exact: true })).toBeVisible();
   await expect(rows.nth(1).getByText('token.created', { exact: true })).toBeVisible();
-  await expect(rows.nth(1).getByText('scopes: ["read"]', { exact: false })).toBeVisible();
+  await expect(rows.nth(1).getByText('scopes: — → ["read"]', { exact: false })).toBeVisible();
 
   await page.getByLabel('Target', { exact: true }).fill('');
   await page.getByLabel('Outcome', { exact: true }).selectOption('failed');

@@ -37,6 +37,23 @@ pub struct AuditFilters {
     until: Option<DateTime<Utc>>,
 }
 
+/// The longest text filter (actor, action, target) the log is searched with.
+const FILTER_MAX_CHARS: usize = 200;
+
+/// Refuses a text filter longer than documented.
+fn bounded(filters: [(&str, &Option<String>); 3]) -> Result<(), ApiError> {
+    match filters.iter().find(|(_, value)| {
+        value
+            .as_ref()
+            .is_some_and(|v| v.chars().count() > FILTER_MAX_CHARS)
+    }) {
+        Some((name, _)) => Err(ApiError::InvalidParameter(format!(
+            "{name} is longer than {FILTER_MAX_CHARS} characters"
+        ))),
+        None => Ok(()),
+    }
+}
+
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
@@ -80,6 +97,11 @@ pub async fn list_audit_events(
     params: web::Query<ListAuditParams>,
 ) -> Result<web::Json<AuditPage>, ApiError> {
     let params = params.into_inner();
+    bounded([
+        ("actor", &params.actor),
+        ("action", &params.action),
+        ("target", &params.target),
+    ])?;
     let request = ListAudit {
         actor: params.actor,
         action: params.action,
@@ -132,6 +154,11 @@ pub async fn export_audit_events(
 ) -> Result<HttpResponse, ApiError> {
     let principal = admin.0.principal();
     let filters = params.into_inner();
+    bounded([
+        ("actor", &filters.actor),
+        ("action", &filters.action),
+        ("target", &filters.target),
+    ])?;
     // The first batch is read before answering, so a refusal is still a problem answer.
     let first = state.app.audit_after(&principal, 0).await?;
     let (lines, receiver) = tokio::sync::mpsc::channel::<Bytes>(4);
