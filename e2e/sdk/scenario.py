@@ -10,6 +10,7 @@ import time
 
 from switchboard_client import AuthenticatedClient, Client
 from switchboard_client.api.approvals import create_change_request_review
+from switchboard_client.api.audit import list_audit_events, verify_audit_events
 from switchboard_client.api.auth import create_session, get_current_user
 from switchboard_client.api.integrations import create_integration, get_integration
 from switchboard_client.api.pipelines import create_run, list_pipelines
@@ -136,6 +137,16 @@ def main() -> None:
     step("it reads the run's log")
     log = get_run_log.sync(run.id, client=bot, offset=0)
     assert "Applied 3 changes" in log.text, log.text
+
+    step("the administrator reads the audit entries the scenario produced")
+    for target, action in [(account.id, "service_account.created"), (made.id, "token.created")]:
+        page = list_audit_events.sync(client=admin, target=target)
+        entry = next((e for e in page.items if e.action == action), None)
+        assert entry is not None, (action, page)
+        assert entry.actor == "admin" and entry.outcome.value == "success", entry
+    assert made.token[4:] not in str(list_audit_events.sync(client=admin).to_dict())
+    chain = verify_audit_events.sync(client=admin)
+    assert chain.ok, chain
     step("done")
 
 

@@ -104,6 +104,21 @@ async function main(): Promise<void> {
   step("it reads the run's log");
   const log = await bot.GET('/api/v1/runs/{id}/log', { params: { path: { id: runId }, query: { offset: 0 } } });
   check(log.data?.text.includes('Applied 3 changes') === true, 'the log', log.data);
+
+  step('the administrator reads the audit entries the scenario produced');
+  const expected: [string, string][] = [
+    [account.data.id, 'service_account.created'],
+    [made.data.id, 'token.created'],
+  ];
+  for (const [target, action] of expected) {
+    const page = await admin.GET('/api/v1/audit-events', { params: { query: { target } } });
+    const entry = page.data?.items.find((e) => e.action === action);
+    check(entry?.actor === 'admin' && entry.outcome === 'success', `the ${action} entry`, page.data);
+  }
+  const everything = await admin.GET('/api/v1/audit-events');
+  check(!JSON.stringify(everything.data).includes(made.data.token.slice(4)), 'no token value in the log');
+  const chain = await admin.GET('/api/v1/audit-events/verify');
+  check(chain.data?.ok === true, 'the chain holds', chain.data);
   step('done');
 }
 

@@ -252,19 +252,15 @@ pub async fn authenticate(
             (Err(err), _) => Err(err),
             (Ok(_), None) => Err(ApiError::internal("application state missing")),
         };
-        let operation = format!(
-            "{} {}",
-            req.method(),
-            req.match_pattern().unwrap_or_else(|| req.path().to_owned())
-        );
         let caller = match caller {
             Ok(caller) => caller,
             Err(err) => return Ok(req.into_response(err.error_response())),
         };
-        if let Some(pattern) = req.match_pattern()
-            && let Err(err) = caller.may_call(needs(req.method(), &pattern))
+        let pattern = req.match_pattern();
+        if let Some(pattern) = &pattern
+            && let Err(err) = caller.may_call(needs(req.method(), pattern))
         {
-            record_denied(&req, &caller, &operation, &err).await;
+            record_denied(req.request(), &caller, pattern, &err.to_string()).await;
             return Ok(req.into_response(err.error_response()));
         }
         req.extensions_mut().insert(caller.clone());
@@ -274,12 +270,8 @@ pub async fn authenticate(
                 .response()
                 .error()
                 .map_or_else(|| "refused".to_owned(), ToString::to_string);
-            if let Some(state) = response.request().app_data::<web::Data<AppState>>() {
-                state
-                    .app
-                    .record_denied(&caller.principal(), &operation, &detail)
-                    .await;
-            }
+            let route = pattern.unwrap_or_else(|| response.request().path().to_owned());
+            record_denied(response.request(), &caller, &route, &detail).await;
         }
         return Ok(response);
     }
@@ -288,12 +280,14 @@ pub async fn authenticate(
         .map(ServiceResponse::map_into_boxed_body)
 }
 
-/// Records a request refused before its handler (a token without the route's scope).
-async fn record_denied(req: &ServiceRequest, caller: &Caller, operation: &str, err: &ApiError) {
+/// Records a refused request of `caller` (a token without the route's scope, or a handler's
+/// 403) as `denied: METHOD /route/{pattern}`; only refusals pay for the entry.
+async fn record_denied(req: &actix_web::HttpRequest, caller: &Caller, route: &str, detail: &str) {
     if let Some(state) = req.app_data::<web::Data<AppState>>() {
+        let operation = format!("{} {route}", req.method());
         state
             .app
-            .record_denied(&caller.principal(), operation, &err.to_string())
+            .record_denied(&caller.principal(), &operation, detail)
             .await;
     }
 }
