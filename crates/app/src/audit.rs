@@ -1,8 +1,12 @@
 //! Reading and verifying the audit log (administrators), and the entries that change nothing
 //! else: sign-ins and refused requests.
 
+use std::collections::BTreeMap;
+
 use chrono::{DateTime, Utc};
 use switchboard_domain::audit::{AuditEvent, AuditOutcome, AuditPage, AuditVerification, actions};
+use switchboard_domain::integration::origin_of;
+use switchboard_domain::tools::find_tool;
 use switchboard_domain::user::Role;
 use switchboard_store::{AuditActor, AuditQuery, NewAuditEvent, StoredUser};
 
@@ -22,7 +26,59 @@ pub struct ListAudit {
     pub cursor: Option<String>,
 }
 
+/// What the log says of a use of an integration's stored secrets.
+pub(crate) struct SecretUse {
+    pub action: &'static str,
+    pub ok: bool,
+    /// How it ended, in a few words.
+    pub result: String,
+    /// The URLs the secrets went to, when not the integration's own (a tested draft).
+    pub urls: Option<BTreeMap<String, String>>,
+}
+
 impl Switchboard {
+    /// Records that `by` had integration `id`'s stored secrets used — a check, a test of a
+    /// draft, a discovery — with the origins they were sent to and how it ended. Nothing else
+    /// changes, so the entry is appended on its own; if it cannot be, the caller is answered
+    /// the error (the log never silently misses a use).
+    pub(crate) async fn record_secret_use(
+        &self,
+        by: &Principal,
+        id: &str,
+        used: SecretUse,
+    ) -> AppResult<()> {
+        let store = self.store.clone();
+        let actor = by.actor();
+        let id = id.to_owned();
+        blocking(move || {
+            let integration = store.get_integration(&id)?;
+            let urls = used.urls.unwrap_or(integration.urls);
+            let mut origins: Vec<String> = urls
+                .iter()
+                .filter(|(key, _)| {
+                    find_tool(&integration.tool).is_none_or(|tool| tool.url_field(key).is_some())
+                })
+                .filter_map(|(_, url)| origin_of(url))
+                .collect();
+            origins.sort();
+            origins.dedup();
+            let event = NewAuditEvent::new(&actor, used.action)
+                .on("integration", Some(&id), Some(&integration.name))
+                .outcome(if used.ok {
+                    AuditOutcome::Success
+                } else {
+                    AuditOutcome::Failed
+                })
+                .detail(format!(
+                    "{}; its stored secrets were sent to {}",
+                    used.result,
+                    origins.join(", ")
+                ));
+            Ok(store.record_audit(&event)?)
+        })
+        .await
+    }
+
     /// Entries newest first, filtered (administrators). The cursor is the last entry's `seq`.
     pub async fn list_audit(&self, by: &Principal, request: ListAudit) -> AppResult<AuditPage> {
         by.require(Role::Admin)?;

@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use switchboard_connectors::Target;
+use switchboard_domain::audit::actions;
 use switchboard_domain::change_request::{
     ApprovalPolicy, ChangeKind, ChangeRequest, ChangeRequestPage, ChangeRequestSummary, Discussion,
     DryRun, NewComment, NewReview, OpenChangeRequest, Permission, PolicySettings, RequestActions,
@@ -25,8 +26,9 @@ use switchboard_domain::tools::{APPROVED_TOOLS, ToolSpec, find_tool};
 use switchboard_domain::user::Role;
 use switchboard_domain::{ErrorCode, FieldErrorCode, ValidationErrors};
 use switchboard_store::{
-    Actor, Apply, Decided, EventRecord, LiveIntegration, NewEvent, NewRequest, Outcome, Proposal,
-    RequestQuery, RequestRecord, Revision, Situation, StoreError, StoredCredential,
+    Actor, Apply, Decided, EventRecord, LiveIntegration, NewAuditEvent, NewEvent, NewRequest,
+    Outcome, Proposal, RequestQuery, RequestRecord, Revision, Situation, StoreError,
+    StoredCredential,
 };
 
 use crate::paging::{after, encode_cursor, page_size};
@@ -72,6 +74,7 @@ fn actor(by: &Principal) -> Actor {
     Actor {
         id: by.id.clone(),
         name: by.username.clone(),
+        audit: by.actor(),
     }
 }
 
@@ -587,9 +590,11 @@ impl Switchboard {
         }
         let store = self.store.clone();
         let name = by.username.clone();
-        let policy =
-            blocking(move || Ok(store.set_approval_policy(settings, &name, expected_version)?))
-                .await?;
+        let audit = NewAuditEvent::new(&by.actor(), actions::APPROVAL_POLICY_CHANGED);
+        let policy = blocking(move || {
+            Ok(store.set_approval_policy(settings, &name, expected_version, &audit)?)
+        })
+        .await?;
         tracing::info!(enabled = policy.enabled, approvals = policy.approvals_required, by = %by.username, "approval policy changed");
         Ok(Submitted::Applied(policy))
     }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use bytes::Bytes;
 use secrecy::ExposeSecret;
 use switchboard_connectors::Target;
+use switchboard_domain::audit::actions;
 use switchboard_domain::check::{ConnectionCheck, SyncReport, TestDraftRequest};
 use switchboard_domain::ids::IntegrationId;
 use switchboard_domain::integration::{
@@ -14,10 +15,11 @@ use switchboard_domain::integration::{
 use switchboard_domain::tools::{APPROVED_TOOLS, ToolSpec, find_tool};
 use switchboard_domain::user::Role;
 use switchboard_domain::{FieldErrorCode, ValidationErrors};
-use switchboard_store::{IntegrationQuery, StoredCredential};
+use switchboard_store::{IntegrationQuery, NewAuditEvent, StoredCredential};
 
 use switchboard_domain::change_request::{ChangeKind, OpenChangeRequest, update_needs_approval};
 
+use crate::audit::SecretUse;
 use crate::error::integration_name_taken;
 use crate::paging::{after, encode_cursor, page_size};
 use crate::tooling::SAVE_CHECK_BOUND;
@@ -155,11 +157,12 @@ impl Switchboard {
         let store = self.store.clone();
         let created_by = by.username.clone();
         let check_due = self.check_due_after_save();
+        let audit = NewAuditEvent::new(&by.actor(), actions::INTEGRATION_CREATED);
         let saved = blocking(move || {
             let tool = enabled_tool(&store, &request.tool)?;
             let draft = request.parse(tool).map_err(AppError::Validation)?;
             store
-                .create_integration(&draft, &created_by, check_due)
+                .create_integration(&draft, &created_by, check_due, &audit)
                 .map_err(integration_name_taken(draft.name.as_str()))
         })
         .await?;
@@ -213,6 +216,7 @@ impl Switchboard {
         let id = id.to_string();
         let new_name = request.name.clone().unwrap_or_default();
         let check_due = self.check_due_after_save();
+        let audit = NewAuditEvent::new(&by.actor(), actions::INTEGRATION_CHANGED);
         let saved = blocking(move || {
             store
                 .update_integration(&id, expected_version, check_due, |tool, stored| {
@@ -226,7 +230,7 @@ impl Switchboard {
                         ));
                     }
                     request.parse(tool, stored)
-                })
+                }, &audit)
                 .map_err(integration_name_taken(new_name.trim()))
         })
         .await?;
@@ -245,7 +249,8 @@ impl Switchboard {
         let store = self.store.clone();
         let id = id.to_string();
         let deleted = id.clone();
-        blocking(move || Ok(store.delete_integration(&id, expected_version)?)).await?;
+        let audit = NewAuditEvent::new(&by.actor(), actions::INTEGRATION_DELETED);
+        blocking(move || Ok(store.delete_integration(&id, expected_version, &audit)?)).await?;
         tracing::info!(integration = %deleted, by = %by.username, "integration deleted");
         Ok(())
     }
@@ -258,7 +263,19 @@ impl Switchboard {
         id: &IntegrationId,
     ) -> AppResult<ConnectionCheck> {
         by.require(Role::Operator)?;
-        self.tooling.check_integration(id.as_str(), None).await
+        let check = self.tooling.check_integration(id.as_str(), None).await?;
+        self.record_secret_use(
+            by,
+            id.as_str(),
+            SecretUse {
+                action: actions::INTEGRATION_CHECKED,
+                ok: check.ok,
+                result: check_result(&check),
+                urls: None,
+            },
+        )
+        .await?;
+        Ok(check)
     }
 
     /// Discovers the integration's pipelines now (operators and administrators).
@@ -268,7 +285,30 @@ impl Switchboard {
         id: &IntegrationId,
     ) -> AppResult<SyncReport> {
         by.require(Role::Operator)?;
-        self.tooling.sync_integration(id.as_str()).await
+        let synced = self.tooling.sync_integration(id.as_str()).await;
+        let result = match &synced {
+            Ok(report) => format!(
+                "discovered {} pipelines ({} added, {} updated, {} removed)",
+                report.total, report.added, report.updated, report.removed
+            ),
+            Err(err) => format!("discovery failed: {err}"),
+        };
+        // A sync of an integration that is not there (or is waiting for approval) used no
+        // secret: only an answer from its tool is recorded.
+        if synced.is_ok() || matches!(synced, Err(AppError::Tool(_))) {
+            self.record_secret_use(
+                by,
+                id.as_str(),
+                SecretUse {
+                    action: actions::INTEGRATION_SYNCED,
+                    ok: synced.is_ok(),
+                    result,
+                    urls: None,
+                },
+            )
+            .await?;
+        }
+        synced
     }
 
     /// Checks a connection before saving it (administrators, and operators while approval is
@@ -293,11 +333,15 @@ impl Switchboard {
             )));
         };
         let mut credentials = request.credentials;
+        // The integration whose stored secrets fill the draft, when some do: the test is
+        // recorded in its history.
+        let mut secrets_of = None;
         if let Some(raw_id) = request.id {
             let id = IntegrationId::parse(&raw_id)
                 .ok_or(AppError::NotFound(switchboard_store::Subject::Integration))?;
             let opened = {
                 let store = self.store.clone();
+                let id = id.clone();
                 blocking(move || Ok(store.open_target(id.as_str())?)).await?
             };
             if opened.tool != tool.id {
@@ -343,11 +387,15 @@ impl Switchboard {
                     *slot = match credential {
                         StoredCredential::Plain(value) => Some(value),
                         StoredCredential::Secret(_) if moved.is_some() => None,
-                        StoredCredential::Secret(secret) => Some(secret.expose_secret().to_owned()),
+                        StoredCredential::Secret(secret) => {
+                            secrets_of = Some(id.to_string());
+                            Some(secret.expose_secret().to_owned())
+                        }
                     };
                 }
             }
         }
+        let draft_urls = request.urls.clone();
         let draft = CreateIntegrationRequest {
             name: tool.name.to_owned(),
             tool: tool.id.to_owned(),
@@ -378,7 +426,21 @@ impl Switchboard {
                 target.fields.insert(key.to_owned(), value.into_inner());
             }
         }
-        Ok(self.tooling.check(tool.id, &target, None).await)
+        let check = self.tooling.check(tool.id, &target, None).await;
+        if let Some(id) = secrets_of {
+            self.record_secret_use(
+                by,
+                &id,
+                SecretUse {
+                    action: actions::INTEGRATION_TESTED,
+                    ok: check.ok,
+                    result: format!("a draft tested: {}", check_result(&check)),
+                    urls: Some(draft_urls),
+                },
+            )
+            .await?;
+        }
+        Ok(check)
     }
 
     /// Opens the change request a change that needs approval becomes: `body` (what the
@@ -459,6 +521,15 @@ impl Switchboard {
                 tracing::warn!(integration = %id, error = %err, "discovery after save failed");
             }
         });
+    }
+}
+
+/// A check's outcome as the audit log says it.
+fn check_result(check: &ConnectionCheck) -> String {
+    match (check.ok, check.category) {
+        (true, _) => "the connection check succeeded".to_owned(),
+        (false, Some(category)) => format!("the connection check failed ({category})"),
+        (false, None) => "the connection check failed".to_owned(),
     }
 }
 

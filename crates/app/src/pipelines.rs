@@ -7,12 +7,13 @@ use switchboard_domain::ids::PipelineId;
 
 use secrecy::SecretString;
 use serde_json::Value;
+use switchboard_domain::audit::actions;
 use switchboard_domain::pipeline::{
     ParameterDefinition, ParameterType, ParameterValue, Pipeline, PipelinePage, Run, RunPage,
     TriggerRunRequest,
 };
 use switchboard_domain::user::Role;
-use switchboard_store::{NewRun, PipelineQuery, RunQuery, StoreError};
+use switchboard_store::{NewAuditEvent, NewRun, PipelineQuery, RunQuery, StoreError};
 
 use crate::monitor::shown_parameters;
 use crate::paging::{after, encode_cursor, page_size};
@@ -200,6 +201,7 @@ impl Switchboard {
             now,
             next_poll_at: now,
             held_by: Some((owner.clone(), now + hold)),
+            audit: NewAuditEvent::new(&by.actor(), actions::RUN_TRIGGERED),
         };
         let store = self.store.clone();
         let run = blocking(move || Ok(store.create_run(&new_run)?)).await?;
@@ -245,8 +247,9 @@ impl Switchboard {
                     "Failed to start ({}): {} {}",
                     failure.category, failure.message, failure.hint
                 );
+                let audit = NewAuditEvent::new(&by.actor(), actions::RUN_NOT_STARTED);
                 let ended = blocking(move || {
-                    Ok(store.run_not_started(&run_id, &owner, &detail, Utc::now())?)
+                    Ok(store.run_not_started(&run_id, &owner, &detail, Utc::now(), &audit)?)
                 })
                 .await;
                 if let Err(err) = ended {

@@ -2,10 +2,11 @@
 
 use secrecy::ExposeSecret;
 use switchboard_connectors::{LogMask, RunHandle};
+use switchboard_domain::audit::{AuditOutcome, actions};
 use switchboard_domain::ids::RunId;
 use switchboard_domain::pipeline::{LogChunk, Run, RunPage, RunStatus};
 use switchboard_domain::user::Role;
-use switchboard_store::RunQuery;
+use switchboard_store::{NewAuditEvent, RunQuery};
 
 use crate::paging::{after, encode_cursor, page_size};
 use crate::{AppError, AppResult, Principal, Switchboard, blocking};
@@ -95,11 +96,24 @@ impl Switchboard {
         let handle: RunHandle =
             serde_json::from_str(&active.handle_json).map_err(AppError::internal)?;
         let (tool, target) = self.tooling.target(&active.integration_id).await?;
-        self.tooling
+        let cancelled = self
+            .tooling
             .connector(&tool)?
             .cancel(&target, &handle)
-            .await
-            .map_err(AppError::Tool)?;
+            .await;
+        let mut event = NewAuditEvent::new(&by.actor(), actions::RUN_CANCELLED).on(
+            "run",
+            Some(id.as_str()),
+            Some(&handle.pipeline_path),
+        );
+        if let Err(failure) = &cancelled {
+            event = event
+                .outcome(AuditOutcome::Failed)
+                .detail(format!("the tool refused: {}", failure.message));
+        }
+        let store = self.store.clone();
+        blocking(move || Ok(store.record_audit(&event)?)).await?;
+        cancelled.map_err(AppError::Tool)?;
         let store = self.store.clone();
         let run_id = id.to_string();
         let failures = active.poll_failures;

@@ -1,7 +1,9 @@
 //! The approved-tool registry and the administrators' policy over it.
 
+use switchboard_domain::audit::actions;
 use switchboard_domain::tools::{APPROVED_TOOLS, Tool, ToolList, UpdateToolRequest, find_tool};
 use switchboard_domain::user::Role;
+use switchboard_store::NewAuditEvent;
 
 use switchboard_domain::change_request::{ChangeKind, OpenChangeRequest};
 
@@ -61,8 +63,9 @@ impl Switchboard {
         }
         let store = self.store.clone();
         let changed_by = by.username.clone();
+        let audit = NewAuditEvent::new(&by.actor(), actions::TOOL_CHANGED);
         let setting = blocking(move || {
-            Ok(store.set_tool_enabled(spec.id, enabled, &changed_by, expected_version)?)
+            Ok(store.set_tool_enabled(spec.id, enabled, &changed_by, expected_version, &audit)?)
         })
         .await?;
         tracing::info!(tool = spec.id, enabled, by = %by.username, "tool policy changed");

@@ -111,7 +111,8 @@ pub struct AuditEvent {
     /// (`denied: POST /api/v1/users`).
     #[cfg_attr(feature = "openapi", schema(example = "token.created"))]
     pub action: String,
-    /// The kind of thing acted on (`user`, `service_account`, `token`, `session`).
+    /// The kind of thing acted on (`user`, `service_account`, `token`, `session`,
+    /// `integration`, `run`, `tool`, `approval_policy`, `change_request`).
     pub target_type: Option<String>,
     pub target_id: Option<String>,
     /// The target's name when it has one.
@@ -175,6 +176,30 @@ pub mod actions {
     pub const SERVICE_ACCOUNT_CHANGED: &str = "service_account.changed";
     pub const TOKEN_CREATED: &str = "token.created";
     pub const TOKEN_REVOKED: &str = "token.revoked";
+    pub const INTEGRATION_CREATED: &str = "integration.created";
+    /// A rename, new URLs, a credential set, replaced or cleared: the changes say which.
+    pub const INTEGRATION_CHANGED: &str = "integration.changed";
+    pub const INTEGRATION_DELETED: &str = "integration.deleted";
+    /// A connection check that used the integration's stored secrets, started by someone;
+    /// the detail names the host it reached.
+    pub const INTEGRATION_CHECKED: &str = "integration.checked";
+    /// A draft tested with an integration's stored secrets (`POST …/test` with `id`).
+    pub const INTEGRATION_TESTED: &str = "integration.tested";
+    pub const INTEGRATION_SYNCED: &str = "integration.synced";
+    pub const RUN_TRIGGERED: &str = "run.triggered";
+    /// The tool refused a run just recorded (the run ends as failed).
+    pub const RUN_NOT_STARTED: &str = "run.not_started";
+    pub const RUN_CANCELLED: &str = "run.cancelled";
+    pub const TOOL_CHANGED: &str = "tool.changed";
+    pub const APPROVAL_POLICY_CHANGED: &str = "approval_policy.changed";
+    pub const CHANGE_REQUEST_OPENED: &str = "change_request.opened";
+    pub const CHANGE_REQUEST_REVISED: &str = "change_request.revised";
+    pub const CHANGE_REQUEST_COMMENTED: &str = "change_request.commented";
+    pub const CHANGE_REQUEST_REVIEWED: &str = "change_request.reviewed";
+    pub const CHANGE_REQUEST_DRY_RUN: &str = "change_request.dry_run";
+    /// A request's state changed (approved, rejected, withdrawn, expired, conflict, open
+    /// again); the detail names the state.
+    pub const CHANGE_REQUEST_STATE: &str = "change_request.state";
     /// Prefix of a refused request's action: `denied: METHOD /route/{pattern}`.
     pub const DENIED_PREFIX: &str = "denied: ";
 }

@@ -442,7 +442,9 @@ pub enum Side {
 /// Digits of a fingerprint shown to people.
 const FINGERPRINT_SHOWN: usize = 8;
 
-fn shown_fingerprint(full: &str) -> String {
+/// The first digits of a secret's fingerprint: enough to tell two values apart, as diffs and
+/// the audit log show it.
+pub fn shown_fingerprint(full: &str) -> String {
     full.chars().take(FINGERPRINT_SHOWN).collect()
 }
 

@@ -111,6 +111,18 @@ pub struct AuditActor {
     pub request_id: Option<String>,
 }
 
+impl AuditActor {
+    /// Switchboard itself: work nobody started (the first administrator, requests that
+    /// expire).
+    pub fn system() -> Self {
+        Self {
+            name: "switchboard".into(),
+            kind: Some(ActorKind::System),
+            ..Default::default()
+        }
+    }
+}
+
 /// An entry to append. Its target id may be left for the store to fill in (a row it creates).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewAuditEvent {

@@ -13,6 +13,7 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl::{exists, not};
 use diesel::prelude::*;
 use secrecy::{ExposeSecret, SecretString};
+use switchboard_domain::audit::actions;
 use switchboard_domain::change_request::{
     ApprovalPolicy, ChangeKind, DryRun, PolicySettings, RequestState, ReviewDecision,
     TimelineEntry, TimelineKind,
@@ -23,6 +24,7 @@ use switchboard_domain::integration::{
 use switchboard_domain::tools::ToolSpec;
 use switchboard_domain::user::{AccountKind, Role};
 
+use crate::audit::{AuditActor, NewAuditEvent, append};
 use crate::integrations::lock_settings;
 use crate::schema::{
     approval_policy, change_request_events as events, change_requests as requests, integrations,
@@ -210,6 +212,42 @@ fn event_record(row: EventRow) -> StoreResult<EventRecord> {
 pub struct Actor {
     pub id: String,
     pub name: String,
+    /// The same, as the audit log names it (with where the request came from).
+    pub audit: AuditActor,
+}
+
+/// The audit entry of a timeline entry about request `request_id`.
+fn timeline_audit(actor: &Actor, request_id: &str, event: &NewEvent) -> NewAuditEvent {
+    let action = match event.kind {
+        TimelineKind::Opened => actions::CHANGE_REQUEST_OPENED,
+        TimelineKind::Revised => actions::CHANGE_REQUEST_REVISED,
+        TimelineKind::Comment => actions::CHANGE_REQUEST_COMMENTED,
+        TimelineKind::Review => actions::CHANGE_REQUEST_REVIEWED,
+        TimelineKind::DryRun => actions::CHANGE_REQUEST_DRY_RUN,
+        TimelineKind::State => actions::CHANGE_REQUEST_STATE,
+    };
+    let audit =
+        NewAuditEvent::new(&actor.audit, action).on("change_request", Some(request_id), None);
+    let detail = match (event.kind, event.decision, event.state, &event.dry_run) {
+        (TimelineKind::Review, Some(decision), _, _) if event.sole_administrator => {
+            Some(format!("{} (as the sole administrator)", decision.as_str()))
+        }
+        (TimelineKind::Review, Some(decision), _, _) => Some(decision.as_str().to_owned()),
+        (TimelineKind::State, _, Some(state), _) => Some(match &event.text {
+            Some(reason) => format!("{}: {reason}", state.as_str()),
+            None => state.as_str().to_owned(),
+        }),
+        (TimelineKind::DryRun, _, _, Some(dry_run)) => Some(if dry_run.check.ok {
+            "the connection check succeeded".to_owned()
+        } else {
+            format!("the connection check failed: {}", dry_run.check.message)
+        }),
+        _ => None,
+    };
+    match detail {
+        Some(detail) => audit.detail(detail),
+        None => audit,
+    }
 }
 
 /// A new timeline entry.
@@ -412,12 +450,15 @@ fn read_policy(conn: &mut DbConnection) -> StoreResult<ApprovalPolicy> {
     })
 }
 
+/// Writes the policy; answers it and `audit` completed with what changed, for the caller to
+/// append as its transaction's last write.
 fn write_policy(
     conn: &mut DbConnection,
     settings: PolicySettings,
     by: &str,
     expected_version: Option<i64>,
-) -> StoreResult<ApprovalPolicy> {
+    audit: NewAuditEvent,
+) -> StoreResult<(ApprovalPolicy, NewAuditEvent)> {
     let current = read_policy(conn)?;
     if let Some(expected) = expected_version
         && expected != current.version
@@ -456,7 +497,25 @@ fn write_policy(
             ))
             .execute(conn)?;
     }
-    read_policy(conn)
+    let policy = read_policy(conn)?;
+    let event = audit
+        .on("approval_policy", None, None)
+        .change(
+            "enabled",
+            Some(current.enabled.into()),
+            Some(policy.enabled.into()),
+        )
+        .change(
+            "approvals_required",
+            Some(current.approvals_required.into()),
+            Some(policy.approvals_required.into()),
+        )
+        .change(
+            "open_days",
+            Some(current.open_days.into()),
+            Some(policy.open_days.into()),
+        );
+    Ok((policy, event))
 }
 
 /// Deletes the pending integration a closed request would have added.
@@ -606,10 +665,16 @@ impl Store {
         settings: PolicySettings,
         by: &str,
         expected_version: Option<i64>,
+        audit: &NewAuditEvent,
     ) -> StoreResult<ApprovalPolicy> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
-        conn.transaction(|conn| write_policy(conn, settings, by, expected_version))
+        conn.transaction(|conn| {
+            let (policy, event) =
+                write_policy(conn, settings, by, expected_version, audit.clone())?;
+            append(conn, &event)?;
+            Ok(policy)
+        })
     }
 
     fn seal_request_secrets(
@@ -715,15 +780,16 @@ impl Store {
             diesel::insert_into(requests::table)
                 .values(&row)
                 .execute(conn)?;
-            insert_event(
+            let opened = NewEvent {
+                text: Some(new.business_need.clone()),
+                ..NewEvent::of(TimelineKind::Opened)
+            };
+            insert_event(conn, &id, &new.author, 1, opened.clone())?;
+            append(
                 conn,
-                &id,
-                &new.author,
-                1,
-                NewEvent {
-                    text: Some(new.business_need.clone()),
-                    ..NewEvent::of(TimelineKind::Opened)
-                },
+                &timeline_audit(&new.author, &id, &opened)
+                    .detail(new.kind.as_str())
+                    .change("change", None, Some(new.proposal.change.clone())),
             )?;
             Ok(Decided {
                 request: record(row)?,
@@ -925,6 +991,8 @@ impl Store {
     ) -> StoreResult<Decided> {
         let id = row.id.clone();
         let read_version = row.version;
+        // Appended last, after every row this transaction locks (see `audit::append`).
+        let mut audit = Vec::new();
         if let Some(revision) = outcome.revision {
             row.revision += 1;
             row.business_need = revision.business_need.clone();
@@ -945,18 +1013,19 @@ impl Store {
                     .execute(conn)?;
                 crate::bump_data_version(conn, crate::DATA_INTEGRATIONS)?;
             }
-            insert_event(
-                conn,
-                &id,
-                actor,
-                row.revision,
-                NewEvent {
-                    text: Some(revision.business_need),
-                    ..NewEvent::of(TimelineKind::Revised)
-                },
-            )?;
+            let revised = NewEvent {
+                text: Some(revision.business_need),
+                ..NewEvent::of(TimelineKind::Revised)
+            };
+            insert_event(conn, &id, actor, row.revision, revised.clone())?;
+            audit.push(
+                timeline_audit(actor, &id, &revised)
+                    .detail(format!("revision {}", row.revision))
+                    .change("change", None, Some(revision.proposal.change.clone())),
+            );
         }
         for event in outcome.events {
+            audit.push(timeline_audit(actor, &id, &event));
             insert_event(conn, &id, actor, row.revision, event)?;
         }
         if let Some(dry_run) = &outcome.dry_run {
@@ -964,7 +1033,9 @@ impl Store {
         }
         let mut applied_integration = None;
         if let Some(apply) = outcome.apply {
-            applied_integration = self.apply(conn, &row, &actor.name, apply)?;
+            let (applied, event) = self.apply(conn, &row, actor, apply)?;
+            applied_integration = applied;
+            audit.extend(event);
         }
         if let Some(state) = outcome.state {
             row.state = state.as_str().to_owned();
@@ -1008,6 +1079,9 @@ impl Store {
             });
         }
         drop(situation);
+        for event in &audit {
+            append(conn, event)?;
+        }
         Ok(Decided {
             request: record(row)?,
             events: load_events(conn, &id)?,
@@ -1015,32 +1089,77 @@ impl Store {
         })
     }
 
+    /// Applies an approved request; answers the integration it saved, if any, and the audit
+    /// entry of the change (appended by the caller, last).
     fn apply(
         &self,
         conn: &mut DbConnection,
         row: &RequestRow,
-        by: &str,
+        by: &Actor,
         apply: Apply,
-    ) -> StoreResult<Option<Integration>> {
+    ) -> StoreResult<(Option<Integration>, Option<NewAuditEvent>)> {
+        let applied = format!("approved change request {}", row.id);
         match apply {
             Apply::CreateIntegration(patch) | Apply::UpdateIntegration(patch) => {
                 let integration_id = row.integration_id.as_deref().ok_or_else(|| {
                     StoreError::Corrupt(format!("change request {} has no integration", row.id))
                 })?;
                 let (live_row, tool, stored_fields, _) = lock_settings(conn, integration_id)?;
+                let action = if row.kind == ChangeKind::CreateIntegration.as_str() {
+                    actions::INTEGRATION_CREATED
+                } else {
+                    actions::INTEGRATION_CHANGED
+                };
                 // Checked at once, like any save by a person.
-                let saved = self.save_patch(conn, live_row, tool, stored_fields, &patch, None)?;
-                Ok(Some(saved))
+                let (saved, mut event) = self.save_patch(
+                    conn,
+                    live_row,
+                    tool,
+                    stored_fields,
+                    &patch,
+                    None,
+                    NewAuditEvent::new(&by.audit, action).detail(applied),
+                )?;
+                if row.kind == ChangeKind::CreateIntegration.as_str() {
+                    // Its pending row held the name and URLs already: the entry of a new
+                    // integration shows them all, as a direct creation's does.
+                    let mut created = NewAuditEvent::new(&by.audit, action)
+                        .change("name", None, Some(saved.name.clone().into()))
+                        .change("tool", None, Some(saved.tool.clone().into()));
+                    for (key, url) in &saved.urls {
+                        created =
+                            created.change(&format!("urls.{key}"), None, Some(url.clone().into()));
+                    }
+                    event.changes.retain(|change| {
+                        change.field != "name" && !change.field.starts_with("urls.")
+                    });
+                    created.changes.append(&mut event.changes);
+                    event.changes = created.changes;
+                }
+                Ok((Some(saved), Some(event)))
             }
             Apply::EnableTool(tool) => {
-                set_tool_enabled_on(conn, &tool, true, by, None)?;
-                Ok(None)
+                let (_, event) = set_tool_enabled_on(
+                    conn,
+                    &tool,
+                    true,
+                    &by.name,
+                    None,
+                    NewAuditEvent::new(&by.audit, actions::TOOL_CHANGED).detail(applied),
+                )?;
+                Ok((None, Some(event)))
             }
             Apply::Policy(settings) => {
-                write_policy(conn, settings, by, None)?;
-                Ok(None)
+                let (_, event) = write_policy(
+                    conn,
+                    settings,
+                    &by.name,
+                    None,
+                    NewAuditEvent::new(&by.audit, actions::APPROVAL_POLICY_CHANGED).detail(applied),
+                )?;
+                Ok((None, Some(event)))
             }
-            Apply::Nothing => Ok(None),
+            Apply::Nothing => Ok((None, None)),
         }
     }
 
@@ -1065,6 +1184,7 @@ impl Store {
         let system = Actor {
             id: SYSTEM_ACTOR.to_owned(),
             name: SYSTEM_ACTOR.to_owned(),
+            audit: AuditActor::system(),
         };
         let mut expired = 0;
         let mut failure = None;
@@ -1076,16 +1196,12 @@ impl Store {
                 if !undecided.contains(&row.state.as_str()) || utc(row.expires_at) > at {
                     return Ok(false);
                 }
-                insert_event(
-                    conn,
-                    &id,
-                    &system,
-                    row.revision,
-                    NewEvent::state(
-                        RequestState::Expired,
-                        Some("nobody decided within the approval policy's time".to_owned()),
-                    ),
-                )?;
+                let expired = NewEvent::state(
+                    RequestState::Expired,
+                    Some("nobody decided within the approval policy's time".to_owned()),
+                );
+                let event = timeline_audit(&system, &id, &expired);
+                insert_event(conn, &id, &system, row.revision, expired)?;
                 diesel::update(
                     requests::table
                         .find(&id)
@@ -1104,6 +1220,7 @@ impl Store {
                 {
                     drop_pending(conn, integration_id)?;
                 }
+                append(conn, &event)?;
                 Ok::<_, StoreError>(true)
             });
             match done {

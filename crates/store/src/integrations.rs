@@ -5,7 +5,9 @@ use std::collections::{BTreeMap, HashMap};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use secrecy::SecretString;
+use serde_json::{Value, json};
 use switchboard_domain::ValidationErrors;
+use switchboard_domain::change_request::shown_fingerprint;
 use switchboard_domain::check::{ConnectionCheck, SyncReport};
 use switchboard_domain::integration::{
     CredentialChange, CredentialView, CurrentSettings, EndpointUrl, Integration, IntegrationDraft,
@@ -13,6 +15,7 @@ use switchboard_domain::integration::{
 };
 use switchboard_domain::tools::{ToolSpec, find_tool};
 
+use crate::audit::{NewAuditEvent, append};
 use crate::schema::{integration_credentials as creds, integrations, pipelines};
 use crate::seal::SealedValue;
 use crate::{
@@ -328,6 +331,85 @@ fn credentials_change(
     })
 }
 
+/// Each URL of a stored `urls` column as its own audit field (`urls.apiUrl`).
+fn url_fields(urls_json: &str) -> StoreResult<BTreeMap<String, Value>> {
+    let urls: BTreeMap<String, String> = serde_json::from_str(urls_json)
+        .map_err(|err| StoreError::Corrupt(format!("integration urls: {err}")))?;
+    Ok(urls
+        .into_iter()
+        .map(|(key, url)| (format!("urls.{key}"), Value::String(url)))
+        .collect())
+}
+
+/// Records, on `event`, every URL that differs between two `urls` columns.
+fn with_url_changes(
+    mut event: NewAuditEvent,
+    before: Option<&str>,
+    after: Option<&str>,
+) -> StoreResult<NewAuditEvent> {
+    let before = before.map(url_fields).transpose()?.unwrap_or_default();
+    let after = after.map(url_fields).transpose()?.unwrap_or_default();
+    let mut keys: Vec<&String> = before.keys().chain(after.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    for key in keys {
+        event = event.change(key, before.get(key).cloned(), after.get(key).cloned());
+    }
+    Ok(event)
+}
+
+/// A stored credential as the audit log shows its old value: a plain field's value, a
+/// secret only as being there.
+fn stored_credential_shown(summary: &CredentialSummary) -> Value {
+    match &summary.plain_value {
+        Some(value) => Value::String(value.clone()),
+        None => json!({ "configured": true }),
+    }
+}
+
+impl Store {
+    /// A secret as the audit log shows it: that it changed, and its fingerprint's first
+    /// digits (equal values, equal fingerprints) — never the value.
+    fn secret_shown(&self, value: &str) -> Value {
+        let fingerprint = self.sealer().fingerprint(&SecretString::from(value));
+        json!({ "changed": true, "fingerprint": shown_fingerprint(&fingerprint) })
+    }
+
+    /// Records, on `event`, what `changes` do to the credentials `stored` now.
+    fn with_credential_changes(
+        &self,
+        mut event: NewAuditEvent,
+        tool: &ToolSpec,
+        stored: &[CredentialSummary],
+        changes: &BTreeMap<&'static str, CredentialChange>,
+    ) -> NewAuditEvent {
+        for (field, change) in changes {
+            let before = stored
+                .iter()
+                .find(|summary| summary.field == *field)
+                .map(stored_credential_shown);
+            let secret = tool.credential_field(field).is_some_and(|spec| spec.secret);
+            let after = match change {
+                CredentialChange::Set(value) if secret => Some(self.secret_shown(value.expose())),
+                CredentialChange::Set(value) => Some(Value::String(value.expose().to_owned())),
+                CredentialChange::Clear => None,
+            };
+            let name = format!("credentials.{field}");
+            if secret && after.is_some() {
+                // A replaced secret is recorded even when it is the same value again.
+                event.changes.push(switchboard_domain::audit::AuditChange {
+                    field: name,
+                    before,
+                    after,
+                });
+            } else {
+                event = event.change(&name, before, after);
+            }
+        }
+        event
+    }
+}
+
 impl Store {
     /// A number that changes whenever any integration or credential changes, on any replica.
     pub fn integrations_version(&self) -> StoreResult<i64> {
@@ -450,6 +532,7 @@ impl Store {
         draft: &IntegrationDraft,
         created_by: &str,
         check_due: Option<DateTime<Utc>>,
+        audit: &NewAuditEvent,
     ) -> StoreResult<Integration> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
@@ -483,6 +566,14 @@ impl Store {
                 .execute(conn)?;
             self.write_credentials(conn, &id, draft.tool, &draft.credentials)?;
             bump_version(conn)?;
+            let event = audit
+                .clone()
+                .on("integration", Some(&id), Some(&row.name))
+                .change("name", None, Some(Value::String(row.name.clone())))
+                .change("tool", None, Some(Value::String(row.tool.clone())));
+            let event = with_url_changes(event, None, Some(&row.urls))?;
+            let event = self.with_credential_changes(event, draft.tool, &[], &draft.credentials);
+            append(conn, &event)?;
             load_view(conn, &id)
         })
     }
@@ -500,6 +591,7 @@ impl Store {
             &'static ToolSpec,
             &CurrentSettings,
         ) -> Result<IntegrationPatch, ValidationErrors>,
+        audit: &NewAuditEvent,
     ) -> StoreResult<Integration> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
@@ -518,12 +610,25 @@ impl Store {
                     current: row.version,
                 });
             }
-            self.save_patch(conn, row, tool, stored_fields, &patch, check_due)
+            let (saved, event) = self.save_patch(
+                conn,
+                row,
+                tool,
+                stored_fields,
+                &patch,
+                check_due,
+                audit.clone(),
+            )?;
+            append(conn, &event)?;
+            Ok(saved)
         })
     }
 
     /// Writes a validated `patch` over the locked `row` (whose credentials are
-    /// `stored_fields`), conditional on its version; answers the saved integration.
+    /// `stored_fields`), conditional on its version; answers the saved integration and
+    /// `audit` completed with what changed, for the caller to append as its transaction's
+    /// last write.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn save_patch(
         &self,
         conn: &mut DbConnection,
@@ -532,7 +637,8 @@ impl Store {
         stored_fields: Vec<CredentialSummary>,
         patch: &IntegrationPatch,
         check_due: Option<DateTime<Utc>>,
-    ) -> StoreResult<Integration> {
+        audit: NewAuditEvent,
+    ) -> StoreResult<(Integration, NewAuditEvent)> {
         let id = row.id.clone();
         let id = id.as_str();
         let (name, name_key) = match &patch.name {
@@ -600,6 +706,13 @@ impl Store {
         }
         self.write_credentials(conn, id, tool, &patch.credentials)?;
         bump_version(conn)?;
+        let event = audit.on("integration", Some(id), Some(&saved.name)).change(
+            "name",
+            Some(Value::String(row.name.clone())),
+            Some(Value::String(saved.name.clone())),
+        );
+        let event = with_url_changes(event, Some(&row.urls), Some(&saved.urls))?;
+        let event = self.with_credential_changes(event, tool, &stored_fields, &patch.credentials);
         // The saved row is known; only what else changed is read back.
         let credentials = if patch.credentials.is_empty() {
             stored_fields
@@ -610,10 +723,15 @@ impl Store {
                 .load(conn)?
         };
         let count = live_pipeline_counts(conn, &[id])?.remove(id).unwrap_or(0);
-        view(saved, &credentials, count)
+        Ok((view(saved, &credentials, count)?, event))
     }
 
-    pub fn delete_integration(&self, id: &str, expected_version: Option<i64>) -> StoreResult<()> {
+    pub fn delete_integration(
+        &self,
+        id: &str,
+        expected_version: Option<i64>,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<()> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
@@ -641,6 +759,12 @@ impl Store {
                 });
             }
             bump_version(conn)?;
+            let event = audit
+                .clone()
+                .on("integration", Some(id), Some(&row.name))
+                .change("name", Some(Value::String(row.name.clone())), None)
+                .change("tool", Some(Value::String(row.tool.clone())), None);
+            append(conn, &with_url_changes(event, Some(&row.urls), None)?)?;
             Ok(())
         })
     }

@@ -6,8 +6,10 @@ use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::prelude::*;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
+use switchboard_domain::audit::AuditOutcome;
 use switchboard_domain::pipeline::{LastBuild, Run, RunStatus};
 
+use crate::audit::{NewAuditEvent, append};
 use crate::schema::{integrations, pipelines, runs};
 use crate::seal::SealedValue;
 use crate::{DbConnection, Store, StoreError, StoreResult, Subject, new_id, stored, to_json, utc};
@@ -75,6 +77,8 @@ pub struct NewRun {
     /// monitor leaves the run alone until the handle is stored ([`Store::run_started`]) or
     /// the lease runs out (the process died in between).
     pub held_by: Option<(String, DateTime<Utc>)>,
+    /// Its `run.triggered` entry (who, from where); the store names the run in it.
+    pub audit: NewAuditEvent,
 }
 
 /// Which runs to list, newest first.
@@ -297,20 +301,39 @@ impl Store {
         } else {
             Some(self.seal_secret_values(&row.id, &new.secret_values)?)
         };
-        match diesel::insert_into(runs::table)
-            .values((
-                &row,
-                runs::secret_values.eq(sealed.as_ref().map(|sealed| sealed.blob.clone())),
-                runs::secret_values_key.eq(sealed.map(|sealed| sealed.key_id)),
-            ))
-            .execute(&mut conn)
-        {
-            Err(diesel::result::Error::DatabaseError(
-                diesel::result::DatabaseErrorKind::ForeignKeyViolation,
-                _,
-            )) => return Err(StoreError::NotFound(Subject::Pipeline)),
-            other => other?,
-        };
+        let event = new
+            .audit
+            .clone()
+            .on(
+                "run",
+                Some(&row.id),
+                Some(&format!("{integration_name} / {pipeline_path}")),
+            )
+            .change(
+                "parameters",
+                None,
+                Some(
+                    serde_json::to_value(&new.parameters)
+                        .map_err(|err| StoreError::Corrupt(format!("run parameters: {err}")))?,
+                ),
+            );
+        conn.transaction(|conn| {
+            match diesel::insert_into(runs::table)
+                .values((
+                    &row,
+                    runs::secret_values.eq(sealed.as_ref().map(|sealed| sealed.blob.clone())),
+                    runs::secret_values_key.eq(sealed.as_ref().map(|sealed| sealed.key_id.clone())),
+                ))
+                .execute(conn)
+            {
+                Err(diesel::result::Error::DatabaseError(
+                    diesel::result::DatabaseErrorKind::ForeignKeyViolation,
+                    _,
+                )) => return Err(StoreError::NotFound(Subject::Pipeline)),
+                other => other?,
+            };
+            append(conn, &event)
+        })?;
         view((row, pipeline_name, pipeline_path, integration_name, tool))
     }
 
@@ -590,26 +613,39 @@ impl Store {
         owner: &str,
         detail: &str,
         now: DateTime<Utc>,
+        audit: &NewAuditEvent,
     ) -> StoreResult<()> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
-        diesel::update(
-            runs::table
-                .find(id)
-                .filter(runs::lease_owner.eq(owner))
-                .filter(runs::status.eq(RunStatus::Queued.as_str())),
-        )
-        .set((
-            runs::status.eq(RunStatus::Error.as_str()),
-            runs::detail.eq(detail),
-            runs::finished_at.eq(stored(now)),
-            runs::updated_at.eq(stored(now)),
-            runs::next_poll_at.eq(None::<NaiveDateTime>),
-            runs::lease_owner.eq(None::<String>),
-            runs::lease_until.eq(None::<NaiveDateTime>),
-        ))
-        .execute(&mut conn)?;
-        Ok(())
+        conn.transaction(|conn| {
+            let ended = diesel::update(
+                runs::table
+                    .find(id)
+                    .filter(runs::lease_owner.eq(owner))
+                    .filter(runs::status.eq(RunStatus::Queued.as_str())),
+            )
+            .set((
+                runs::status.eq(RunStatus::Error.as_str()),
+                runs::detail.eq(detail),
+                runs::finished_at.eq(stored(now)),
+                runs::updated_at.eq(stored(now)),
+                runs::next_poll_at.eq(None::<NaiveDateTime>),
+                runs::lease_owner.eq(None::<String>),
+                runs::lease_until.eq(None::<NaiveDateTime>),
+            ))
+            .execute(conn)?;
+            if ended == 1 {
+                append(
+                    conn,
+                    &audit
+                        .clone()
+                        .on("run", Some(id), None)
+                        .outcome(AuditOutcome::Failed)
+                        .detail(detail),
+                )?;
+            }
+            Ok(())
+        })
     }
 
     /// After a failed poll: keeps the run as it is, counts the failure, says when to try

@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use switchboard_domain::tools::ToolSetting;
 
+use crate::audit::{NewAuditEvent, append};
 use crate::schema::tool_settings;
 use crate::{DbConnection, Store, StoreError, StoreResult, now};
 
@@ -53,10 +54,16 @@ impl Store {
         enabled: bool,
         by: &str,
         expected_version: Option<i64>,
+        audit: &NewAuditEvent,
     ) -> StoreResult<ToolSetting> {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
-        conn.transaction(|conn| set_tool_enabled_on(conn, tool_id, enabled, by, expected_version))
+        conn.transaction(|conn| {
+            let (setting, event) =
+                set_tool_enabled_on(conn, tool_id, enabled, by, expected_version, audit.clone())?;
+            append(conn, &event)?;
+            Ok(setting)
+        })
     }
 }
 
@@ -71,14 +78,17 @@ pub(crate) fn tool_enabled_on(conn: &mut DbConnection, tool_id: &str) -> StoreRe
 }
 
 /// [`Store::set_tool_enabled`] inside the caller's transaction (an approved request applies
-/// it with its own state change).
+/// it with its own state change); answers `audit` completed with the change, for the caller
+/// to append as its transaction's last write.
 pub(crate) fn set_tool_enabled_on(
     conn: &mut DbConnection,
     tool_id: &str,
     enabled: bool,
     by: &str,
     expected_version: Option<i64>,
-) -> StoreResult<ToolSetting> {
+    audit: NewAuditEvent,
+) -> StoreResult<(ToolSetting, NewAuditEvent)> {
+    let was_enabled = tool_enabled_on(conn, tool_id)?;
     let at = now();
     // A tool never set has no row: make one at version 0 (as it reads), so the
     // conditional update below has a row to compare.
@@ -117,5 +127,10 @@ pub(crate) fn set_tool_enabled_on(
     if updated == 0 {
         return Err(StoreError::VersionMismatch { current: version });
     }
-    Ok(ToolSetting { enabled, version })
+    let event = audit.on("tool", Some(tool_id), Some(tool_id)).change(
+        "enabled",
+        Some(was_enabled.into()),
+        Some(enabled.into()),
+    );
+    Ok((ToolSetting { enabled, version }, event))
 }

@@ -315,11 +315,7 @@ impl Store {
                 AccountKind::Person,
                 None,
             )?;
-            let by_switchboard = crate::audit::AuditActor {
-                name: "switchboard".into(),
-                kind: Some(switchboard_domain::audit::ActorKind::System),
-                ..Default::default()
-            };
+            let by_switchboard = crate::audit::AuditActor::system();
             append(
                 conn,
                 &created(

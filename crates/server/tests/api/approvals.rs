@@ -326,6 +326,61 @@ async fn an_operator_submits_and_another_administrator_approves_four_eyes(backen
     .await;
     assert_eq!(mine["items"].as_array().expect("items").len(), 1);
     assert_eq!(mine["items"][0]["title"], "Payments Jenkins");
+
+    // The audit log holds the discussion and the decision, each by its actor, and the
+    // change applied by the approving review — never the proposed token.
+    let request_id = request["id"].as_str().expect("id");
+    let log = app
+        .get_json(&format!(
+            "/api/v1/audit-events?limit=200&target={request_id}"
+        ))
+        .await;
+    let by_action: Vec<(String, String, String)> = log["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .rev()
+        .map(|entry| {
+            (
+                entry["action"].as_str().expect("action").to_owned(),
+                entry["actor"].as_str().expect("actor").to_owned(),
+                entry["detail"].as_str().unwrap_or_default().to_owned(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, String, String)> = [
+        ("change_request.opened", "otto", "create_integration"),
+        ("change_request.commented", "ada", ""),
+        ("change_request.commented", "otto", ""),
+        ("change_request.revised", "otto", "revision 2"),
+        ("change_request.reviewed", "ada", "approve"),
+        (
+            "change_request.state",
+            "ada",
+            "approved: approved and applied",
+        ),
+    ]
+    .iter()
+    .map(|(a, b, c)| ((*a).to_owned(), (*b).to_owned(), (*c).to_owned()))
+    .collect();
+    assert_eq!(by_action, expected);
+    let applied = app
+        .get_json(&format!(
+            "/api/v1/audit-events?action=integration.created&target={integration_id}"
+        ))
+        .await;
+    let applied = &applied["items"][0];
+    assert_eq!(applied["actor"], "ada");
+    assert_eq!(
+        applied["detail"],
+        format!("approved change request {request_id}")
+    );
+    assert_eq!(applied["target"], "Payments Jenkins");
+    let everything = app
+        .get_json("/api/v1/audit-events?limit=200")
+        .await
+        .to_string();
+    assert!(!everything.contains(ADMIN_TOKEN), "the log holds a secret");
     sim.stop().await;
 }
 

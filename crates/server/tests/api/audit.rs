@@ -4,7 +4,8 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_PASSWORD, Backend, TestApp, problem};
+use crate::contract::tools::jenkins::{ADMIN_TOKEN, start_sim};
+use crate::helpers::{ADMIN_PASSWORD, Backend, TestApp, eventually, jenkins, problem};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -14,6 +15,7 @@ on_both_backends!(
     a_change_whose_entry_cannot_be_written_does_not_happen,
     the_export_is_every_entry_as_ndjson_and_only_administrators_read_the_log,
     parallel_changes_keep_one_unbroken_chain,
+    an_integrations_life_is_recorded_with_what_changed_and_where_secrets_went,
 );
 
 /// Entries matching `query` (a query string), newest first.
@@ -269,7 +271,20 @@ async fn a_change_whose_entry_cannot_be_written_does_not_happen(backend: Backend
         )
         .await;
     problem(user, StatusCode::INTERNAL_SERVER_ERROR).await;
+    let integration = app
+        .post_json(
+            "/api/v1/integrations",
+            Some(&app.admin_token),
+            &jenkins("Unrecorded"),
+        )
+        .await;
+    problem(integration, StatusCode::INTERNAL_SERVER_ERROR).await;
     app.execute_sql("ALTER TABLE audit_events_away RENAME TO audit_events");
+    assert_eq!(
+        app.get_json("/api/v1/integrations").await["items"],
+        json!([]),
+        "the integration was not added"
+    );
     assert_eq!(app.get_json("/api/v1/tokens").await["items"], json!([]));
     let users = app.get_json("/api/v1/users").await.to_string();
     assert!(!users.contains("ghost"), "the user was not added");
@@ -353,4 +368,244 @@ async fn parallel_changes_keep_one_unbroken_chain(backend: Backend) {
     assert_eq!(entries(&app, "action=token.created").await.len(), 10);
     let chain = verified(&app).await;
     assert_eq!(chain["ok"], true, "{chain}");
+}
+
+/// The entry of `action` about `target`, the only one.
+async fn only_entry(app: &TestApp, action: &str, target: &str) -> Value {
+    let found = entries(app, &format!("action={action}&target={target}")).await;
+    assert_eq!(found.len(), 1, "{action}: {found:?}");
+    found[0].clone()
+}
+
+fn change_of<'a>(entry: &'a Value, field: &str) -> &'a Value {
+    entry["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|change| change["field"] == field)
+        .unwrap_or_else(|| panic!("no change of {field} in {entry}"))
+}
+
+async fn an_integrations_life_is_recorded_with_what_changed_and_where_secrets_went(
+    backend: Backend,
+) {
+    let sim = start_sim(0).await;
+    let app = TestApp::spawn(backend).await;
+    let origin = sim
+        .url
+        .trim_end_matches('/')
+        .trim_end_matches("/jenkins")
+        .to_owned();
+    let created = app
+        .create(&json!({
+            "name": "Payments Jenkins",
+            "tool": "jenkins",
+            "urls": {"apiUrl": sim.url},
+            "credentials": {"username": "admin", "apiToken": ADMIN_TOKEN}
+        }))
+        .await;
+    let id = created["id"].as_str().expect("id").to_owned();
+
+    let entry = only_entry(&app, "integration.created", &id).await;
+    assert_eq!(entry["actor"], "admin");
+    assert_eq!(entry["target_type"], "integration");
+    assert_eq!(entry["target"], "Payments Jenkins");
+    assert_eq!(change_of(&entry, "name")["after"], "Payments Jenkins");
+    assert_eq!(change_of(&entry, "tool")["after"], "jenkins");
+    assert_eq!(change_of(&entry, "urls.apiUrl")["after"], json!(sim.url));
+    assert_eq!(change_of(&entry, "credentials.username")["after"], "admin");
+    let secret = change_of(&entry, "credentials.apiToken");
+    assert_eq!(secret["before"], Value::Null);
+    assert_eq!(secret["after"]["changed"], true);
+    let fingerprint = secret["after"]["fingerprint"]
+        .as_str()
+        .expect("fingerprint")
+        .to_owned();
+    assert_eq!(fingerprint.len(), 8);
+
+    // A rename records the name only; the same secret entered again records its
+    // replacement with the same fingerprint.
+    let renamed = app
+        .patch_json(
+            &format!("/api/v1/integrations/{id}"),
+            Some(&app.admin_token),
+            &json!({"name": "Payments CI"}),
+        )
+        .await;
+    assert_eq!(renamed.status(), StatusCode::OK);
+    let replaced = app
+        .patch_json(
+            &format!("/api/v1/integrations/{id}"),
+            Some(&app.admin_token),
+            &json!({"credentials": {"apiToken": ADMIN_TOKEN}}),
+        )
+        .await;
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let changed = entries(&app, &format!("action=integration.changed&target={id}")).await;
+    assert_eq!(changed.len(), 2, "{changed:?}");
+    let (replacement, rename) = (&changed[0], &changed[1]);
+    assert_eq!(
+        rename["changes"],
+        json!([{"field": "name", "before": "Payments Jenkins", "after": "Payments CI"}])
+    );
+    assert_eq!(
+        replacement["changes"],
+        json!([{
+            "field": "credentials.apiToken",
+            "before": {"configured": true},
+            "after": {"changed": true, "fingerprint": fingerprint}
+        }])
+    );
+
+    // Uses of the stored secrets name the origin they were sent to.
+    let checked = app
+        .post_json(
+            &format!("/api/v1/integrations/{id}/test"),
+            Some(&app.admin_token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(checked.status(), StatusCode::OK);
+    let entry = only_entry(&app, "integration.checked", &id).await;
+    assert_eq!(entry["outcome"], "success");
+    assert!(
+        entry["detail"].as_str().expect("detail").contains(&origin),
+        "{entry}"
+    );
+    let tested = app
+        .post_json(
+            "/api/v1/integrations/test",
+            Some(&app.admin_token),
+            &json!({"id": id, "tool": "jenkins", "urls": {"apiUrl": sim.url},
+                    "credentials": {"username": "admin"}}),
+        )
+        .await;
+    assert_eq!(tested.status(), StatusCode::OK);
+    let entry = only_entry(&app, "integration.tested", &id).await;
+    assert!(
+        entry["detail"].as_str().expect("detail").contains(&origin),
+        "{entry}"
+    );
+    let synced = app
+        .post_json(
+            &format!("/api/v1/integrations/{id}/sync"),
+            Some(&app.admin_token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(synced.status(), StatusCode::OK);
+    assert_eq!(
+        only_entry(&app, "integration.synced", &id).await["outcome"],
+        "success"
+    );
+
+    // Runs triggered and cancelled.
+    let endless = app
+        .get_json(&format!("/api/v1/pipelines?integration_id={id}&q=endless"))
+        .await["items"][0]["id"]
+        .as_str()
+        .expect("pipeline")
+        .to_owned();
+    let run: Value = app
+        .post_json(
+            &format!("/api/v1/pipelines/{endless}/runs"),
+            Some(&app.admin_token),
+            &json!({"parameters": {}}),
+        )
+        .await
+        .json()
+        .await
+        .expect("run");
+    let run_id = run["id"].as_str().expect("run id").to_owned();
+    let entry = only_entry(&app, "run.triggered", &run_id).await;
+    assert_eq!(entry["actor"], "admin");
+    assert_eq!(entry["target_type"], "run");
+    assert_eq!(entry["target"], "Payments CI / endless");
+    eventually("the run to start", || async {
+        let run = app.get_json(&format!("/api/v1/runs/{run_id}")).await;
+        (run["status"] == "running").then_some(())
+    })
+    .await;
+    let cancel = app
+        .post_json(
+            &format!("/api/v1/runs/{run_id}/cancel"),
+            Some(&app.admin_token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(cancel.status(), StatusCode::ACCEPTED);
+    assert_eq!(
+        only_entry(&app, "run.cancelled", &run_id).await["outcome"],
+        "success"
+    );
+
+    // Settings: a tool switched off, the approval policy.
+    let off = app
+        .patch_json(
+            "/api/v1/tools/buildbot",
+            Some(&app.admin_token),
+            &json!({"enabled": false}),
+        )
+        .await;
+    assert_eq!(off.status(), StatusCode::OK);
+    let entry = only_entry(&app, "tool.changed", "buildbot").await;
+    assert_eq!(
+        entry["changes"],
+        json!([{"field": "enabled", "before": true, "after": false}])
+    );
+    let policy = app
+        .request(
+            Method::PUT,
+            "/api/v1/approval-policy",
+            Some(&app.admin_token),
+        )
+        .json(&json!({"enabled": false, "approvals_required": 2, "open_days": 14}))
+        .send()
+        .await
+        .expect("policy");
+    assert_eq!(policy.status(), StatusCode::OK);
+    let entry = entries(&app, "action=approval_policy.changed").await;
+    assert_eq!(entry.len(), 1, "{entry:?}");
+    assert_eq!(
+        entry[0]["changes"],
+        json!([{"field": "approvals_required", "before": 1, "after": 2}])
+    );
+
+    let deleted = app
+        .request(
+            Method::DELETE,
+            &format!("/api/v1/integrations/{id}"),
+            Some(&app.admin_token),
+        )
+        .send()
+        .await
+        .expect("delete");
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    let entry = only_entry(&app, "integration.deleted", &id).await;
+    assert_eq!(change_of(&entry, "name")["before"], "Payments CI");
+
+    // The integration's history, newest first; no secret anywhere in the log.
+    let history: Vec<String> = entries(&app, &format!("target={id}"))
+        .await
+        .iter()
+        .map(|entry| entry["action"].as_str().expect("action").to_owned())
+        .collect();
+    assert_eq!(
+        history,
+        [
+            "integration.deleted",
+            "integration.synced",
+            "integration.tested",
+            "integration.checked",
+            "integration.changed",
+            "integration.changed",
+            "integration.created",
+        ]
+    );
+    let everything = app
+        .get_json("/api/v1/audit-events?limit=200")
+        .await
+        .to_string();
+    assert!(!everything.contains(ADMIN_TOKEN), "the log holds a secret");
+    assert_eq!(verified(&app).await["ok"], true);
 }

@@ -655,15 +655,27 @@ async fn lists_show_changes_made_by_this_or_another_replica_at_once(backend: Bac
         name: Some("From elsewhere".into()),
         ..Default::default()
     };
+    let by_cli = switchboard_store::AuditActor {
+        name: "cli".into(),
+        kind: Some(switchboard_domain::audit::ActorKind::Cli),
+        ..Default::default()
+    };
+    let audit = |action| switchboard_store::NewAuditEvent::new(&by_cli, action);
     replica
-        .update_integration(&id, None, None, |tool, stored| change.parse(tool, stored))
+        .update_integration(
+            &id,
+            None,
+            None,
+            |tool, stored| change.parse(tool, stored),
+            &audit("integration.changed"),
+        )
         .expect("update by the replica");
     let listed = app.get_json("/api/v1/integrations").await;
     assert_eq!(listed["items"][0]["name"], "From elsewhere");
     assert_eq!(listed["items"][0]["version"], 3);
 
     replica
-        .delete_integration(&id, None)
+        .delete_integration(&id, None, &audit("integration.deleted"))
         .expect("delete by the replica");
     assert_eq!(
         app.get_json("/api/v1/integrations").await["items"],

@@ -84,7 +84,7 @@ pub fn create_integration(store: &Store, name: &str) -> Integration {
     };
     let draft = request.parse(&JENKINS).expect("valid integration");
     store
-        .create_integration(&draft, "admin", None)
+        .create_integration(&draft, "admin", None, &by_test("integration.created"))
         .expect("create integration")
 }
 
@@ -147,5 +147,16 @@ pub fn new_run(integration_id: &str, pipeline_id: &str, now: DateTime<Utc>) -> N
         now,
         next_poll_at: now,
         held_by: None,
+        audit: by_test("run.triggered"),
     }
+}
+
+/// An audit entry by the test itself (as the command line).
+pub fn by_test(action: &str) -> switchboard_store::NewAuditEvent {
+    let actor = switchboard_store::AuditActor {
+        name: "cli".into(),
+        kind: Some(switchboard_domain::audit::ActorKind::Cli),
+        ..Default::default()
+    };
+    switchboard_store::NewAuditEvent::new(&actor, action)
 }

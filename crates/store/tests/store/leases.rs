@@ -7,7 +7,9 @@ use switchboard_domain::integration::{IntegrationStatus, UpdateIntegrationReques
 use switchboard_domain::pipeline::RunStatus;
 use switchboard_store::{CheckSchedule, DATA_INTEGRATIONS, RunUpdate, StoreError, Subject};
 
-use crate::helpers::{Backend, at, create_integration, found, new_run, pipeline_id, store};
+use crate::helpers::{
+    Backend, at, by_test, create_integration, found, new_run, pipeline_id, store,
+};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -78,7 +80,11 @@ fn a_check_sets_the_status_but_not_the_version(backend: Backend) {
     );
     // An If-Match taken before the checks still holds.
     store
-        .delete_integration(&jenkins.id, Some(jenkins.version))
+        .delete_integration(
+            &jenkins.id,
+            Some(jenkins.version),
+            &by_test("integration.deleted"),
+        )
         .expect("delete with the old version");
 
     let gone = store.record_check(&jenkins.id, &check(true, 3), at(63) - MINUTE, EVERY_MINUTE);
@@ -121,9 +127,13 @@ fn new_urls_or_credentials_make_an_integration_untested(backend: Backend) {
     let jenkins = create_integration(&store, "Jenkins");
     let update = |request: UpdateIntegrationRequest| {
         store
-            .update_integration(&jenkins.id, None, None, |tool, stored| {
-                request.parse(tool, stored)
-            })
+            .update_integration(
+                &jenkins.id,
+                None,
+                None,
+                |tool, stored| request.parse(tool, stored),
+                &by_test("integration.changed"),
+            )
             .expect("update")
     };
     let connect = || {

@@ -1,7 +1,7 @@
 use switchboard_store::{DATA_INTEGRATIONS, DiscoveryCounts, PipelineQuery, StoreError, Subject};
 
 use crate::helpers::{
-    Backend, at, create_integration, found, new_run, pipeline_id, store, with_build,
+    Backend, at, by_test, create_integration, found, new_run, pipeline_id, store, with_build,
 };
 use crate::on_both_backends;
 
@@ -361,7 +361,11 @@ fn deleting_an_integration_deletes_its_pipelines_and_runs(backend: Backend) {
         .create_run(&new_run(&kept.id, &kept_pipeline, at(1)))
         .expect("run");
     store
-        .delete_integration(&doomed.id, Some(doomed.version))
+        .delete_integration(
+            &doomed.id,
+            Some(doomed.version),
+            &by_test("integration.deleted"),
+        )
         .expect("delete");
     assert!(matches!(
         store.get_pipeline(&doomed_pipeline),

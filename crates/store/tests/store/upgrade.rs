@@ -1,7 +1,7 @@
 //! Upgrades keep data: a database written by the previous landed version (its migrations, its
 //! rows) opens with this one, which migrates it and still reads every integration (its
-//! secrets still open), pipeline, run, user, tool setting and approval policy, and its users
-//! can have API tokens and service accounts at once.
+//! secrets still open), pipeline, run, user, service account, API token, tool setting,
+//! approval policy and audit entry — and the audit chain it wrote still verifies and goes on.
 
 use diesel::connection::SimpleConnection;
 use diesel::migration::{Migration, MigrationSource};
@@ -26,7 +26,7 @@ use crate::on_both_backends;
 on_both_backends!(a_database_of_the_previous_version_keeps_everything);
 
 /// The last migration of the previous landed version.
-const PREVIOUS_LAST_MIGRATION: &str = "2026-12-07-000004_change_requests";
+const PREVIOUS_LAST_MIGRATION: &str = "2026-12-07-000006_audit_log";
 
 /// This tree's migrations up to and including [`PREVIOUS_LAST_MIGRATION`]: what the previous
 /// version embedded.
@@ -76,6 +76,48 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|byte| format!("{byte:02x}")).collect()
 }
 
+/// An audit entry as the previous version wrote it: its hash computed here from the
+/// documented format (SHA-256 of a JSON array of `prev_hash` and the fields in order), so
+/// a change of that format breaks this test rather than every upgraded chain.
+fn previous_audit_row(
+    seq: i64,
+    prev_hash: &str,
+    action: &str,
+    target_id: &str,
+) -> (String, String) {
+    let at = format!("2026-11-30 10:0{seq}:00");
+    let fields = serde_json::json!([
+        prev_hash,
+        seq,
+        format!("audit-{seq}"),
+        format!("2026-11-30T10:0{seq}:00.000000Z"),
+        "u1",
+        "admin",
+        "person",
+        null,
+        action,
+        "user",
+        target_id,
+        "release-bot",
+        "success",
+        "127.0.0.1",
+        "curl/8",
+        format!("request-{seq}"),
+        "[]",
+        null,
+    ]);
+    let hash =
+        hex(ring::digest::digest(&ring::digest::SHA256, fields.to_string().as_bytes()).as_ref());
+    let row = format!(
+        "INSERT INTO audit_events (seq, id, at, actor_id, actor, actor_kind, token_id, action, target_type,
+             target_id, target, outcome, client_address, user_agent, request_id, changes, detail, prev_hash, hash)
+           VALUES ({seq}, 'audit-{seq}', '{at}', 'u1', 'admin', 'person', NULL, '{action}', 'user',
+             '{target_id}', 'release-bot', 'success', '127.0.0.1', 'curl/8', 'request-{seq}', '[]', NULL,
+             '{prev_hash}', '{hash}');"
+    );
+    (row, hash)
+}
+
 fn a_database_of_the_previous_version_keeps_everything(backend: Backend) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let pg = (backend == Backend::Postgres).then(|| PgDatabase::create("switchboard_upgrade"));
@@ -94,9 +136,27 @@ fn a_database_of_the_previous_version_keeps_everything(backend: Backend) {
         Backend::Sqlite => format!("X'{}'", hex(&sealed.blob)),
         Backend::Postgres => format!("decode('{}', 'hex')", hex(&sealed.blob)),
     };
+    let previous_token = "sbs_previous-version-token";
+    let (token_key_id, token_hash) = sealer
+        .token_digests(previous_token)
+        .into_iter()
+        .next()
+        .expect("a digest under the current key");
+    let genesis = "0".repeat(64);
+    let (first_entry, first_hash) =
+        previous_audit_row(1, &genesis, "service_account.created", "u2");
+    let (second_entry, second_hash) = previous_audit_row(2, &first_hash, "token.created", "t1");
     let rows = format!(
-        "INSERT INTO users (id, username, password_hash, role, disabled, session_epoch, created_at, updated_at, version)
-           VALUES ('u1', 'admin', 'pbkdf2$stored-hash', 'admin', FALSE, 2, '2026-11-30 10:00:00', '2026-11-30 10:00:00', 4);
+        "INSERT INTO users (id, username, password_hash, role, disabled, session_epoch, created_at, updated_at, version, kind, created_by)
+           VALUES ('u1', 'admin', 'pbkdf2$stored-hash', 'admin', FALSE, 2, '2026-11-30 10:00:00', '2026-11-30 10:00:00', 4, 'person', NULL),
+                  ('u2', 'release-bot', '', 'operator', FALSE, 0, '2026-11-30 10:00:00', '2026-11-30 10:00:00', 1, 'service_account', 'admin');
+         INSERT INTO api_tokens (id, owner_id, name, token_hash, key_id, scopes, created_at, created_by, expires_at,
+             last_used_at, last_used_from, revoked_at, revoked_by)
+           VALUES ('t1', 'u2', 'deploys', '{token_hash}', '{token_key_id}', 'read,trigger', '2026-11-30 10:00:00', 'admin',
+             '2126-11-30 10:00:00', '2026-11-30 10:09:00', '127.0.0.7', NULL, NULL);
+         {first_entry}
+         {second_entry}
+         UPDATE audit_head SET seq = 2, hash = '{second_hash}' WHERE id = 1;
          INSERT INTO approval_policy (id, enabled, approvals_required, open_days, version, updated_at, updated_by)
            VALUES (1, FALSE, 2, 7, 3, '2026-11-30 10:00:00', 'admin');
          INSERT INTO tool_settings (tool_id, enabled, updated_at, updated_by)
@@ -197,7 +257,26 @@ fn a_database_of_the_previous_version_keeps_everything(backend: Backend) {
         (2, 7, 3)
     );
 
-    // Tokens and service accounts arrive with this version.
+    // The service account and its token are kept, and the token still opens the door.
+    let bot = store
+        .find_user_by_username("release-bot")
+        .expect("read")
+        .expect("the service account");
+    assert_eq!(bot.kind, AccountKind::ServiceAccount);
+    assert_eq!(bot.role, Role::Operator);
+    let kept = store
+        .token_by_value(previous_token)
+        .expect("lookup")
+        .expect("the previous version's token is found by its keyed hash");
+    assert_eq!(kept.token.id, "t1");
+    assert_eq!(kept.token.scopes, vec![Scope::Read, Scope::Trigger]);
+    assert_eq!(kept.owner.username, "release-bot");
+    // The chain it wrote verifies before anything is added.
+    let verified = store.verify_audit().expect("verify");
+    assert!(verified.ok, "{verified:?}");
+    assert_eq!(verified.checked, 2);
+
+    // New tokens and service accounts, chained after the previous entries.
     let cli = AuditActor {
         name: "cli".into(),
         kind: Some(ActorKind::Cli),
@@ -225,22 +304,30 @@ fn a_database_of_the_previous_version_keeps_everything(backend: Backend) {
     assert_eq!(found.owner.username, "admin");
     let bot = store
         .create_service_account(
-            "release-bot",
+            "nightly-bot",
             Role::Operator,
             "admin",
             &NewAuditEvent::new(&cli, actions::SERVICE_ACCOUNT_CREATED),
         )
         .expect("service account");
     assert_eq!(bot.kind, AccountKind::ServiceAccount);
-    // The audit log starts with this version, empty, and chains what follows.
     let verified = store.verify_audit().expect("verify");
     assert!(verified.ok, "{verified:?}");
-    assert_eq!(verified.checked, 2);
+    assert_eq!(verified.checked, 4);
 
     // And it is writable with the new columns: a versioned update.
     store
-        .set_tool_enabled("buildbot", true, "admin", Some(1))
+        .set_tool_enabled(
+            "buildbot",
+            true,
+            "admin",
+            Some(1),
+            &NewAuditEvent::new(&cli, actions::TOOL_CHANGED),
+        )
         .expect("conditional update");
+    let verified = store.verify_audit().expect("verify");
+    assert!(verified.ok, "{verified:?}");
+    assert_eq!(verified.checked, 5);
     drop(store);
     drop(pg);
 }
