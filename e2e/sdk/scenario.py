@@ -139,12 +139,26 @@ def main() -> None:
     assert "Applied 3 changes" in log.text, log.text
 
     step("the administrator reads the audit entries the scenario produced")
-    for target, action in [(account.id, "service_account.created"), (made.id, "token.created")]:
+    bot_name = f"sdk-{SUFFIX}"
+    expected = [
+        (account.id, "service_account.created", "admin"),
+        (made.id, "token.created", "admin"),
+        (request.id, "change_request.opened", bot_name),
+        (request.id, "change_request.reviewed", "admin"),
+        (integration_id, "integration.created", "admin"),
+        (run.id, "run.triggered", bot_name),
+    ]
+    for target, action, actor in expected:
         page = list_audit_events.sync(client=admin, target=target)
         entry = next((e for e in page.items if e.action == action), None)
         assert entry is not None, (action, page)
-        assert entry.actor == "admin" and entry.outcome.value == "success", entry
-    assert made.token[4:] not in str(list_audit_events.sync(client=admin).to_dict())
+        assert entry.actor == actor and entry.outcome.value == "success", entry
+        if actor == bot_name:
+            # The script's entries name its service account and the token it used.
+            assert entry.actor_kind.value == "service_account" and entry.token_id == made.id, entry
+    everything = str(list_audit_events.sync(client=admin, limit=200).to_dict())
+    assert made.token[4:] not in everything
+    assert os.environ["SIM_TOKEN"] not in everything
     chain = verify_audit_events.sync(client=admin)
     assert chain.ok, chain
     step("done")

@@ -106,17 +106,27 @@ async function main(): Promise<void> {
   check(log.data?.text.includes('Applied 3 changes') === true, 'the log', log.data);
 
   step('the administrator reads the audit entries the scenario produced');
-  const expected: [string, string][] = [
-    [account.data.id, 'service_account.created'],
-    [made.data.id, 'token.created'],
+  const botName = `sdk-${suffix}`;
+  const expected: [string, string, string][] = [
+    [account.data.id, 'service_account.created', 'admin'],
+    [made.data.id, 'token.created', 'admin'],
+    [request.id, 'change_request.opened', botName],
+    [request.id, 'change_request.reviewed', 'admin'],
+    [integrationId, 'integration.created', 'admin'],
+    [runId, 'run.triggered', botName],
   ];
-  for (const [target, action] of expected) {
+  for (const [target, action, actor] of expected) {
     const page = await admin.GET('/api/v1/audit-events', { params: { query: { target } } });
     const entry = page.data?.items.find((e) => e.action === action);
-    check(entry?.actor === 'admin' && entry.outcome === 'success', `the ${action} entry`, page.data);
+    check(entry?.actor === actor && entry.outcome === 'success', `the ${action} entry`, page.data);
+    if (actor === botName) {
+      // The script's entries name its service account and the token it used.
+      check(entry.actor_kind === 'service_account' && entry.token_id === made.data.id, `${action} names the token`, entry);
+    }
   }
-  const everything = await admin.GET('/api/v1/audit-events');
-  check(!JSON.stringify(everything.data).includes(made.data.token.slice(4)), 'no token value in the log');
+  const everything = JSON.stringify((await admin.GET('/api/v1/audit-events', { params: { query: { limit: 200 } } })).data);
+  check(!everything.includes(made.data.token.slice(4)), 'no token value in the log');
+  check(!everything.includes(process.env.SIM_TOKEN!), 'no integration secret in the log');
   const chain = await admin.GET('/api/v1/audit-events/verify');
   check(chain.data?.ok === true, 'the chain holds', chain.data);
   step('done');

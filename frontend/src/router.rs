@@ -8,7 +8,8 @@ use leptos::ev;
 use leptos::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 
-/// The current path (`location.pathname`).
+/// The current path (`location.pathname`, without the query: a page reads its own query from
+/// `location.search`).
 #[derive(Debug, Clone, Copy)]
 pub struct Path(RwSignal<String>);
 
@@ -66,6 +67,7 @@ impl Path {
                 history.push_state_with_url(&JsValue::NULL, "", Some(to))
             };
         }
+        let to = to.split(['?', '#']).next().unwrap_or(to);
         if self.0.get_untracked() != to {
             self.0.set(to.to_owned());
             if !replace {
@@ -73,6 +75,13 @@ impl Path {
             }
         }
     }
+}
+
+/// The value of `name` in the address's query string, if it is there.
+pub fn query_value(name: &str) -> Option<String> {
+    let search = window().location().search().ok()?;
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+    params.get(name)
 }
 
 pub fn use_path() -> Path {

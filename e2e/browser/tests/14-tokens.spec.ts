@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { test, expect } from '../support/fixtures';
-import { uid } from '../support/api';
+import { secretToken, uid } from '../support/api';
 import { navigate, readSession, seriousAxeViolations, signIn, snap } from '../support/ui';
 
 // axe is injected as a script tag: let it in whatever Content-Security-Policy the app sends.
@@ -130,4 +130,31 @@ test('the audit log shows who made and revoked a token, filters, and verifies it
   await expect(page.getByText(/The chain holds: \d+ entries checked\./)).toBeVisible();
   await snap(page, testInfo, 'audit-log');
   expect(await seriousAxeViolations(page), 'axe on the audit log').toEqual([]);
+});
+
+test("an integration's edit dialog links to its history in the audit log", async ({ page, server, adminApi }) => {
+  const name = `history ${uid()}`;
+  const made = await adminApi.call('POST', '/api/v1/integrations', {
+    name,
+    tool: 'jenkins',
+    urls: { apiUrl: `https://history-${uid()}.example.com/` },
+    credentials: { username: 'alice', apiToken: secretToken() },
+  });
+  expect(made.status, made.text).toBe(201);
+  const renamed = `${name} renamed`;
+  const changed = await adminApi.call('PATCH', `/api/v1/integrations/${made.body.id}`, { name: renamed });
+  expect(changed.status, changed.text).toBe(200);
+
+  await signIn(page, server.adminUser, server.adminPassword);
+  await page.getByRole('button', { name: `Edit ${renamed}`, exact: true }).click();
+  const dialog = page.getByRole('dialog', { name: `Edit ${renamed}` });
+  await dialog.getByRole('link', { name: 'History of this integration', exact: true }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Audit log' })).toBeVisible();
+  await expect(page).toHaveURL(new RegExp(`/admin/audit\\?target=${made.body.id}$`));
+  await expect(page.getByLabel('Target', { exact: true })).toHaveValue(made.body.id);
+  const rows = page.getByRole('row').filter({ hasText: 'integration.' });
+  await expect(rows).toHaveCount(2);
+  await expect(rows.nth(0).getByText('integration.changed', { exact: true })).toBeVisible();
+  await expect(rows.nth(0).getByText(`name: ${name} → ${renamed}`, { exact: false })).toBeVisible();
+  await expect(rows.nth(1).getByText('integration.created', { exact: true })).toBeVisible();
 });

@@ -75,7 +75,8 @@ pub fn AuditPage() -> impl IntoView {
     let auth = use_auth();
     let actor = RwSignal::new(String::new());
     let action = RwSignal::new(String::new());
-    let target = RwSignal::new(String::new());
+    // `?target=` comes from a link to one thing's history (an integration's).
+    let target = RwSignal::new(crate::router::query_value("target").unwrap_or_default());
     let outcome = RwSignal::new(String::new());
     let events = RwSignal::new(Loaded::<Vec<AuditEvent>>::Loading);
     let next = RwSignal::new(None::<String>);

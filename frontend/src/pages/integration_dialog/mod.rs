@@ -68,6 +68,12 @@ pub fn IntegrationDialog(
     };
     let id_for_load = integration_id.clone();
     let id_for_test = integration_id.clone();
+    // Administrators read the audit log: the integration's history is one link away.
+    let history = (!adding
+        && auth
+            .session
+            .with_untracked(|s| s.as_ref().is_some_and(|s| s.is_admin())))
+    .then(|| format!("/admin/audit?target={integration_id}"));
     let testing = RwSignal::new(false);
     let check = RwSignal::new(None::<Result<ConnectionCheck, String>>);
 
@@ -193,6 +199,9 @@ pub fn IntegrationDialog(
         <Modal role="dialog" labelled_by="integration-dialog-title" on_close=on_close wide=true>
             <form class="dialog-form" id="integration-dialog-form" novalidate on:submit=move |ev| { ev.prevent_default(); save(); }>
                 <h2 id="integration-dialog-title">{heading}</h2>
+                {history.map(|href| view! {
+                    <p class="dialog-links"><a href=href id="integration-history">"History of this integration"</a></p>
+                })}
                 {move || top_error.get().map(|error| match error {
                     TopError::Stale(message) => view! {
                         <div class="alert warning" role="alert">
