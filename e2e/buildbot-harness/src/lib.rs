@@ -21,7 +21,7 @@ use std::net::{TcpListener, TcpStream};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::OnceLock;
+use std::sync::{Mutex, Once, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -144,6 +144,31 @@ pub struct Master {
     dir: tempfile::TempDir,
 }
 
+/// The directories of the masters running in this process, for [`report_on_panic`].
+static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Makes a failing test print the end of each running master's log: what the master was
+/// doing when a request to it went unanswered is otherwise gone with its directory.
+fn report_on_panic() {
+    static HOOK: Once = Once::new();
+    HOOK.call_once(|| {
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(move |info| {
+            previous(info);
+            let dirs = LIVE.lock().map(|dirs| dirs.clone()).unwrap_or_default();
+            for dir in dirs {
+                let log = fs::read_to_string(dir.join("twistd.log")).unwrap_or_default();
+                let lines: Vec<&str> = log.lines().collect();
+                eprintln!(
+                    "--- the end of the Buildbot master's log ({}) ---\n{}",
+                    dir.display(),
+                    lines[lines.len().saturating_sub(80)..].join("\n")
+                );
+            }
+        }));
+    });
+}
+
 /// The master of this test binary, started on first use. Tests that share it use
 /// different builders (or only read).
 pub fn shared() -> &'static Master {
@@ -237,6 +262,10 @@ impl Master {
             .process_group(0)
             .spawn()
             .map_err(|e| format!("buildbot start: {e}"))?;
+        report_on_panic();
+        if let Ok(mut live) = LIVE.lock() {
+            live.push(basedir.clone());
+        }
         let mut master = Master {
             url: format!("http://127.0.0.1:{www_port}/"),
             www_port,
@@ -367,6 +396,10 @@ fn write_settings(basedir: &Path, settings: &Value) {
 
 impl Drop for Master {
     fn drop(&mut self) {
+        let basedir = self.basedir();
+        if let Ok(mut live) = LIVE.lock() {
+            live.retain(|dir| *dir != basedir);
+        }
         // The master's process group: the master and its local workers (their commands
         // run in groups of their own and end with the master, see master.cfg).
         self.signal_group("-TERM");
