@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use support::buildbot::{
-    ADMIN_PASSWORD, DEADLINE, Master, admin, assert_no_secret, connector, shared, target, viewer,
+    ADMIN_PASSWORD, DEADLINE, Master, admin, assert_no_secret, connector, discovered, shared,
+    target, viewer,
 };
 use support::{Recorded, TestServer, http};
 use switchboard_connectors::buildbot::{
@@ -352,13 +353,13 @@ async fn a_real_expired_session_is_renewed() {
     let connector = connector();
     let admin = admin(&master);
     connector.check(&admin).await.expect("passes");
-    let fresh = connector.discover(&admin).await.expect("discovers");
+    let fresh = discovered(&connector, &admin).await;
     assert_eq!(fresh.requests, 3, "the check's session is reused");
 
     tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
     // Buildbot answers the expired cookie with a new anonymous session: log in again and
     // read again (the expired read, the login, the read again, then the other two).
-    let renewed = connector.discover(&admin).await.expect("discovers");
+    let renewed = discovered(&connector, &admin).await;
     assert_eq!(renewed.requests, 5, "one renewal");
     assert_eq!(renewed.pipelines.len(), fresh.pipelines.len());
     connector

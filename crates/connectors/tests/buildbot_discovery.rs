@@ -7,7 +7,7 @@ mod support;
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
-use support::buildbot::{Master, admin, connector, poll_until, shared, viewer};
+use support::buildbot::{Master, admin, connector, discovered, poll_until, shared, viewer};
 use switchboard_connectors::{Connector, DiscoveredPipeline, PipelineRef};
 use switchboard_domain::pipeline::{ParameterType, PipelineKind, RunStatus};
 
@@ -22,20 +22,15 @@ fn find<'a>(pipelines: &'a [DiscoveredPipeline], name: &str) -> &'a DiscoveredPi
 async fn builders_are_pipelines_with_their_force_parameters() {
     let master = shared();
     let connector = connector();
-    let discovery = connector
-        .discover(&viewer(master))
-        .await
-        .expect("discovers");
+    let discovery = discovered(&connector, &viewer(master)).await;
     assert_eq!(discovery.requests, 4, "a login and three reads");
-    let again = connector
-        .discover(&viewer(master))
-        .await
-        .expect("discovers");
+    let again = discovered(&connector, &viewer(master)).await;
     assert_eq!(again.requests, 3, "the session is cached");
-    let anonymous = connector
-        .discover(&support::buildbot::target(&master.url, None, None))
-        .await
-        .expect("discovers");
+    let anonymous = discovered(
+        &connector,
+        &support::buildbot::target(&master.url, None, None),
+    )
+    .await;
     assert_eq!(anonymous.requests, 3);
     // What anonymous users see (last builds may differ: other tests build meanwhile).
     let shape = |pipelines: &[DiscoveredPipeline]| -> Vec<(String, usize, bool)> {
@@ -123,7 +118,7 @@ async fn the_last_build_comes_with_discovery() {
         !s.status.is_active()
     })
     .await;
-    let discovery = connector.discover(&admin(master)).await.expect("discovers");
+    let discovery = discovered(&connector, &admin(master)).await;
     let warns = find(&discovery.pipelines, "warns");
     let last = warns.last_build.as_ref().expect("a last build");
     assert_eq!(Some(last.number), finished.build_number);
@@ -136,10 +131,7 @@ async fn the_last_build_comes_with_discovery() {
 async fn a_removed_builder_is_no_longer_discovered_and_a_new_role_needs_a_new_session() {
     let mut master = Master::start(json!({}));
     let connector = connector();
-    let before = connector
-        .discover(&viewer(&master))
-        .await
-        .expect("discovers");
+    let before = discovered(&connector, &viewer(&master)).await;
     find(&before.pipelines, "retired");
 
     // The viewer's session is cached now; its roles were fixed when it logged in.
@@ -153,10 +145,7 @@ async fn a_removed_builder_is_no_longer_discovered_and_a_new_role_needs_a_new_se
             })
         },
     );
-    let after = connector
-        .discover(&viewer(&master))
-        .await
-        .expect("discovers");
+    let after = discovered(&connector, &viewer(&master)).await;
     assert!(
         after.pipelines.iter().all(|p| p.full_path != "retired"),
         "{:#?}",

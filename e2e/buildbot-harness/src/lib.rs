@@ -147,6 +147,23 @@ pub struct Master {
 /// The directories of the masters running in this process, for [`report_on_panic`].
 static LIVE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 
+/// The end of the log of every master running in this process.
+pub fn live_logs() -> String {
+    let dirs = LIVE.lock().map(|dirs| dirs.clone()).unwrap_or_default();
+    dirs.iter()
+        .map(|dir| {
+            let log = fs::read_to_string(dir.join("twistd.log")).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            format!(
+                "--- the end of the Buildbot master's log ({}) ---\n{}",
+                dir.display(),
+                lines[lines.len().saturating_sub(80)..].join("\n")
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Makes a failing test print the end of each running master's log: what the master was
 /// doing when a request to it went unanswered is otherwise gone with its directory.
 fn report_on_panic() {
@@ -155,16 +172,7 @@ fn report_on_panic() {
         let previous = std::panic::take_hook();
         std::panic::set_hook(Box::new(move |info| {
             previous(info);
-            let dirs = LIVE.lock().map(|dirs| dirs.clone()).unwrap_or_default();
-            for dir in dirs {
-                let log = fs::read_to_string(dir.join("twistd.log")).unwrap_or_default();
-                let lines: Vec<&str> = log.lines().collect();
-                eprintln!(
-                    "--- the end of the Buildbot master's log ({}) ---\n{}",
-                    dir.display(),
-                    lines[lines.len().saturating_sub(80)..].join("\n")
-                );
-            }
+            eprintln!("{}", live_logs());
         }));
     });
 }

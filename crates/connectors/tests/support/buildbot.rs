@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use switchboard_connectors::buildbot::BuildbotConnector;
 use switchboard_connectors::{
-    BaseUrl, Connector, ConnectorError, GuardedClient, Method, OriginClient, OutboundPolicy,
-    RunHandle, RunState, StaticResolver, Target,
+    BaseUrl, Category, Connector, ConnectorError, Discovery, GuardedClient, Method, OriginClient,
+    OutboundPolicy, RunHandle, RunState, StaticResolver, Target,
 };
 
 // Each test binary uses some of these.
@@ -49,6 +49,27 @@ pub fn target(url: &str, username: Option<&str>, password: Option<&str>) -> Targ
             .map(|pw| BTreeMap::from([("password".to_owned(), pw.to_owned().into())]))
             .unwrap_or_default(),
     }
+}
+
+/// Discovers with `connector`, failing the test on an error — after a second attempt when
+/// the first timed out. A real master on a loaded machine has been seen silent for a minute
+/// now and then; the product retries a failed discovery soon, and so does this. The stall is
+/// reported with the masters' logs, so that it can be understood.
+#[allow(dead_code)]
+pub async fn discovered(connector: &BuildbotConnector, target: &Target) -> Discovery {
+    let first = connector.discover(target).await;
+    let outcome = match first {
+        Err(error) if error.category == Category::Timeout => {
+            eprintln!(
+                "a discovery timed out ({}); trying again once\n{}",
+                error.message,
+                buildbot_harness::live_logs()
+            );
+            connector.discover(target).await
+        }
+        other => other,
+    };
+    outcome.unwrap_or_else(|error| panic!("discovers: {error:?}"))
 }
 
 pub fn admin(master: &Master) -> Target {
