@@ -31,7 +31,60 @@ const EXPIRY_TICK: Duration = Duration::from_secs(30);
 /// Starts both loops (the second also expires change requests) on the current runtime; they end with it.
 pub fn spawn(tooling: Arc<Tooling>) {
     tokio::spawn(follow_runs(tooling.clone()));
+    if let Some(keep) = tooling.background.run_retention {
+        tokio::spawn(purge_old_runs(tooling.clone(), keep));
+    }
     tokio::spawn(recheck_integrations(tooling));
+}
+
+/// Runs deleted per transaction by the retention purge: a short hold of the database's
+/// writer, however long the history.
+const PURGE_BATCH: i64 = 500;
+/// The pause between two batches, so that other writers get their turn.
+const PURGE_PAUSE: Duration = Duration::from_millis(200);
+
+/// Deletes finished runs older than `keep`, in batches, every purge interval.
+async fn purge_old_runs(tooling: Arc<Tooling>, keep: Duration) {
+    let keep = chrono::Duration::from_std(keep).unwrap_or(chrono::Duration::MAX);
+    let by_switchboard = switchboard_store::AuditActor::system();
+    loop {
+        let mut purged = 0;
+        loop {
+            let store = tooling.store.clone();
+            let audit = switchboard_store::NewAuditEvent::new(
+                &by_switchboard,
+                switchboard_domain::audit::actions::RUNS_PURGED,
+            );
+            let cutoff = Utc::now()
+                .checked_sub_signed(keep)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            let batch = tokio::task::spawn_blocking(move || {
+                store.purge_finished_runs(cutoff, PURGE_BATCH, &audit)
+            })
+            .await;
+            match batch {
+                Ok(Ok(deleted)) => {
+                    purged += deleted;
+                    if i64::try_from(deleted).unwrap_or(0) < PURGE_BATCH {
+                        break;
+                    }
+                    tokio::time::sleep(PURGE_PAUSE).await;
+                }
+                Ok(Err(err)) => {
+                    tracing::warn!(error = %err, "cannot purge old runs; trying again later");
+                    break;
+                }
+                Err(err) => {
+                    tracing::error!(error = %err, "purging old runs panicked");
+                    break;
+                }
+            }
+        }
+        if purged > 0 {
+            tracing::info!(purged, "finished runs past their retention deleted");
+        }
+        tokio::time::sleep(tooling.background.purge_interval).await;
+    }
 }
 
 fn lease(tooling: &Tooling, per_item: Duration) -> chrono::Duration {

@@ -31,6 +31,10 @@ pub struct BackgroundConfig {
     pub run_poll_min: Duration,
     pub run_poll_max: Duration,
     pub monitor_concurrency: usize,
+    /// How long finished runs are kept; `None`: for ever.
+    pub run_retention: Option<Duration>,
+    /// How often finished runs past their retention are looked for.
+    pub purge_interval: Duration,
 }
 
 impl Default for BackgroundConfig {
@@ -41,6 +45,8 @@ impl Default for BackgroundConfig {
             run_poll_min: Duration::from_millis(500),
             run_poll_max: Duration::from_millis(1500),
             monitor_concurrency: 8,
+            run_retention: Some(Duration::from_secs(90 * 24 * 3600)),
+            purge_interval: Duration::from_secs(3600),
         }
     }
 }

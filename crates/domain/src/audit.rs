@@ -190,6 +190,8 @@ pub mod actions {
     /// The tool refused a run just recorded (the run ends as failed).
     pub const RUN_NOT_STARTED: &str = "run.not_started";
     pub const RUN_CANCELLED: &str = "run.cancelled";
+    /// Finished runs older than the retention period deleted (by Switchboard, in batches).
+    pub const RUNS_PURGED: &str = "runs.purged";
     pub const TOOL_CHANGED: &str = "tool.changed";
     pub const APPROVAL_POLICY_CHANGED: &str = "approval_policy.changed";
     pub const CHANGE_REQUEST_OPENED: &str = "change_request.opened";

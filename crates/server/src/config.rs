@@ -96,6 +96,10 @@ pub struct ServeArgs {
     /// The longest interval an unchanged active run backs off to, in milliseconds (at least the minimum, at most 300000).
     #[arg(long, env = "SWITCHBOARD_RUN_POLL_MAX_MS", default_value_t = 1500)]
     pub run_poll_max_ms: u64,
+    /// How many days finished runs are kept (with their logs' masks); older ones are deleted
+    /// in the background, in small batches. 0 keeps them for ever (0 to 36500).
+    #[arg(long, env = "SWITCHBOARD_RUN_RETENTION_DAYS", default_value_t = 90)]
+    pub run_retention_days: u64,
     /// How many runs the monitor polls at once (1 to 256).
     #[arg(long, env = "SWITCHBOARD_MONITOR_CONCURRENCY", default_value_t = 8)]
     pub monitor_concurrency: usize,
@@ -321,6 +325,11 @@ impl ServeArgs {
             1..=self.check_interval_secs.max(1),
         );
         in_range(
+            "SWITCHBOARD_RUN_RETENTION_DAYS",
+            self.run_retention_days,
+            0..=36_500,
+        );
+        in_range(
             "SWITCHBOARD_RUN_POLL_MIN_MS",
             self.run_poll_min_ms,
             100..=60_000,
@@ -378,6 +387,9 @@ impl ServeArgs {
             run_poll_min: Duration::from_millis(self.run_poll_min_ms),
             run_poll_max: Duration::from_millis(self.run_poll_max_ms),
             monitor_concurrency: self.monitor_concurrency,
+            run_retention: (self.run_retention_days > 0)
+                .then(|| Duration::from_secs(self.run_retention_days * 24 * 3600)),
+            ..BackgroundConfig::default()
         };
         match (storage, bind) {
             (Some(storage), Some(bind)) if problems.is_empty() => Ok(Config {
@@ -471,6 +483,32 @@ mod tests {
         );
         let config = parse(&["--check-retry-secs", "2"]).expect("valid");
         assert_eq!(config.background.check_retry, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn finished_runs_are_kept_90_days_unless_told_otherwise() {
+        let days = |config: Config| {
+            config
+                .background
+                .run_retention
+                .map(|d| d.as_secs() / 86_400)
+        };
+        assert_eq!(days(parse(&[]).expect("valid")), Some(90));
+        assert_eq!(
+            days(parse(&["--run-retention-days", "7"]).expect("valid")),
+            Some(7)
+        );
+        assert_eq!(
+            days(parse(&["--run-retention-days", "0"]).expect("valid")),
+            None,
+            "0 keeps them for ever"
+        );
+        let err = parse(&["--run-retention-days", "40000"]).expect_err("invalid");
+        assert!(
+            err.to_string()
+                .contains("SWITCHBOARD_RUN_RETENTION_DAYS must be 0 to 36500, not 40000"),
+            "{err}"
+        );
     }
 
     #[test]

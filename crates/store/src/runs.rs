@@ -607,6 +607,49 @@ impl Store {
 
     /// The tool refused or failed to start a run recorded with `held_by`: it ends as `error`
     /// with `detail` (the failure's category, message and hint). Only while `owner` holds it.
+    /// Deletes at most `batch` runs that finished before `finished_before`, oldest first,
+    /// with the audit entry `audit` saying how many; answers how many went. Active runs have
+    /// no finish time and are never touched. Replicas purging at once each delete a run at
+    /// most once (the delete repeats the condition).
+    pub fn purge_finished_runs(
+        &self,
+        finished_before: DateTime<Utc>,
+        batch: i64,
+        audit: &NewAuditEvent,
+    ) -> StoreResult<usize> {
+        let cutoff = stored(finished_before);
+        let _writer = self.write_guard();
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            let ids: Vec<String> = runs::table
+                .filter(runs::finished_at.lt(cutoff))
+                .order(runs::finished_at.asc())
+                .select(runs::id)
+                .limit(batch)
+                .load(conn)?;
+            if ids.is_empty() {
+                return Ok(0);
+            }
+            let deleted = diesel::delete(
+                runs::table
+                    .filter(runs::id.eq_any(&ids))
+                    .filter(runs::finished_at.lt(cutoff)),
+            )
+            .execute(conn)?;
+            if deleted > 0 {
+                append(
+                    conn,
+                    &audit.clone().on("run", None, None).detail(format!(
+                        "{deleted} {} that finished before {} deleted (run retention)",
+                        if deleted == 1 { "run" } else { "runs" },
+                        finished_before.format("%Y-%m-%dT%H:%M:%SZ")
+                    )),
+                )?;
+            }
+            Ok(deleted)
+        })
+    }
+
     pub fn run_not_started(
         &self,
         id: &str,

@@ -539,6 +539,34 @@ async fn an_integrations_life_is_recorded_with_what_changed_and_where_secrets_we
         "success"
     );
 
+    // Once past the retention period, the finished run is purged by Switchboard itself.
+    eventually("the run to end as cancelled", || async {
+        let run = app.get_json(&format!("/api/v1/runs/{run_id}")).await;
+        (run["status"] == "cancelled").then_some(())
+    })
+    .await;
+    app.execute_sql(&format!(
+        "UPDATE runs SET finished_at = '2001-01-01 00:00:00' WHERE id = '{run_id}'"
+    ));
+    eventually("the run to be purged", || async {
+        let answer = app
+            .get(&format!("/api/v1/runs/{run_id}"), Some(&app.admin_token))
+            .await;
+        (answer.status() == StatusCode::NOT_FOUND).then_some(())
+    })
+    .await;
+    let purged = entries(&app, "action=runs.purged").await;
+    assert_eq!(purged.len(), 1, "{purged:?}");
+    assert_eq!(purged[0]["actor_kind"], "system");
+    assert!(
+        purged[0]["detail"]
+            .as_str()
+            .expect("detail")
+            .starts_with("1 run that finished before"),
+        "{}",
+        purged[0]
+    );
+
     // Settings: a tool switched off, the approval policy.
     let off = app
         .patch_json(

@@ -104,6 +104,9 @@ pub fn test_config(dir: &std::path::Path, database: DatabaseUrl) -> Config {
             run_poll_min: Duration::from_millis(100),
             run_poll_max: Duration::from_millis(300),
             monitor_concurrency: 8,
+            // Runs that finished long ago are purged within a second or two.
+            run_retention: Some(Duration::from_secs(90 * 24 * 3600)),
+            purge_interval: Duration::from_secs(1),
         },
         trigger_fault: None,
         // The suites of the integrations API test it applying directly; `approvals.rs`

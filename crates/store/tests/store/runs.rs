@@ -1,7 +1,9 @@
 use switchboard_domain::pipeline::RunStatus;
 use switchboard_store::{RunQuery, RunUpdate, StoreError, Subject};
 
-use crate::helpers::{Backend, at, create_integration, found, new_run, pipeline_id, store};
+use crate::helpers::{
+    Backend, at, by_test, create_integration, found, new_run, pipeline_id, store,
+};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -10,7 +12,94 @@ on_both_backends!(
     a_run_needs_its_pipeline_under_its_integration,
     neighbours_are_the_pipelines_other_active_or_recent_runs,
     a_runs_password_values_are_kept_sealed_for_its_log,
+    finished_runs_past_their_retention_are_purged_in_batches,
 );
+
+/// The retention purge deletes finished runs that ended before the cut-off, oldest first and
+/// at most a batch at a time, each batch with its audit entry; active and recent runs stay.
+fn finished_runs_past_their_retention_are_purged_in_batches(backend: Backend) {
+    let store = store(backend);
+    let jenkins = create_integration(&store, "Jenkins");
+    store
+        .apply_discovery(&jenkins.id, &[found("deploy")], at(0))
+        .expect("sync");
+    let deploy = pipeline_id(&store, &jenkins.id, "deploy");
+    let finish = |id: &str, finished: i64| {
+        store
+            .update_run(
+                id,
+                &RunUpdate {
+                    status: RunStatus::Succeeded,
+                    handle_json: r#"{"pipeline_path":"deploy","queue_ref":"1","build_ref":"1"}"#
+                        .to_owned(),
+                    build_number: Some(1),
+                    build_url: None,
+                    detail: None,
+                    started_at: Some(at(finished - 1)),
+                    finished_at: Some(at(finished)),
+                    duration_ms: Some(1000),
+                    next_poll_at: None,
+                    poll_failures: 0,
+                    now: at(finished),
+                },
+            )
+            .expect("finish");
+    };
+    let mut old = Vec::new();
+    for second in 1..=5 {
+        let run = store
+            .create_run(&new_run(&jenkins.id, &deploy, at(second)))
+            .expect("run");
+        finish(&run.id, 10 + second);
+        old.push(run.id);
+    }
+    let recent = store
+        .create_run(&new_run(&jenkins.id, &deploy, at(100)))
+        .expect("run");
+    finish(&recent.id, 200);
+    let active = store
+        .create_run(&new_run(&jenkins.id, &deploy, at(101)))
+        .expect("run");
+
+    let purge = |batch| {
+        store
+            .purge_finished_runs(at(100), batch, &by_test("runs.purged"))
+            .expect("purge")
+    };
+    assert_eq!(purge(2), 2, "a batch at most");
+    assert!(
+        matches!(
+            store.get_run(&old[0]),
+            Err(StoreError::NotFound(Subject::Run))
+        ),
+        "oldest first"
+    );
+    assert!(store.get_run(&old[2]).is_ok());
+    assert_eq!(purge(2), 2);
+    assert_eq!(purge(2), 1);
+    assert_eq!(purge(2), 0, "nothing left to purge");
+    for id in &old {
+        assert!(store.get_run(id).is_err(), "{id} purged");
+    }
+    assert_eq!(
+        store.get_run(&recent.id).expect("kept").status,
+        RunStatus::Succeeded
+    );
+    assert_eq!(
+        store.get_run(&active.id).expect("kept").status,
+        RunStatus::Queued
+    );
+    let verified = store.verify_audit().expect("verify");
+    assert!(verified.ok, "{verified:?}");
+    let (entries, _) = store
+        .list_audit(&switchboard_store::AuditQuery {
+            action: Some("runs.purged".into()),
+            limit: 10,
+            ..Default::default()
+        })
+        .expect("entries");
+    assert_eq!(entries.len(), 3, "one entry per batch that deleted runs");
+}
 
 /// The values of a run's password parameters are kept (sealed, bound to the run) only so
 /// that its served log can mask them; they survive re-sealing.
