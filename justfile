@@ -178,6 +178,7 @@ web: web-tools
             exit 1
         fi
     done
+    node frontend/precompress.mjs frontend/dist
     echo "$want" > "$stamp"
     echo "web: built frontend/dist"
 

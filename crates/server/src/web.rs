@@ -1,7 +1,10 @@
 //! The web app (the Trunk build in `SWITCHBOARD_WEB_DIR`), served from memory.
 //!
 //! Every file of the directory is read once at start, with its entity tag and, where it
-//! pays, a gzip copy, so a request costs a hash-map lookup. Paths under `/api/` and the
+//! pays, a gzip copy, so a request costs a hash-map lookup. A Brotli copy made by the build
+//! (`frontend/precompress.mjs`: `<file>.<entity tag>.br`, quality 11, too slow to make at
+//! every start) is sent instead to clients that accept `br`; one whose tag does not match
+//! its file is left over from another build and ignored. Paths under `/api/` and the
 //! operations endpoints never reach this module; any other GET or HEAD gets the file it
 //! names or, for deep links such as `/integrations`, `index.html`.
 
@@ -36,7 +39,8 @@ const RESERVED: [&str; 4] = ["/api", "/healthz", "/readyz", "/metrics"];
 
 /// The extensions of files a page loads. A missing one answers 404 rather than
 /// `index.html`, which a browser would otherwise try to run as a script or style sheet.
-const ASSET_EXTENSIONS: [&str; 19] = [
+const ASSET_EXTENSIONS: [&str; 20] = [
+    "br",
     "js",
     "mjs",
     "wasm",
@@ -93,6 +97,8 @@ struct Asset {
     etag: HeaderValue,
     /// The gzip copy and its entity tag, when gzip makes the file smaller.
     gzip: Option<(Bytes, HeaderValue)>,
+    /// The build's Brotli copy and its entity tag, when there is one for this very file.
+    brotli: Option<(Bytes, HeaderValue)>,
 }
 
 /// The web app's files and the headers they are served with.
@@ -119,16 +125,26 @@ impl WebApp {
         let mut found = Vec::new();
         let mut total_bytes = 0;
         collect_files(&root, &root, &mut found, &mut total_bytes, dir)?;
+        // Brotli copies are not files of their own: each goes with the file it was made of.
+        let (copies, found): (Vec<_>, Vec<_>) = found
+            .into_iter()
+            .partition(|(relative, _)| relative.ends_with(".br"));
+        let copies: HashMap<String, PathBuf> = copies.into_iter().collect();
         let mut files = HashMap::with_capacity(found.len());
         let mut index_text = None;
         for (relative, path) in found {
             let bytes = fs::read(&path).map_err(read_error(&path))?;
+            let tag = entity_tag(&bytes);
+            let brotli = match copies.get(&format!("{relative}.{tag}.br")) {
+                Some(copy) => Some(fs::read(copy).map_err(read_error(copy))?),
+                None => None,
+            };
             if relative == INDEX {
                 let text = std::str::from_utf8(&bytes)
                     .map_err(|_| WebDirError::IndexNotText(dir.to_owned()))?;
                 index_text = Some(text.to_owned());
             }
-            let asset = Asset::new(&relative, bytes);
+            let asset = Asset::new(&relative, bytes, &tag, brotli);
             files.insert(relative, asset);
         }
         let index_text = index_text.ok_or_else(|| WebDirError::NoIndex(dir.to_owned()))?;
@@ -174,12 +190,22 @@ impl WebApp {
     }
 
     fn respond(&self, req: &HttpRequest, asset: &Asset) -> HttpResponse {
-        let gzip = asset
-            .gzip
+        let accept = req.headers().get(header::ACCEPT_ENCODING);
+        // The smallest copy the client takes: Brotli, then gzip, then the file itself.
+        let encoded = asset
+            .brotli
             .as_ref()
-            .filter(|_| accepts_gzip(req.headers().get(header::ACCEPT_ENCODING)));
-        let (body, etag) = match gzip {
-            Some((body, etag)) => (body, etag),
+            .filter(|_| accepts(accept, "br"))
+            .map(|(body, etag)| (body, etag, "br"))
+            .or_else(|| {
+                asset
+                    .gzip
+                    .as_ref()
+                    .filter(|_| accepts(accept, "gzip"))
+                    .map(|(body, etag)| (body, etag, "gzip"))
+            });
+        let (body, etag) = match encoded {
+            Some((body, etag, _)) => (body, etag),
             None => (&asset.identity, &asset.etag),
         };
         let not_modified = req
@@ -207,14 +233,14 @@ impl WebApp {
                 header::REFERRER_POLICY,
                 HeaderValue::from_static("no-referrer"),
             ));
-        if asset.gzip.is_some() {
+        if asset.gzip.is_some() || asset.brotli.is_some() {
             response.insert_header((header::VARY, HeaderValue::from_static("accept-encoding")));
         }
         if not_modified {
             return response.finish();
         }
-        if gzip.is_some() {
-            response.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static("gzip")));
+        if let Some((_, _, coding)) = encoded {
+            response.insert_header((header::CONTENT_ENCODING, HeaderValue::from_static(coding)));
         }
         response
             .insert_header((header::CONTENT_TYPE, asset.content_type.clone()))
@@ -235,14 +261,15 @@ pub(crate) async fn fallback(
 }
 
 impl Asset {
-    fn new(relative: &str, bytes: Vec<u8>) -> Self {
+    /// `tag` is the entity tag of `bytes`; `brotli`, the build's Brotli copy of them.
+    fn new(relative: &str, bytes: Vec<u8>, tag: &str, brotli: Option<Vec<u8>>) -> Self {
         let content_type = content_type(relative);
         let cache_control = if relative == INDEX {
             NO_CACHE
         } else {
             IMMUTABLE
         };
-        let tag = entity_tag(&bytes);
+        let bytes_len = bytes.len();
         let gzip = compressible(content_type)
             .then(|| gzip(&bytes))
             .flatten()
@@ -259,6 +286,14 @@ impl Asset {
             identity: Bytes::from(bytes),
             etag: header_value(&format!("\"{tag}\"")),
             gzip,
+            brotli: brotli
+                .filter(|compressed| compressed.len() < bytes_len)
+                .map(|compressed| {
+                    (
+                        Bytes::from(compressed),
+                        header_value(&format!("\"{tag}-br\"")),
+                    )
+                }),
         }
     }
 }
@@ -432,15 +467,16 @@ fn entity_tag(bytes: &[u8]) -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest.as_ref()[..16])
 }
 
-/// Whether `Accept-Encoding` allows gzip (a `q=0` refuses it; `*` stands for it).
-fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
+/// Whether `Accept-Encoding` allows `coding` (`gzip` or `br`; a `q=0` refuses it; `*`
+/// stands for it).
+fn accepts(value: Option<&HeaderValue>, coding: &str) -> bool {
     let Some(text) = value.and_then(|value| value.to_str().ok()) else {
         return false;
     };
     let mut wildcard = None;
     for item in text.split(',') {
         let mut parts = item.split(';');
-        let coding = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let named = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
         let allowed = parts
             .filter_map(|parameter| {
                 let (name, value) = parameter.split_once('=')?;
@@ -450,10 +486,11 @@ fn accepts_gzip(value: Option<&HeaderValue>) -> bool {
             })
             .next_back()
             .is_none_or(|q| q > 0.0);
-        match coding.as_str() {
-            "gzip" | "x-gzip" => return allowed,
-            "*" => wildcard = Some(allowed),
-            _ => {}
+        if named == coding || (coding == "gzip" && named == "x-gzip") {
+            return allowed;
+        }
+        if named == "*" {
+            wildcard = Some(allowed);
         }
     }
     wildcard.unwrap_or(false)
@@ -653,15 +690,22 @@ mod tests {
     }
 
     #[test]
-    fn gzip_is_accepted_unless_refused() {
-        let accepts = |text: &str| accepts_gzip(Some(&HeaderValue::from_str(text).expect("ascii")));
-        assert!(accepts("gzip, deflate, br"));
-        assert!(accepts("br;q=1.0, gzip;q=0.5"));
-        assert!(accepts("*"));
-        assert!(!accepts("gzip;q=0"));
-        assert!(!accepts("*, gzip;q=0"));
-        assert!(!accepts("br, identity"));
-        assert!(!accepts_gzip(None));
+    fn a_coding_is_accepted_unless_refused() {
+        let gzip = |text: &str| accepts(Some(&HeaderValue::from_str(text).expect("ascii")), "gzip");
+        assert!(gzip("gzip, deflate, br"));
+        assert!(gzip("br;q=1.0, gzip;q=0.5"));
+        assert!(gzip("x-gzip"));
+        assert!(gzip("*"));
+        assert!(!gzip("gzip;q=0"));
+        assert!(!gzip("*, gzip;q=0"));
+        assert!(!gzip("br, identity"));
+        assert!(!accepts(None, "gzip"));
+        let br = |text: &str| accepts(Some(&HeaderValue::from_str(text).expect("ascii")), "br");
+        assert!(br("gzip, deflate, br"));
+        assert!(br("BR;q=0.1"));
+        assert!(!br("gzip, deflate"), "Chromium over plain HTTP");
+        assert!(!br("br;q=0, gzip"));
+        assert!(!br("x-br"));
     }
 
     #[test]

@@ -401,3 +401,94 @@ fn a_web_dir_without_index_html_is_refused_at_start() {
         "{missing}"
     );
 }
+
+/// The server's entity tag of `bytes`: what a Brotli copy's name must carry.
+fn tag_of(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&ring_digest(bytes)[..16])
+}
+
+#[actix_web::test]
+async fn the_builds_brotli_copies_go_to_clients_that_accept_br() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let web = web_dir(root.path());
+    // The server sends a build's copy as it is (the build checked it decompresses to the
+    // file): these stand-ins only need to be recognisable and smaller.
+    let js_copy = b"brotli copy of the script".to_vec();
+    let js_copy_name = format!("app-abc123.js.{}.br", tag_of(&js()));
+    std::fs::write(web.join(&js_copy_name), &js_copy).expect("write");
+    let index_copy = b"brotli copy of the page".to_vec();
+    std::fs::write(
+        web.join(format!("index.html.{}.br", tag_of(index_html().as_bytes()))),
+        &index_copy,
+    )
+    .expect("write");
+    // A copy left over from another build names another tag: never sent.
+    std::fs::write(
+        web.join("style-abc123.css.AAAAAAAAAAAAAAAAAAAAAA.br"),
+        b"stale",
+    )
+    .expect("write");
+    let app = TestApp::spawn_with(Backend::Sqlite, |config| config.web_dir = Some(web)).await;
+    let get = |path: &str, accept: &str| {
+        app.request(Method::GET, path, None)
+            .header("accept-encoding", accept)
+            .send()
+    };
+
+    for (path, copy) in [
+        ("/app-abc123.js", &js_copy),
+        ("/integrations", &index_copy),
+        ("/", &index_copy),
+    ] {
+        let response = get(path, "gzip, deflate, br").await.expect("send");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        assert_eq!(header(&response, "content-encoding"), "br", "{path}");
+        assert!(
+            header(&response, "vary")
+                .to_ascii_lowercase()
+                .contains("accept-encoding")
+        );
+        let etag = header(&response, "etag").to_owned();
+        assert!(etag.ends_with("-br\""), "{etag}");
+        assert_eq!(
+            response.bytes().await.expect("body").as_ref(),
+            copy.as_slice()
+        );
+        // Revalidation names the copy's own tag.
+        let again = app
+            .request(Method::GET, path, None)
+            .header("accept-encoding", "br")
+            .header("if-none-match", &etag)
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED, "{path}");
+        // Without br (Chromium over plain HTTP sends "gzip, deflate"), or refusing it: gzip.
+        for accept in ["gzip, deflate", "br;q=0, gzip"] {
+            let response = get(path, accept).await.expect("send");
+            assert_eq!(
+                header(&response, "content-encoding"),
+                "gzip",
+                "{path} {accept}"
+            );
+        }
+    }
+    let stale = get("/style-abc123.css", "br, gzip").await.expect("send");
+    assert_eq!(
+        header(&stale, "content-encoding"),
+        "gzip",
+        "a stale copy is ignored"
+    );
+    let mut plain = Vec::new();
+    flate2::read::GzDecoder::new(stale.bytes().await.expect("body").as_ref())
+        .read_to_end(&mut plain)
+        .expect("gunzip");
+    assert_eq!(plain, css());
+    // A copy is not a file of its own.
+    let direct = app
+        .request(Method::GET, &format!("/{js_copy_name}"), None)
+        .send()
+        .await
+        .expect("send");
+    problem(direct, StatusCode::NOT_FOUND).await;
+}
