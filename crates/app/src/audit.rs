@@ -62,6 +62,17 @@ impl Switchboard {
                 .collect();
             origins.sort();
             origins.dedup();
+            let holds_secrets = integration.credentials.values().any(|credential| {
+                matches!(
+                    credential,
+                    switchboard_domain::integration::CredentialView::Secret(state) if state.configured
+                )
+            });
+            let reached = if holds_secrets {
+                "its stored secrets were sent to"
+            } else {
+                "it holds no secret; reached"
+            };
             let event = NewAuditEvent::new(&actor, used.action)
                 .on("integration", Some(&id), Some(&integration.name))
                 .outcome(if used.ok {
@@ -69,11 +80,7 @@ impl Switchboard {
                 } else {
                     AuditOutcome::Failed
                 })
-                .detail(format!(
-                    "{}; its stored secrets were sent to {}",
-                    used.result,
-                    origins.join(", ")
-                ));
+                .detail(format!("{}; {reached} {}", used.result, origins.join(", ")));
             Ok(store.record_audit(&event)?)
         })
         .await

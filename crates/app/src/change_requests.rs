@@ -31,6 +31,7 @@ use switchboard_store::{
     StoredCredential,
 };
 
+use crate::audit::SecretUse;
 use crate::paging::{after, encode_cursor, page_size};
 use crate::tooling::{SAVE_CHECK_BOUND, target_of};
 use crate::{AppError, AppResult, Principal, Switchboard, blocking};
@@ -1074,6 +1075,9 @@ impl Switchboard {
             .and_then(find_tool)
             .ok_or_else(|| AppError::internal("a request without its tool"))?;
         let full = with_secrets(&request.change, &request.secret_changes, &secrets);
+        // A change of a live integration is tried with its stored secrets where the request
+        // keeps them: that use is recorded in the integration's history, whatever follows.
+        let stored_secrets_of = live_target.as_ref().and(request.integration_id.clone());
         let target = proposed_target(tool, &full, live_target)?;
         let check = self
             .tooling
@@ -1107,6 +1111,27 @@ impl Switchboard {
                 }
                 Err(reason) => discovery_error = Some(reason),
             }
+        }
+        if let Some(integration_id) = &stored_secrets_of {
+            self.record_secret_use(
+                by,
+                integration_id,
+                SecretUse {
+                    action: actions::INTEGRATION_TESTED,
+                    ok: check.ok,
+                    result: format!(
+                        "the dry run of change request {}: {}",
+                        request.id,
+                        if check.ok {
+                            "the connection check succeeded"
+                        } else {
+                            "the connection check failed"
+                        }
+                    ),
+                    urls: Some(target.urls.clone()),
+                },
+            )
+            .await?;
         }
         let result = DryRun {
             check,

@@ -294,8 +294,16 @@ impl Switchboard {
             Err(err) => format!("discovery failed: {err}"),
         };
         // A sync of an integration that is not there (or is waiting for approval) used no
-        // secret: only an answer from its tool is recorded.
-        if synced.is_ok() || matches!(synced, Err(AppError::Tool(_))) {
+        // secret; any other outcome came after its tool was asked.
+        let never_asked = matches!(
+            synced,
+            Err(AppError::NotFound(_)
+                | AppError::ChangeRefused {
+                    code: switchboard_domain::ErrorCode::PendingApproval,
+                    ..
+                })
+        );
+        if !never_asked {
             self.record_secret_use(
                 by,
                 id.as_str(),

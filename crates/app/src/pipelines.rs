@@ -2,10 +2,10 @@
 
 use chrono::Utc;
 use std::collections::BTreeMap;
-use switchboard_connectors::{Category, ConnectorError, PipelineRef, RunHandle};
+use switchboard_connectors::{Category, ConnectorError, LogMask, PipelineRef, RunHandle};
 use switchboard_domain::ids::PipelineId;
 
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde_json::Value;
 use switchboard_domain::audit::actions;
 use switchboard_domain::pipeline::{
@@ -242,7 +242,20 @@ impl Switchboard {
                 tracing::info!(run = %run.id, pipeline = %pipeline.full_path, by = %by.username, "triggered a run");
                 Ok(run)
             }
-            Err(failure) => {
+            Err(mut failure) => {
+                // A tool may quote a refused value back (Buildbot's force scheduler does, for
+                // a parameter that fails its pattern): the run's password values and the
+                // integration's secrets are masked before the refusal is kept, recorded in
+                // the audit log or answered.
+                let passwords = password_values(&values, &pipeline.parameters);
+                let mask = LogMask::new(
+                    passwords
+                        .iter()
+                        .chain(target.secrets.values())
+                        .map(ExposeSecret::expose_secret),
+                );
+                failure.message = mask.mask_lines(&failure.message);
+                failure.hint = mask.mask_lines(&failure.hint);
                 let detail = format!(
                     "Failed to start ({}): {} {}",
                     failure.category, failure.message, failure.hint

@@ -250,9 +250,10 @@ impl Store {
         let parameters = to_json(&new.parameters)?;
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
-        // Two statements, no transaction: the pipeline (checked to be the integration's, with
-        // what the run's view shows of it), then the insert, whose foreign key refuses a
-        // pipeline deleted in between. The view is built from both, not read back.
+        // The pipeline first (checked to be the integration's, with what the run's view shows
+        // of it), then, in one transaction, the insert — whose foreign key refuses a pipeline
+        // deleted in between — and its audit entry. The view is built from both, not read
+        // back.
         let (owner, pipeline_name, pipeline_path, integration_name, tool): (
             String,
             String,
@@ -605,8 +606,6 @@ impl Store {
         Ok(updated == 1)
     }
 
-    /// The tool refused or failed to start a run recorded with `held_by`: it ends as `error`
-    /// with `detail` (the failure's category, message and hint). Only while `owner` holds it.
     /// Deletes at most `batch` runs that finished before `finished_before`, oldest first,
     /// with the audit entry `audit` saying how many; answers how many went. Active runs have
     /// no finish time and are never touched. Replicas purging at once each delete a run at
@@ -621,8 +620,11 @@ impl Store {
         let _writer = self.write_guard();
         let mut conn = self.conn()?;
         conn.transaction(|conn| {
+            // The finish time comes from the tool's clock: the status, Switchboard's own
+            // word, keeps an active run out whatever that clock says.
             let ids: Vec<String> = runs::table
                 .filter(runs::finished_at.lt(cutoff))
+                .filter(runs::status.ne_all(ACTIVE))
                 .order(runs::finished_at.asc())
                 .select(runs::id)
                 .limit(batch)
@@ -633,7 +635,8 @@ impl Store {
             let deleted = diesel::delete(
                 runs::table
                     .filter(runs::id.eq_any(&ids))
-                    .filter(runs::finished_at.lt(cutoff)),
+                    .filter(runs::finished_at.lt(cutoff))
+                    .filter(runs::status.ne_all(ACTIVE)),
             )
             .execute(conn)?;
             if deleted > 0 {
@@ -650,6 +653,9 @@ impl Store {
         })
     }
 
+    /// The tool refused or failed to start a run recorded with `held_by`: it ends as `error`
+    /// with `detail` (the failure's category, message and hint) and `audit` is appended. Only
+    /// while `owner` holds it.
     pub fn run_not_started(
         &self,
         id: &str,

@@ -88,7 +88,6 @@ pub(crate) fn set_tool_enabled_on(
     expected_version: Option<i64>,
     audit: NewAuditEvent,
 ) -> StoreResult<(ToolSetting, NewAuditEvent)> {
-    let was_enabled = tool_enabled_on(conn, tool_id)?;
     let at = now();
     // A tool never set has no row: make one at version 0 (as it reads), so the
     // conditional update below has a row to compare.
@@ -111,6 +110,12 @@ pub(crate) fn set_tool_enabled_on(
             .execute(sqlite)?,
     };
     let row = tool_settings::table.find(tool_id);
+    // The value before, under the row's lock: what the audit entry says it was.
+    let before = row.select(tool_settings::enabled);
+    let was_enabled: bool = match conn {
+        DbConnection::Postgres(pg) => before.for_update().first(pg)?,
+        DbConnection::Sqlite(sqlite) => before.first(sqlite)?,
+    };
     let set = (
         tool_settings::enabled.eq(enabled),
         tool_settings::updated_at.eq(at),

@@ -26,6 +26,7 @@ on_both_backends!(
     only_urls_and_secrets_need_approval_and_the_safe_direction_stays_direct,
     the_policy_and_tools_are_changed_through_requests_while_approval_is_on,
     a_dry_run_checks_the_proposed_connection_and_counts_pipelines,
+    a_dry_run_with_a_kept_secret_is_in_the_integrations_history,
 );
 
 const SECRET: &str = "11a7e1d6b1c2d3e4f5a6b7c8d9e0f1a2b3";
@@ -1191,5 +1192,57 @@ async fn a_dry_run_checks_the_proposed_connection_and_counts_pipelines(backend: 
     assert_eq!(again["dry_run"]["check"]["category"], "bad_credentials");
     assert_eq!(again["dry_run"]["revision"], 2);
     assert_eq!(again["dry_run"]["pipelines"], Value::Null);
+    sim.stop().await;
+}
+
+/// A dry run of a change to a live integration tries the proposed URL with the secret it
+/// keeps: that use is in the integration's history, with the origin it went to.
+async fn a_dry_run_with_a_kept_secret_is_in_the_integrations_history(backend: Backend) {
+    let sim = start_sim(0).await;
+    let app = TestApp::spawn(backend).await;
+    let live = live_integration(&app, &sim.url).await;
+    let id = live["id"].as_str().expect("id");
+    let operator = app.user_token("otto", "operator").await;
+    // Another path on the same origin: the stored token is kept for it.
+    let moved = format!("{}/view/all/", sim.url.trim_end_matches('/'));
+    let change = app
+        .patch_json(
+            &format!("/api/v1/integrations/{id}"),
+            Some(&operator),
+            &json!({"urls": {"apiUrl": moved}, "business_need": "A new path on the same host."}),
+        )
+        .await;
+    let request = json_of(change, StatusCode::ACCEPTED).await;
+    let dry_run = app
+        .post_json(
+            &format!(
+                "/api/v1/change-requests/{}/dry-run",
+                request["id"].as_str().expect("id")
+            ),
+            Some(&operator),
+            &json!({}),
+        )
+        .await;
+    json_of(dry_run, StatusCode::OK).await;
+    let tested = app
+        .get_json(&format!(
+            "/api/v1/audit-events?action=integration.tested&target={id}"
+        ))
+        .await;
+    let entry = &tested["items"][0];
+    assert_eq!(entry["actor"], "otto", "{tested}");
+    let detail = entry["detail"].as_str().expect("detail");
+    assert!(
+        detail.contains(&format!(
+            "the dry run of change request {}",
+            request["id"].as_str().expect("id")
+        )),
+        "{detail}"
+    );
+    let origin = sim.url.trim_end_matches('/').trim_end_matches("/jenkins");
+    assert!(
+        detail.contains(&format!("its stored secrets were sent to {origin}")),
+        "{detail}"
+    );
     sim.stop().await;
 }
