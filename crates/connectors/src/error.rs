@@ -30,6 +30,17 @@ impl ConnectorError {
         }
     }
 
+    /// The same error with each of `secrets` (a password parameter's value, a stored token or
+    /// password) replaced in its message and hint, in case the tool quoted it back. Empty
+    /// values are left alone.
+    pub fn without(mut self, secrets: &[&str]) -> Self {
+        for secret in secrets.iter().filter(|secret| !secret.is_empty()) {
+            self.message = self.message.replace(secret, "********");
+            self.hint = self.hint.replace(secret, "********");
+        }
+        self
+    }
+
     /// An error with the category's [generic hint](Category::generic_hint).
     pub fn generic(category: Category, message: impl Into<String>) -> Self {
         Self::new(category, message, category.generic_hint())
@@ -58,6 +69,21 @@ pub fn display_url(url: &Url) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_replaces_every_secret_in_message_and_hint() {
+        let error = ConnectorError::new(
+            Category::Protocol,
+            "Buildbot said deploy_key:'hunter2' does not match pattern '^k-'",
+            "hunter2 again",
+        );
+        let scrubbed = error.without(&["hunter2", ""]);
+        assert!(!scrubbed.message.contains("hunter2") && !scrubbed.hint.contains("hunter2"));
+        assert_eq!(
+            scrubbed.message,
+            "Buildbot said deploy_key:'********' does not match pattern '^k-'"
+        );
+    }
 
     #[test]
     fn error_serializes_with_its_three_fields() {

@@ -48,7 +48,7 @@ use crate::connector::{
     Target, Unconfirmed,
 };
 use crate::{BaseUrl, Category, ConnectorError, Credentials, GuardedClient, LogMask};
-use switchboard_domain::pipeline::ParameterValue;
+use switchboard_domain::pipeline::{ParameterType, ParameterValue};
 
 pub use discover::LAST_BUILDS_WINDOW;
 pub use logs::LOG_LINES_PER_READ;
@@ -174,7 +174,21 @@ impl Connector for BuildbotConnector {
         run_id: &'a str,
     ) -> BoxFuture<'a, Result<RunHandle, ConnectorError>> {
         Box::pin(async move {
-            runs::trigger(&self.session(target)?, pipeline, parameters, run_id).await
+            // Buildbot's force scheduler quotes a value that fails its parameter's pattern
+            // (`name:'value' does not match pattern …`): password values, and the stored
+            // password, never leave in an error.
+            let passwords: Vec<String> = pipeline
+                .parameters
+                .iter()
+                .filter(|definition| definition.kind == ParameterType::Password)
+                .filter_map(|definition| parameters.get(&definition.name))
+                .map(ParameterValue::to_form_text)
+                .collect();
+            let mut secrets: Vec<&str> = passwords.iter().map(String::as_str).collect();
+            secrets.extend(target.secrets.values().map(|secret| secret.expose_secret()));
+            runs::trigger(&self.session(target)?, pipeline, parameters, run_id)
+                .await
+                .map_err(|error| error.without(&secrets))
         })
     }
 

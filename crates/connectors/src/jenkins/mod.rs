@@ -510,16 +510,6 @@ fn not_jenkins(url: &str, what: &str) -> ConnectorError {
     )
 }
 
-/// Replaces each secret (a password parameter's value, the API token) in a message or
-/// hint, in case Jenkins echoed it back.
-fn scrub(mut error: ConnectorError, secrets: &[&str]) -> ConnectorError {
-    for secret in secrets.iter().filter(|s| !s.is_empty()) {
-        error.message = error.message.replace(secret, "********");
-        error.hint = error.hint.replace(secret, "********");
-    }
-    error
-}
-
 /// Characters kept as they are in an item name's URL segment (RFC 3986's unreserved);
 /// everything else is percent-encoded, `%` included, so that a branch item named
 /// `feature%2Fx` is the segment `feature%252Fx`, as Jenkins expects.
@@ -634,17 +624,5 @@ mod tests {
             Some("Overall/Read")
         );
         assert_eq!(permission_title("org.example.Custom"), None);
-    }
-
-    #[test]
-    fn scrub_replaces_every_secret_in_message_and_hint() {
-        let error = ConnectorError::new(
-            Category::Protocol,
-            "Jenkins said hunter2 was wrong",
-            "hunter2 again",
-        );
-        let scrubbed = scrub(error, &["hunter2", ""]);
-        assert!(!scrubbed.message.contains("hunter2") && !scrubbed.hint.contains("hunter2"));
-        assert!(scrubbed.message.contains("********"));
     }
 }

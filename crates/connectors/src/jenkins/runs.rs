@@ -13,7 +13,7 @@ use serde::Deserialize;
 use switchboard_domain::pipeline::{ParameterType, ParameterValue, RunStatus};
 
 use super::discover::{BuildNode, status_of_result};
-use super::{About, Session, job_path, refusal, scrub};
+use super::{About, Session, job_path, refusal};
 use crate::connector::{LogPiece, PipelineRef, RunHandle, RunState};
 use crate::log_filter::{LogMask, render_bytes};
 use crate::{Category, ConnectorError, Credentials, Method, display_url, header};
@@ -67,7 +67,7 @@ pub(super) async fn trigger(
     let answer = session
         .post(request, About::Job(full_path))
         .await
-        .map_err(|e| scrub(e, &secrets))?;
+        .map_err(|e| e.without(&secrets))?;
     let queue_id = answer
         .header("location")
         .and_then(queue_id_in)
