@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use switchboard_domain::audit::{AuditEvent, AuditOutcome, AuditPage, AuditVerification, actions};
+use switchboard_domain::check::ConnectionCheck;
 use switchboard_domain::integration::origin_of;
 use switchboard_domain::tools::find_tool;
 use switchboard_domain::user::Role;
@@ -34,6 +35,15 @@ pub(crate) struct SecretUse {
     pub result: String,
     /// The URLs the secrets went to, when not the integration's own (a tested draft).
     pub urls: Option<BTreeMap<String, String>>,
+}
+
+/// A check's outcome as the audit log says it.
+pub(crate) fn check_result(check: &ConnectionCheck) -> String {
+    match (check.ok, check.category) {
+        (true, _) => "the connection check succeeded".to_owned(),
+        (false, Some(category)) => format!("the connection check failed ({category})"),
+        (false, None) => "the connection check failed".to_owned(),
+    }
 }
 
 impl Switchboard {

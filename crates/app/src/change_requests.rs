@@ -31,7 +31,7 @@ use switchboard_store::{
     StoredCredential,
 };
 
-use crate::audit::SecretUse;
+use crate::audit::{SecretUse, check_result};
 use crate::paging::{after, encode_cursor, page_size};
 use crate::tooling::{SAVE_CHECK_BOUND, target_of};
 use crate::{AppError, AppResult, Principal, Switchboard, blocking};
@@ -1122,11 +1122,7 @@ impl Switchboard {
                     result: format!(
                         "the dry run of change request {}: {}",
                         request.id,
-                        if check.ok {
-                            "the connection check succeeded"
-                        } else {
-                            "the connection check failed"
-                        }
+                        check_result(&check)
                     ),
                     urls: Some(target.urls.clone()),
                 },

@@ -19,7 +19,7 @@ use switchboard_store::{IntegrationQuery, NewAuditEvent, StoredCredential};
 
 use switchboard_domain::change_request::{ChangeKind, OpenChangeRequest, update_needs_approval};
 
-use crate::audit::SecretUse;
+use crate::audit::{SecretUse, check_result};
 use crate::error::integration_name_taken;
 use crate::paging::{after, encode_cursor, page_size};
 use crate::tooling::SAVE_CHECK_BOUND;
@@ -529,15 +529,6 @@ impl Switchboard {
                 tracing::warn!(integration = %id, error = %err, "discovery after save failed");
             }
         });
-    }
-}
-
-/// A check's outcome as the audit log says it.
-fn check_result(check: &ConnectionCheck) -> String {
-    match (check.ok, check.category) {
-        (true, _) => "the connection check succeeded".to_owned(),
-        (false, Some(category)) => format!("the connection check failed ({category})"),
-        (false, None) => "the connection check failed".to_owned(),
     }
 }
 
